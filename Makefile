@@ -1,0 +1,48 @@
+# One Makefile: the targets CI runs are exactly the ones a developer runs.
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.9
+UV := $(VENV)/bin/uv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install up down status test lint typecheck proto proto-check bench-read clean
+
+# Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
+$(VENV)/.installed: pyproject.toml uv.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --inexact --all-groups --python $(PY)
+	touch $@
+
+install: $(VENV)/.installed
+
+up: install
+	$(VENV)/bin/luckygas up --seed demo
+
+down: install
+	$(VENV)/bin/luckygas down
+
+status: install
+	$(VENV)/bin/luckygas status
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+proto: install
+	$(PY) -m services.platform.protogen proto
+
+bench-read: install
+	$(PY) -m loadtests.bench_read
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
