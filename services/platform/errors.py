@@ -58,3 +58,7 @@ class PermissionDenied(DomainError):
 
 class Unavailable(DomainError):
     """A dependency is down; the caller may retry."""
+
+
+class VersionConflict(FailedPrecondition):
+    """An optimistic-concurrency check failed: the caller's version is stale (gRPC ABORTED)."""

@@ -21,11 +21,13 @@ from services.platform.errors import (
     NotFound,
     PermissionDenied,
     Unavailable,
+    VersionConflict,
 )
 
 VIOLATIONS_METADATA_KEY = "luckygas-field-violations"
 
 _STATUS_BY_ERROR: list[tuple[type[DomainError], grpc.StatusCode]] = [
+    (VersionConflict, grpc.StatusCode.ABORTED),  # before its base class FailedPrecondition
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -108,7 +110,7 @@ class ErrorMappingInterceptor(_UnaryInterceptor):
                 await context.abort(status_for(error), error.message, trailing_metadata=trailing)
             except grpc.aio.AbortError:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - the last line of defence: log it, answer INTERNAL
                 _log.exception("unhandled error in %s", details.method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 

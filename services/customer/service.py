@@ -1,0 +1,175 @@
+"""Business rules for customers: validation, idempotent create, optimistic concurrency, termination."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+
+from services.customer.repository import CustomerRepository, search_text
+from services.customer.schemas import FIELD_NAMES, CustomerFields, CustomerRecord, SearchFilter, SearchPage
+from services.customer.validation import SEGMENTS, validate
+from services.customer.zones import load_zones
+from services.platform.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    VersionConflict,
+)
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_BATCH = 500
+MAX_QUERY_LENGTH = 100
+MAX_REQUEST_ID_LENGTH = 100
+MAX_REASON_LENGTH = 300
+
+
+def parse_id(value: str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError) as error:
+        raise InvalidArgument.for_field(field, f"{value!r} is not a customer id (a UUID)") from error
+
+
+def fingerprint(fields: CustomerFields) -> str:
+    return hashlib.sha256(json.dumps(asdict(fields), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def encode_page_token(last_code: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_code}).encode()).decode()
+
+
+def decode_page_token(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidArgument.for_field("page_token", "is not a token this service issued") from error
+    if not isinstance(after, str):
+        raise InvalidArgument.for_field("page_token", "is not a token this service issued")
+    return after
+
+
+class CustomerService:
+    def __init__(self, repository: CustomerRepository) -> None:
+        self.repository = repository
+
+    async def create(self, fields: CustomerFields, request_id: str = "") -> CustomerRecord:
+        if len(request_id) > MAX_REQUEST_ID_LENGTH:
+            raise InvalidArgument.for_field("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters")
+        clean = validate(fields)
+        digest = fingerprint(clean)
+        if request_id:
+            await self.repository.lock_request_id(request_id)
+            earlier = await self.repository.get_by_request_id(request_id)
+            if earlier is not None:
+                record, earlier_digest = earlier
+                if earlier_digest != digest:
+                    raise AlreadyExists(
+                        "this idempotency key was used for a different customer",
+                        [FieldViolation("request_id", "reused with a different request body")],
+                    )
+                return record
+        if await self.repository.get_by_code(clean.code) is not None:
+            raise AlreadyExists(f"customer code {clean.code} is taken", [FieldViolation("code", "already in use")])
+        return await self.repository.add(clean, request_id=request_id or None, fingerprint=digest)
+
+    async def get(self, customer_id: str) -> CustomerRecord:
+        record = await self.repository.get(parse_id(customer_id))
+        if record is None:
+            raise NotFound(f"customer {customer_id} does not exist")
+        return record
+
+    async def get_by_code(self, code: str) -> CustomerRecord:
+        record = await self.repository.get_by_code(code)
+        if record is None:
+            raise NotFound(f"customer with code {code} does not exist")
+        return record
+
+    async def batch_get(self, ids: list[str], codes: list[str]) -> tuple[list[CustomerRecord], list[str]]:
+        if len(ids) + len(codes) > MAX_BATCH:
+            raise InvalidArgument.for_field("ids", f"at most {MAX_BATCH} ids and codes together")
+        parsed = [parse_id(value, "ids") for value in ids]
+        records = await self.repository.get_many(parsed, codes)
+        found_ids = {str(record.id) for record in records}
+        found_codes = {record.fields.code for record in records}
+        missing = [value for value in ids if str(uuid.UUID(value)) not in found_ids]
+        missing += [code for code in codes if code not in found_codes]
+        return records, missing
+
+    async def search(self, search: SearchFilter, page_size: int, page_token: str) -> SearchPage:
+        if len(search.query) > MAX_QUERY_LENGTH:
+            raise InvalidArgument.for_field("query", f"at most {MAX_QUERY_LENGTH} characters")
+        _refuse_unknown("zones", search.zones, load_zones())
+        _refuse_unknown("segments", search.segments, SEGMENTS)
+        if page_size < 0:
+            raise InvalidArgument.for_field("page_size", "must not be negative")
+        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        query = search.query.strip()
+        if query and all(ch.isdigit() or ch in "-() +" for ch in query):
+            query = "".join(ch for ch in query if ch.isdigit())  # phones are stored as digits only
+        records = await self.repository.search(
+            replace(search, query=query), after_code=decode_page_token(page_token), limit=limit + 1
+        )
+        has_more = len(records) > limit
+        records = records[:limit]
+        return SearchPage(records, encode_page_token(records[-1].fields.code) if has_more else "")
+
+    async def update(
+        self, customer_id: str, expected_version: int, fields: CustomerFields, mask: Iterable[str]
+    ) -> CustomerRecord:
+        paths = list(mask)
+        unknown = [path for path in paths if path not in FIELD_NAMES]
+        if unknown:
+            raise InvalidArgument.from_violations(
+                [FieldViolation("update_mask", f"{path!r} is not a customer field") for path in unknown]
+            )
+        if not paths:
+            raise InvalidArgument.for_field("update_mask", "names no field to change")
+        current = await self.get(customer_id)
+        if current.terminated:
+            raise FailedPrecondition(f"customer {customer_id} is terminated and cannot be changed")
+        merged = validate(replace(current.fields, **{path: getattr(fields, path) for path in paths}))
+        changes = {path: getattr(merged, path) for path in paths}
+        changes["search_text"] = search_text(merged)
+        if merged.code != current.fields.code and await self.repository.get_by_code(merged.code) is not None:
+            raise AlreadyExists(f"customer code {merged.code} is taken", [FieldViolation("code", "already in use")])
+        updated = await self.repository.update_if_version(current.id, expected_version, changes)
+        if updated is None:
+            latest = await self.get(customer_id)
+            raise VersionConflict(
+                f"customer {customer_id} is at version {latest.version}, not {expected_version}; "
+                "read it again and reapply the change",
+                [FieldViolation("expected_version", f"stale: current version is {latest.version}")],
+            )
+        return updated
+
+    async def terminate(self, customer_id: str, reason: str) -> CustomerRecord:
+        if len(reason) > MAX_REASON_LENGTH:
+            raise InvalidArgument.for_field("reason", f"at most {MAX_REASON_LENGTH} characters")
+        current = await self.get(customer_id)
+        if current.terminated:
+            return current
+        updated = await self.repository.update_if_version(
+            current.id,
+            current.version,
+            {"terminated": True, "termination_reason": reason.strip(), "terminated_at": datetime.now(UTC)},
+        )
+        if updated is None:  # changed between our read and write: the caller may simply retry
+            raise VersionConflict(f"customer {customer_id} changed while terminating; retry")
+        return updated
+
+
+def _refuse_unknown(name: str, values: Iterable[str], known: Iterable[str]) -> None:
+    allowed = set(known)
+    bad = [value for value in values if value not in allowed]
+    if bad:
+        raise InvalidArgument.for_field(name, f"unknown: {', '.join(bad)}")

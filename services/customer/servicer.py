@@ -1,0 +1,161 @@
+"""The gRPC transport of the customer service: proto in, service call, proto out. No SQL here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from luckygas.customer.v1 import customer_pb2 as pb
+from luckygas.customer.v1 import customer_pb2_grpc
+
+from services.customer.repository import CustomerRepository
+from services.customer.schemas import CustomerFields, CustomerRecord, SearchFilter
+from services.customer.service import CustomerService
+from services.platform.database import Database
+from services.platform.errors import InvalidArgument
+
+
+def fields_from_proto(message: pb.CustomerFields) -> CustomerFields:
+    return CustomerFields(
+        code=message.code,
+        short_name=message.short_name,
+        invoice_title=message.invoice_title,
+        tax_id=message.tax_id,
+        phones=list(message.phones),
+        address=message.address,
+        postal_code=message.postal_code,
+        zone=message.zone,
+        latitude=message.latitude if message.HasField("latitude") else None,
+        longitude=message.longitude if message.HasField("longitude") else None,
+        segment=message.segment,
+        hourly_windows=list(message.hourly_windows),
+        slot_code=message.slot_code if message.HasField("slot_code") else None,
+        rest_days=message.rest_days,
+        vehicle_requirement=message.vehicle_requirement,
+        cylinders=_cylinders_from_proto(message.cylinders),
+        spare_cylinders=message.spare_cylinders,
+        manifolded_cylinders=message.manifolded_cylinders,
+        consumption_kg_per_day=message.consumption_kg_per_day,
+        max_cycle_days=message.max_cycle_days,
+        slip_days=message.slip_days,
+        pricing_method=message.pricing_method,
+        payment_terms=message.payment_terms,
+        subscription=message.subscription,
+        alert_device=message.alert_device,
+        credit_limit=message.credit_limit,
+        blocked=message.blocked,
+        notes=message.notes,
+    )
+
+
+def _cylinders_from_proto(holdings: list[pb.CylinderHolding]) -> dict[str, int]:
+    cylinders: dict[str, int] = {}
+    for holding in holdings:
+        if holding.product in cylinders:
+            raise InvalidArgument.for_field(f"cylinders[{holding.product}]", "product listed twice")
+        cylinders[holding.product] = holding.quantity
+    return cylinders
+
+
+def fields_to_proto(fields: CustomerFields) -> pb.CustomerFields:
+    values = asdict(fields)
+    cylinders = values.pop("cylinders")
+    for optional in ("latitude", "longitude", "slot_code"):
+        if values[optional] is None:
+            del values[optional]
+    message = pb.CustomerFields(**values)
+    message.cylinders.extend(pb.CylinderHolding(product=p, quantity=q) for p, q in cylinders.items())
+    return message
+
+
+def _timestamp(value: object) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    return stamp
+
+
+def record_to_proto(record: CustomerRecord) -> pb.Customer:
+    return pb.Customer(
+        id=str(record.id),
+        fields=fields_to_proto(record.fields),
+        terminated=record.terminated,
+        termination_reason=record.termination_reason,
+        created_at=_timestamp(record.created_at),
+        updated_at=_timestamp(record.updated_at),
+        terminated_at=_timestamp(record.terminated_at),
+        version=record.version,
+    )
+
+
+class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @asynccontextmanager
+    async def _service(self) -> AsyncIterator[CustomerService]:
+        async with self.database.session() as session:
+            yield CustomerService(CustomerRepository(session))
+
+    async def CreateCustomer(self, request: pb.CreateCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
+        async with self._service() as service:
+            record = await service.create(fields_from_proto(request.customer), request.request_id)
+        return record_to_proto(record)
+
+    async def GetCustomer(self, request: pb.GetCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
+        async with self._service() as service:
+            if request.WhichOneof("key") == "code":
+                record = await service.get_by_code(request.code)
+            else:
+                record = await service.get(request.id)
+        return record_to_proto(record)
+
+    async def BatchGetCustomers(
+        self, request: pb.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetCustomersResponse:
+        async with self._service() as service:
+            records, missing = await service.batch_get(list(request.ids), list(request.codes))
+        return pb.BatchGetCustomersResponse(customers=[record_to_proto(r) for r in records], missing=missing)
+
+    async def SearchCustomers(
+        self, request: pb.SearchCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SearchCustomersResponse:
+        search = SearchFilter(
+            query=request.query,
+            zones=tuple(request.zones),
+            segments=tuple(request.segments),
+            terminated=request.terminated if request.HasField("terminated") else None,
+        )
+        async with self._service() as service:
+            page = await service.search(search, request.page_size, request.page_token)
+        return pb.SearchCustomersResponse(
+            customers=[record_to_proto(r) for r in page.customers], next_page_token=page.next_page_token
+        )
+
+    async def UpdateCustomer(self, request: pb.UpdateCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
+        async with self._service() as service:
+            record = await service.update(
+                request.id, request.expected_version, fields_from_proto(request.customer), request.update_mask.paths
+            )
+        return record_to_proto(record)
+
+    async def TerminateCustomer(
+        self, request: pb.TerminateCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Customer:
+        async with self._service() as service:
+            record = await service.terminate(request.id, request.reason)
+        return record_to_proto(record)
+
+
+def registrar(database: Database) -> Callable[[grpc.aio.Server], None]:
+    def register(server: grpc.aio.Server) -> None:
+        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(database), server)
+
+    return register
+
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CustomerService"].full_name

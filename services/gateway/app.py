@@ -1,0 +1,47 @@
+"""The gateway's FastAPI application and process start-up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.gateway import problems
+from services.gateway.context import GatewayContext
+from services.gateway.middleware import BodySizeLimit, Observability
+from services.gateway.routes import auth, customers, health
+from services.gateway.settings import GatewaySettings
+from services.platform import migrations
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA = "gateway"
+
+
+def migrate(settings: GatewaySettings) -> None:
+    migrations.upgrade(MIGRATIONS, settings.database_url, SCHEMA)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = GatewayContext.open(settings)
+        app.state.gateway = context
+        try:
+            yield
+        finally:
+            await context.close()
+
+    app = FastAPI(
+        title="Lucky Gas platform API",
+        version="1.0.0",
+        description="REST gateway of the Lucky Gas operations platform (幸福氣). Errors are application/problem+json.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for module in (auth, customers, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observability, access_log_enabled=settings.access_log)
+    return app

@@ -1,0 +1,96 @@
+"""Login, refresh-token rotation with reuse detection, logout, account lockout."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from services.gateway.errors import AccountLocked, Unauthenticated
+from services.gateway.models import RefreshToken, User
+from services.gateway.repository import RefreshTokenRepository, UserRepository
+from services.gateway.tokens import AccessClaims, TokenError, TokenSigner, verify_password
+from services.platform.errors import DomainError
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    role: str
+
+
+# Outcomes that must be committed (a counted failure, a revoked family) are returned, not raised,
+# so the caller's session scope commits them before the error reaches the client.
+LoginOutcome = TokenPair | DomainError
+
+
+class AuthService:
+    def __init__(
+        self,
+        users: UserRepository,
+        refresh_tokens: RefreshTokenRepository,
+        signer: TokenSigner,
+        max_failed_logins: int,
+        lockout_seconds: int,
+    ) -> None:
+        self.users = users
+        self.refresh_tokens = refresh_tokens
+        self.signer = signer
+        self.max_failed_logins = max_failed_logins
+        self.lockout_seconds = lockout_seconds
+
+    async def login(self, username: str, password: str) -> LoginOutcome:
+        now = datetime.now(UTC)
+        user = await self.users.by_username(username, for_update=True)
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            return AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
+        # Verify even for an unknown user so response time does not reveal which usernames exist.
+        password_ok = verify_password(user.password_hash if user else None, password)
+        if user is None or not password_ok:
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= self.max_failed_logins:
+                    user.locked_until = now + timedelta(seconds=self.lockout_seconds)
+                    user.failed_logins = 0
+                    return AccountLocked(self.lockout_seconds)
+            return Unauthenticated("wrong username or password")
+        user.failed_logins = 0
+        user.locked_until = None
+        return await self._issue(user, family_id=uuid.uuid4())
+
+    async def refresh(self, token: str) -> LoginOutcome:
+        try:
+            claims = self.signer.read_refresh(token)
+        except TokenError:
+            return Unauthenticated("the refresh token is invalid or expired")
+        now = datetime.now(UTC)
+        stored = await self.refresh_tokens.by_id_for_update(claims.token_id)
+        if stored is None or stored.revoked_at is not None:
+            return Unauthenticated("the refresh token was revoked")
+        if stored.used_at is not None:
+            # A spent token came back: someone holds a copy. End every session of this login.
+            await self.refresh_tokens.revoke_family(stored.family_id, now)
+            return Unauthenticated("the refresh token was already used; this login's sessions are revoked")
+        user = await self.users.by_id(stored.user_id)
+        if user is None:
+            return Unauthenticated("the user no longer exists")
+        stored.used_at = now
+        return await self._issue(user, family_id=stored.family_id)
+
+    async def logout(self, token: str) -> None:
+        """Revoke the refresh token's whole family; unknown or invalid tokens are ignored (logout is idempotent)."""
+        try:
+            claims = self.signer.read_refresh(token)
+        except TokenError:
+            return
+        await self.refresh_tokens.revoke_family(claims.family_id, datetime.now(UTC))
+
+    async def _issue(self, user: User, family_id: uuid.UUID) -> TokenPair:
+        access = self.signer.access_token(AccessClaims(user.id, user.username, user.role, user.customer_code))
+        refresh, claims = self.signer.refresh_token(user.id, family_id)
+        await self.refresh_tokens.add(
+            RefreshToken(id=claims.token_id, family_id=family_id, user_id=user.id, expires_at=claims.expires_at)
+        )
+        return TokenPair(access, refresh, self.signer.access_seconds, user.role)

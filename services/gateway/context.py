@@ -1,0 +1,62 @@
+"""What the gateway's routes need, created in the lifespan and closed after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+import redis.asyncio as aioredis
+from fastapi import Request
+from grpc_health.v1 import health_pb2_grpc
+from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
+
+from services.gateway.ratelimit import RateLimiter
+from services.gateway.settings import GatewaySettings
+from services.gateway.tokens import TokenSigner
+from services.platform.database import Database, create_engine
+from services.platform.grpc_client import open_channel
+
+CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
+
+
+@dataclass
+class GatewayContext:
+    settings: GatewaySettings
+    database: Database
+    redis: aioredis.Redis
+    signer: TokenSigner
+    login_limiter: RateLimiter
+    customer_channel: grpc.aio.Channel
+    customers: customer_pb2_grpc.CustomerServiceStub
+    customer_health: health_pb2_grpc.HealthStub
+
+    @classmethod
+    def open(cls, settings: GatewaySettings) -> GatewayContext:
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+        channel = open_channel(
+            settings.customer_address, CUSTOMER_SERVICE, default_deadline=settings.call_deadline_seconds
+        )
+        return cls(
+            settings=settings,
+            database=Database(
+                create_engine(settings.database_url, pool_size=settings.database_pool_size, application_name="gateway")
+            ),
+            redis=redis,
+            signer=TokenSigner(settings.jwt_secret, settings.access_token_seconds, settings.refresh_token_seconds),
+            login_limiter=RateLimiter(
+                redis, "luckygas:gateway:login", settings.login_attempts_per_window, settings.login_window_seconds
+            ),
+            customer_channel=channel,
+            customers=customer_pb2_grpc.CustomerServiceStub(channel),
+            customer_health=health_pb2_grpc.HealthStub(channel),
+        )
+
+    async def close(self) -> None:
+        await self.customer_channel.close()
+        await self.redis.aclose()
+        await self.database.dispose()
+
+
+def get_context(request: Request) -> GatewayContext:
+    context: GatewayContext = request.app.state.gateway
+    return context

@@ -1,0 +1,77 @@
+"""``/api/v1/auth``: login, refresh-token rotation, logout, and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from services.gateway.auth import AuthService, TokenPair
+from services.gateway.context import GatewayContext, get_context
+from services.gateway.repository import RefreshTokenRepository, UserRepository
+from services.gateway.schemas import LoginRequest, Me, RefreshRequest, TokenResponse
+from services.gateway.security import ANY_ROLE
+from services.gateway.tokens import AccessClaims
+from services.platform.errors import DomainError
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+Context = Annotated[GatewayContext, Depends(get_context)]
+
+
+async def _run(context: GatewayContext, action: str, argument: str, *extra: str) -> TokenPair:
+    async with context.database.session() as session:
+        service = AuthService(
+            UserRepository(session),
+            RefreshTokenRepository(session),
+            context.signer,
+            context.settings.max_failed_logins,
+            context.settings.lockout_seconds,
+        )
+        outcome = await getattr(service, action)(argument, *extra)
+    # Raised only after the session committed, so counted failures and revocations are kept.
+    if isinstance(outcome, DomainError):
+        raise outcome
+    assert isinstance(outcome, TokenPair)
+    return outcome
+
+
+def _response(pair: TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in, role=pair.role
+    )
+
+
+@router.post("/login", response_model=TokenResponse)
+async def login(body: LoginRequest, request: Request, context: Context) -> TokenResponse:
+    """Exchange a username and password for an access token and a refresh token."""
+    client = request.client.host if request.client else "unknown"
+    await context.login_limiter.hit(client)
+    return _response(await _run(context, "login", body.username, body.password))
+
+
+@router.post("/refresh", response_model=TokenResponse)
+async def refresh(body: RefreshRequest, context: Context) -> TokenResponse:
+    """Trade a refresh token for a new pair. Each refresh token works once; a reused one revokes the login."""
+    return _response(await _run(context, "refresh", body.refresh_token))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
+    """Revoke the login behind this refresh token. Access tokens expire on their own within minutes."""
+    async with context.database.session() as session:
+        service = AuthService(
+            UserRepository(session),
+            RefreshTokenRepository(session),
+            context.signer,
+            context.settings.max_failed_logins,
+            context.settings.lockout_seconds,
+        )
+        await service.logout(body.refresh_token)
+
+
+@router.get("/me", response_model=Me)
+async def me(claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> Me:
+    return Me(
+        user_id=str(claims.user_id), username=claims.username, role=claims.role, customer_code=claims.customer_code
+    )

@@ -1,0 +1,61 @@
+"""Liveness, readiness and metrics of the gateway process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.gateway.context import GatewayContext, get_context
+
+router = APIRouter(tags=["health"])
+
+Context = Annotated[GatewayContext, Depends(get_context)]
+CHECK_TIMEOUT = 1.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Alive: the process answers. Never depends on anything else."""
+    return {"status": "ok"}
+
+
+async def _database(context: GatewayContext) -> bool:
+    return await context.database.ping()
+
+
+async def _redis(context: GatewayContext) -> bool:
+    return bool(await context.redis.ping())
+
+
+async def _customer(context: GatewayContext) -> bool:
+    reply = await context.customer_health.Check(health_pb2.HealthCheckRequest(service=""), timeout=CHECK_TIMEOUT)
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+@router.get("/readyz")
+async def readyz(context: Context) -> JSONResponse:
+    """Ready: the database, Redis and every service the gateway calls answer."""
+    checks = {"database": _database, "redis": _redis, "customer": _customer}
+
+    async def run(check: object) -> str:
+        try:
+            ok = await asyncio.wait_for(check(context), CHECK_TIMEOUT)  # type: ignore[operator]
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return "unavailable"
+        return "ok" if ok else "unavailable"
+
+    results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values())), strict=True))
+    ready = all(value == "ok" for value in results.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

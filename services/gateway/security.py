@@ -1,0 +1,45 @@
+"""Who may call what: bearer-token authentication and the roles each route declares."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.gateway.errors import Unauthenticated
+from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
+from services.platform.errors import PermissionDenied
+
+ADMIN, DISPATCHER, DRIVER, CUSTOMER, SRE = "admin", "dispatcher", "driver", "customer", "sre"
+ALL_ROLES = frozenset({ADMIN, DISPATCHER, DRIVER, CUSTOMER, SRE})
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/login")
+
+
+class Allow:
+    """A route dependency naming the roles allowed to call it; admin may call everything."""
+
+    def __init__(self, *roles: str) -> None:
+        unknown = set(roles) - ALL_ROLES
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}")
+        self.roles = frozenset(roles) | {ADMIN}
+
+    async def __call__(
+        self, request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> AccessClaims:
+        if credentials is None:
+            raise Unauthenticated("an access token is required (Authorization: Bearer …)")
+        signer: TokenSigner = request.app.state.gateway.signer
+        try:
+            claims = signer.read_access(credentials.credentials)
+        except TokenError as error:
+            raise Unauthenticated(f"the access token is not valid: {error}") from error
+        if claims.role not in self.roles:
+            raise PermissionDenied(f"role {claims.role} may not do this")
+        return claims
+
+
+ANY_ROLE = Allow(*ALL_ROLES)
+OFFICE = Allow(DISPATCHER)

@@ -1,0 +1,23 @@
+"""Settings of the gateway process."""
+
+from __future__ import annotations
+
+from services.platform.settings import PlatformSettings, SecretSettingsMixin
+
+
+class GatewaySettings(SecretSettingsMixin, PlatformSettings):
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    customer_address: str = "127.0.0.1:50051"
+    # Every call to a service carries this deadline; a slow service becomes a 504, never a hang.
+    call_deadline_seconds: float = 2.0
+    access_token_seconds: int = 600
+    refresh_token_seconds: int = 14 * 24 * 3600
+    max_failed_logins: int = 5
+    lockout_seconds: int = 15 * 60
+    # Login attempts per client address per window, counted in Redis so every gateway process shares them.
+    login_attempts_per_window: int = 20
+    login_window_seconds: int = 60
+    max_body_bytes: int = 64 * 1024
+    access_log: bool = True
+    demo_password: str = "luckygas-demo"

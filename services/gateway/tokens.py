@@ -1,0 +1,120 @@
+"""Password hashing (argon2) and signed tokens (JWT, HS256 only: ``alg: none`` and others are refused)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ALGORITHM = "HS256"
+ISSUER = "luckygas-gateway"
+
+_hasher = PasswordHasher()
+# Verifying against this keeps an unknown username as slow as a wrong password, so timing reveals nothing.
+_DUMMY_HASH = _hasher.hash("luckygas-not-a-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class TokenError(Exception):
+    """The token is missing, malformed, expired, of the wrong kind, or not signed by us."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    username: str
+    role: str
+    customer_code: str | None
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    token_id: uuid.UUID
+    family_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime
+
+
+class TokenSigner:
+    def __init__(self, secret: str, access_seconds: int, refresh_seconds: int) -> None:
+        self._secret = secret
+        self.access_seconds = access_seconds
+        self.refresh_seconds = refresh_seconds
+
+    def access_token(self, claims: AccessClaims) -> str:
+        now = datetime.now(UTC)
+        payload = {
+            "iss": ISSUER,
+            "typ": "access",
+            "sub": str(claims.user_id),
+            "usr": claims.username,
+            "role": claims.role,
+            "cc": claims.customer_code,
+            "iat": now,
+            "exp": now + timedelta(seconds=self.access_seconds),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def refresh_token(self, user_id: uuid.UUID, family_id: uuid.UUID) -> tuple[str, RefreshClaims]:
+        now = datetime.now(UTC)
+        claims = RefreshClaims(uuid.uuid4(), family_id, user_id, now + timedelta(seconds=self.refresh_seconds))
+        payload = {
+            "iss": ISSUER,
+            "typ": "refresh",
+            "sub": str(user_id),
+            "fam": str(family_id),
+            "jti": str(claims.token_id),
+            "iat": now,
+            "exp": claims.expires_at,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM), claims
+
+    def _decode(self, token: str, kind: str) -> dict[str, Any]:
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "typ", "jti"]},
+            )
+        except jwt.PyJWTError as error:
+            raise TokenError(str(error)) from error
+        if payload.get("typ") != kind:
+            raise TokenError(f"not an {kind} token")
+        return payload
+
+    def read_access(self, token: str) -> AccessClaims:
+        payload = self._decode(token, "access")
+        try:
+            return AccessClaims(uuid.UUID(payload["sub"]), str(payload["usr"]), str(payload["role"]), payload.get("cc"))
+        except (KeyError, ValueError) as error:
+            raise TokenError("malformed claims") from error
+
+    def read_refresh(self, token: str) -> RefreshClaims:
+        payload = self._decode(token, "refresh")
+        try:
+            return RefreshClaims(
+                uuid.UUID(payload["jti"]),
+                uuid.UUID(payload["fam"]),
+                uuid.UUID(payload["sub"]),
+                datetime.fromtimestamp(payload["exp"], UTC),
+            )
+        except (KeyError, ValueError) as error:
+            raise TokenError("malformed claims") from error

@@ -1,0 +1,88 @@
+"""Shared fixtures: one real embedded Postgres and Redis per test session, every schema migrated once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import text
+
+from services.local import stores
+from services.platform.database import Database, create_engine
+
+
+class Stores:
+    def __init__(self, database_url: str, redis_url: str) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+
+
+@pytest.fixture(scope="session")
+def embedded_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    root: Path = tmp_path_factory.mktemp("stores")
+    postgres_port, redis_port = stores.free_port(), stores.free_port()
+    postgres = stores.RunningProcess(
+        stores.prepare_postgres(root / "pg", postgres_port, durable=False), root / "pg.log"
+    )
+    redis_server = stores.RunningProcess(
+        stores.redis_spec(root / "redis", redis_port, durable=False), root / "redis.log"
+    )
+    try:
+        stores.wait_for_port(postgres_port, 30, postgres.process)
+        stores.wait_for_port(redis_port, 10, redis_server.process)
+        stores.create_database(postgres_port, "luckygas_test")
+        found = Stores(stores.postgres_url(postgres_port, "luckygas_test"), stores.redis_url(redis_port))
+        os.environ["LUCKYGAS_DATABASE_URL"] = found.database_url
+        os.environ["LUCKYGAS_REDIS_URL"] = found.redis_url
+        os.environ.setdefault("LUCKYGAS_ENVIRONMENT", "test")
+        _migrate_all(found.database_url)
+        yield found
+    finally:
+        postgres.stop()
+        redis_server.stop()
+
+
+def _migrate_all(database_url: str) -> None:
+    from services.customer.app import migrate as migrate_customer
+    from services.customer.settings import CustomerSettings
+
+    migrate_customer(CustomerSettings(database_url=database_url))
+    try:
+        from services.gateway.app import migrate as migrate_gateway
+        from services.gateway.settings import GatewaySettings
+    except ImportError:  # the gateway package is optional while it is being built
+        return
+    migrate_gateway(GatewaySettings(database_url=database_url))
+
+
+@pytest.fixture
+async def database(embedded_stores: Stores) -> AsyncIterator[Database]:
+    db = Database(create_engine(embedded_stores.database_url, pool_size=5))
+    async with db.engine.begin() as connection:
+        existing = (
+            (
+                await connection.execute(
+                    text(
+                        "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ('customer', 'gateway')"
+                        " AND tablename <> 'alembic_version'"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if existing:
+            await connection.execute(text(f"TRUNCATE {', '.join(existing)} CASCADE"))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def redis_client(embedded_stores: Stores) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(embedded_stores.redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
