@@ -6,12 +6,17 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import redis.asyncio as aioredis
+from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from sqlalchemy import text
 
+from services.customer.app import start
+from services.customer.settings import CustomerSettings
 from services.local import stores
 from services.platform.database import Database, create_engine
+from services.platform.grpc_client import open_channel
 
 
 class Stores:
@@ -66,8 +71,8 @@ async def database(embedded_stores: Stores) -> AsyncIterator[Database]:
             (
                 await connection.execute(
                     text(
-                        "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname IN ('customer', 'gateway')"
-                        " AND tablename <> 'alembic_version'"
+                        "SELECT schemaname || '.' || tablename FROM pg_tables"
+                        " WHERE schemaname IN ('customer', 'gateway') AND tablename <> 'alembic_version'"
                     )
                 )
             )
@@ -86,3 +91,21 @@ async def redis_client(embedded_stores: Stores) -> AsyncIterator[aioredis.Redis]
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
+
+
+@pytest.fixture
+async def customer_server(database: Database, embedded_stores: object) -> AsyncIterator[int]:
+    settings = CustomerSettings()  # type: ignore[call-arg]
+    running = await start(settings, database, port=0)
+    yield running.port
+    await running.stop(grace=0)
+
+
+@pytest.fixture
+async def customers(customer_server: int) -> AsyncIterator[customer_pb2_grpc.CustomerServiceStub]:
+    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
+    yield customer_pb2_grpc.CustomerServiceStub(channel)
+    await channel.close()

@@ -1,0 +1,98 @@
+"""The gateway's ASGI app against a real customer gRPC server, Postgres and Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import cache
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.gateway.app import create_app
+from services.gateway.models import User
+from services.gateway.settings import GatewaySettings
+from services.gateway.tokens import hash_password
+from services.platform.database import Database
+
+PASSWORD = "correct horse battery staple"
+ROLES = ["admin", "dispatcher", "driver", "customer", "sre"]
+
+
+@cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose; hash once per session
+
+
+def gateway_settings(customer_address: str, **overrides: object) -> GatewaySettings:
+    values: dict[str, object] = {
+        "customer_address": customer_address,
+        "jwt_secret": "test-secret-" + "x" * 32,
+        "access_log": False,
+        "call_deadline_seconds": 1.0,
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def make_gateway() -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncClient]]]:
+    """Start a gateway app (lifespan included) against the given customer address; closed after the test."""
+    opened: list[tuple[FastAPI, httpx.AsyncClient, object]] = []
+
+    async def start(customer_address: str, **overrides: object) -> httpx.AsyncClient:
+        app = create_app(gateway_settings(customer_address, **overrides))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test")
+        opened.append((app, client, lifespan))
+        return client
+
+    yield start
+    for _, client, lifespan in reversed(opened):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def gateway(
+    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]], customer_server: int, redis_client: object
+) -> httpx.AsyncClient:
+    return await make_gateway(f"127.0.0.1:{customer_server}")
+
+
+@pytest.fixture
+async def users(database: Database) -> dict[str, str]:
+    """One user per role, username = role name; returns role → username."""
+    async with database.session() as session:
+        for role in ROLES:
+            session.add(
+                User(
+                    id=uuid.uuid4(),
+                    username=role,
+                    role=role,
+                    password_hash=password_hash(),
+                    customer_code="1000001" if role == "customer" else None,
+                )
+            )
+    return {role: role for role in ROLES}
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+@pytest.fixture
+async def tokens(gateway: httpx.AsyncClient, users: dict[str, str]) -> dict[str, str]:
+    """role → access token."""
+    found = {}
+    for role in users:
+        response = await login(gateway, role)
+        assert response.status_code == 200, response.text
+        found[role] = response.json()["access_token"]
+    return found
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

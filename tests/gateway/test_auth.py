@@ -1,0 +1,137 @@
+"""Login, token rotation, lockout and flood limits through the gateway's ASGI app."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import httpx
+import jwt
+
+from tests.gateway.conftest import PASSWORD, bearer, login
+
+PROBLEM = "application/problem+json"
+
+
+async def test_login_returns_tokens_that_authenticate(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+    response = await login(gateway, "dispatcher")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["role"] == "dispatcher"
+    me = await gateway.get("/api/v1/auth/me", headers=bearer(body["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["username"] == "dispatcher"
+
+
+async def test_wrong_password_is_401_problem(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+    response = await login(gateway, "dispatcher", "wrong")
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["status"] == 401
+
+
+async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
+    gateway: httpx.AsyncClient, users: dict[str, str]
+) -> None:
+    unknown = await login(gateway, "nobody")
+    wrong = await login(gateway, "dispatcher", "wrong")
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["detail"] == wrong.json()["detail"]
+
+
+async def test_account_locks_after_five_failures_even_for_the_right_password(
+    gateway: httpx.AsyncClient, users: dict[str, str]
+) -> None:
+    statuses = [(await login(gateway, "driver", "wrong")).status_code for _ in range(5)]
+    locked = await login(gateway, "driver", PASSWORD)
+
+    assert statuses == [401, 401, 401, 401, 423]
+    assert locked.status_code == 423
+    assert int(locked.headers["Retry-After"]) > 0
+    assert (await login(gateway, "sre")).status_code == 200  # other accounts are unaffected
+
+
+async def test_refresh_rotates_and_a_reused_token_revokes_the_login(
+    gateway: httpx.AsyncClient, users: dict[str, str]
+) -> None:
+    first = (await login(gateway, "dispatcher")).json()["refresh_token"]
+
+    rotated = await gateway.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert rotated.status_code == 200
+    second = rotated.json()["refresh_token"]
+    assert second != first
+
+    reused = await gateway.post("/api/v1/auth/refresh", json={"refresh_token": first})
+    assert reused.status_code == 401
+    # The thief's reuse also ends the legitimate holder's session: the whole family is revoked.
+    after = await gateway.post("/api/v1/auth/refresh", json={"refresh_token": second})
+    assert after.status_code == 401
+
+
+async def test_logout_revokes_the_refresh_token(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+    pair = (await login(gateway, "dispatcher")).json()
+
+    out = await gateway.post(
+        "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}, headers=bearer(pair["access_token"])
+    )
+
+    assert out.status_code == 204
+    refreshed = await gateway.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 401
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+async def test_token_with_alg_none_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    claims = jwt.decode(tokens["dispatcher"], options={"verify_signature": False})
+    claims["role"] = "admin"
+    forged = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+
+    response = await gateway.get("/api/v1/auth/me", headers=bearer(forged))
+
+    assert response.status_code == 401
+
+
+async def test_token_signed_with_another_key_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    claims = jwt.decode(tokens["dispatcher"], options={"verify_signature": False})
+    forged = jwt.encode(claims, "some-other-secret-of-sufficient-length!!", algorithm="HS256")
+
+    response = await gateway.get("/api/v1/auth/me", headers=bearer(forged))
+
+    assert response.status_code == 401
+
+
+async def test_expired_access_token_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    claims = jwt.decode(tokens["dispatcher"], options={"verify_signature": False})
+    claims["exp"] = int(time.time()) - 5
+    expired = jwt.encode(claims, "test-secret-" + "x" * 32, algorithm="HS256")
+
+    response = await gateway.get("/api/v1/auth/me", headers=bearer(expired))
+
+    assert response.status_code == 401
+
+
+async def test_refresh_token_is_not_an_access_token(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+    refresh = (await login(gateway, "dispatcher")).json()["refresh_token"]
+    assert (await gateway.get("/api/v1/auth/me", headers=bearer(refresh))).status_code == 401
+
+
+async def test_login_flood_is_limited_across_gateway_processes(
+    make_gateway, customer_server: int, redis_client: object, users: dict[str, str]
+) -> None:
+    # Two gateway apps share nothing but Redis; the limit of 4 per window holds across them.
+    one = await make_gateway(f"127.0.0.1:{customer_server}", login_attempts_per_window=4)
+    two = await make_gateway(f"127.0.0.1:{customer_server}", login_attempts_per_window=4)
+
+    statuses = [(await login(client, "nobody", "x")).status_code for client in (one, two, one, two, one, two)]
+
+    assert statuses == [401, 401, 401, 401, 429, 429]
+    limited = await login(two, "dispatcher")
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["content-type"] == PROBLEM

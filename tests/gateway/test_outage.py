@@ -1,0 +1,96 @@
+"""A customer service that is down or stalled yields 503/504 problem+json within the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from services.customer.app import start
+from services.customer.settings import CustomerSettings
+from services.platform.database import Database
+from tests.gateway.conftest import bearer, login
+
+CUSTOMER_URL = "/api/v1/customers/00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def black_hole() -> Iterator[int]:
+    """A TCP listener that accepts connections and never answers: a hung service, not a simulated one."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+async def office_token(client: httpx.AsyncClient) -> dict[str, str]:
+    response = await login(client, "dispatcher")
+    assert response.status_code == 200
+    return bearer(response.json()["access_token"])
+
+
+async def test_stopped_service_is_503_promptly_and_recovers(
+    make_gateway, database: Database, redis_client: object, users: dict[str, str]
+) -> None:
+    running = await start(CustomerSettings(), database, port=0)  # type: ignore[call-arg]
+    port = running.port
+    gateway = await make_gateway(f"127.0.0.1:{port}")
+    headers = await office_token(gateway)
+    assert (await gateway.get(CUSTOMER_URL, headers=headers)).status_code == 404
+
+    await running.stop(grace=0)
+    started = time.perf_counter()
+    down = await gateway.get(CUSTOMER_URL, headers=headers)
+    elapsed = time.perf_counter() - started
+
+    assert down.status_code == 503
+    assert down.headers["content-type"] == "application/problem+json"
+    assert elapsed < 1.0 + 0.5  # within the call deadline (1 s in tests) plus scheduling slack
+    ready = await gateway.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["customer"] == "unavailable"
+
+    restarted = await start(CustomerSettings(customer_grpc_port=port), database)  # type: ignore[call-arg]
+    try:
+        for _ in range(50):
+            if (await gateway.get(CUSTOMER_URL, headers=headers)).status_code == 404:
+                break
+            await asyncio.sleep(0.1)
+        assert (await gateway.get(CUSTOMER_URL, headers=headers)).status_code == 404
+    finally:
+        await restarted.stop(grace=0)
+
+
+async def test_stalled_service_is_504_at_the_deadline(
+    make_gateway, black_hole: int, redis_client: object, users: dict[str, str], database: Database
+) -> None:
+    gateway = await make_gateway(f"127.0.0.1:{black_hole}", call_deadline_seconds=0.5)
+    headers = await office_token(gateway)
+
+    started = time.perf_counter()
+    response = await gateway.get(CUSTOMER_URL, headers=headers)
+    elapsed = time.perf_counter() - started
+
+    assert response.status_code in (503, 504)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert elapsed < 0.5 + 0.5
+
+
+async def test_readyz_is_ready_when_everything_answers(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "customer": "ok"}
+
+
+async def test_healthz_and_metrics(gateway: httpx.AsyncClient) -> None:
+    assert (await gateway.get("/healthz")).json() == {"status": "ok"}
+    await gateway.get("/readyz")
+    metrics = (await gateway.get("/metrics")).text
+    assert 'luckygas_gateway_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
+
+

@@ -1,0 +1,84 @@
+"""The whole role × route matrix, unauthenticated included, walked from one table."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from services.gateway.app import create_app
+from services.gateway.security import Allow
+from tests.gateway.conftest import ROLES, bearer, gateway_settings
+
+OFFICE = {"admin", "dispatcher"}
+EVERYONE = set(ROLES)
+PUBLIC = None
+
+# (method, path, roles allowed); PUBLIC routes need no token.
+MATRIX: list[tuple[str, str, set[str] | None]] = [
+    ("POST", "/api/v1/auth/login", PUBLIC),
+    ("POST", "/api/v1/auth/refresh", PUBLIC),
+    ("POST", "/api/v1/auth/logout", EVERYONE),
+    ("GET", "/api/v1/auth/me", EVERYONE),
+    ("POST", "/api/v1/customers", OFFICE),
+    ("GET", "/api/v1/customers", OFFICE),
+    ("GET", "/api/v1/customers/{customer_id}", OFFICE),
+    ("PATCH", "/api/v1/customers/{customer_id}", OFFICE),
+    ("POST", "/api/v1/customers/{customer_id}/terminate", OFFICE),
+    ("GET", "/healthz", PUBLIC),
+    ("GET", "/readyz", PUBLIC),
+    ("GET", "/metrics", PUBLIC),
+]
+
+
+def test_the_matrix_lists_every_route_and_each_declares_its_roles() -> None:
+    app = create_app(gateway_settings("127.0.0.1:1"))
+    routes = {
+        (method, route.path): route
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    assert set(routes) == {(method, path) for method, path, _ in MATRIX}
+    for method, path, allowed in MATRIX:
+        declared = [d.call for d in routes[(method, path)].dependant.dependencies if isinstance(d.call, Allow)]
+        declared += [
+            sub.call
+            for d in routes[(method, path)].dependant.dependencies
+            for sub in d.dependencies
+            if isinstance(sub.call, Allow)
+        ]
+        if allowed is PUBLIC:
+            assert not declared, f"{method} {path} is public but declares roles"
+        else:
+            assert len(declared) == 1, f"{method} {path} must declare its roles exactly once"
+            assert declared[0].roles == allowed
+
+
+CASES = [
+    (method, path, role)
+    for method, path, allowed in MATRIX
+    if allowed is not PUBLIC
+    for role in [None, *ROLES]
+]
+
+
+@pytest.mark.parametrize(("method", "path", "role"), CASES, ids=lambda v: str(v))
+async def test_role_may_call_route_only_if_allowed(
+    gateway: httpx.AsyncClient, tokens: dict[str, str], method: str, path: str, role: str | None
+) -> None:
+    allowed = next(roles for m, p, roles in MATRIX if (m, p) == (method, path))
+    headers = bearer(tokens[role]) if role else {}
+    url = path.replace("{customer_id}", str(uuid.uuid4()))
+
+    response = await gateway.request(method, url, headers=headers, json={})
+
+    if role is None:
+        assert response.status_code == 401
+    elif role in allowed:  # type: ignore[operator]
+        assert response.status_code not in (401, 403), response.text
+    else:
+        assert response.status_code == 403
+        assert response.headers["content-type"] == "application/problem+json"
