@@ -73,7 +73,7 @@ def _final_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
     return grpc.StatusCode.OK if code in (None, 0) else grpc.StatusCode.UNKNOWN
 
 
-class _UnaryInterceptor(grpc.aio.ServerInterceptor):
+class _UnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Wraps unary-unary handlers; streaming handlers pass through unchanged until a service needs them."""
 
     async def intercept_service(
