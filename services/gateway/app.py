@@ -17,6 +17,7 @@ from services.platform import migrations
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "gateway"
+ROUTERS = (auth.router, customers.router, health.router)
 
 
 def migrate(settings: GatewaySettings) -> None:
@@ -40,8 +41,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (auth, customers, health):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observability, access_log_enabled=settings.access_log)
     return app

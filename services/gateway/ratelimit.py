@@ -6,7 +6,8 @@ import logging
 
 import redis.asyncio as aioredis
 from prometheus_client import Counter
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.gateway.errors import TooManyRequests
 
@@ -29,14 +30,15 @@ class RateLimiter:
         name = f"{self.prefix}:{key}"
         try:
             async with self.redis.pipeline(transaction=True) as pipeline:
+                # SET NX EX starts the window on the first attempt (EXPIRE NX needs Redis 7; we support 6.2).
+                pipeline.set(name, 0, ex=self.window_seconds, nx=True)
                 pipeline.incr(name)
-                pipeline.expire(name, self.window_seconds, nx=True)
                 pipeline.ttl(name)
-                count, _, ttl = await pipeline.execute()
-        except (RedisError, OSError):
+                _, count, ttl = await pipeline.execute()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
             # Fail open: account lockout still bounds password guessing, and login must not depend on Redis.
             LIMITER_UNAVAILABLE.inc()
-            _log.warning("rate limiter unavailable; allowing the request")
+            _log.warning("rate limiter unavailable; allowing the request", exc_info=True)
             return
         if int(count) > self.limit:
             raise TooManyRequests(max(int(ttl), 1))

@@ -208,7 +208,12 @@ async def test_search_text_matches_name_phone_address_and_code(customers: Stub, 
     await customers.CreateCustomer(pb.CreateCustomerRequest(customer=customer_fields(code="3000099")))
     await customers.CreateCustomer(
         pb.CreateCustomerRequest(
-            customer=customer_fields(short_name="知本溫泉餐廳", phones=["089-510-001"], address="台東市知本路三段1號")
+            customer=customer_fields(
+                short_name="知本溫泉餐廳",
+                invoice_title="知本溫泉餐廳",
+                phones=["089-510-001"],
+                address="台東市知本路三段1號",
+            )
         )
     )
 

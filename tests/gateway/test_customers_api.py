@@ -59,7 +59,8 @@ async def test_create_get_update_terminate_round_trip(gateway: httpx.AsyncClient
     assert fetched.json() == customer
 
     updated = await gateway.patch(
-        f"/api/v1/customers/{customer['id']}", json={"slot_code": 2, "notes": "後門進"},
+        f"/api/v1/customers/{customer['id']}",
+        json={"slot_code": 2, "notes": "後門進"},
         headers={**office, "If-Match": fetched.headers["ETag"]},
     )
     assert updated.status_code == 200, updated.text
@@ -153,7 +154,8 @@ async def test_update_without_if_match_is_428_and_stale_is_412(
 
 async def test_oversized_body_is_413(gateway: httpx.AsyncClient, office: dict[str, str]) -> None:
     response = await gateway.post(
-        "/api/v1/customers", content=b'{"notes": "' + b"x" * 70_000 + b'"}',
+        "/api/v1/customers",
+        content=b'{"notes": "' + b"x" * 70_000 + b'"}',
         headers={**office, "content-type": "application/json"},
     )
     assert response.status_code == 413

@@ -92,5 +92,3 @@ async def test_healthz_and_metrics(gateway: httpx.AsyncClient) -> None:
     await gateway.get("/readyz")
     metrics = (await gateway.get("/metrics")).text
     assert 'luckygas_gateway_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics
-
-

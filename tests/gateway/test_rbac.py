@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from services.gateway.app import create_app
+from services.gateway.app import ROUTERS, create_app
 from services.gateway.security import Allow
 from tests.gateway.conftest import ROLES, bearer, gateway_settings
 
@@ -33,15 +33,17 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
 ]
 
 
-def test_the_matrix_lists_every_route_and_each_declares_its_roles() -> None:
-    app = create_app(gateway_settings("127.0.0.1:1"))
+def test_the_matrix_lists_every_route_and_each_declares_its_roles(embedded_stores: object) -> None:
     routes = {
         (method, route.path): route
-        for route in app.routes
+        for router in ROUTERS
+        for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
     }
     assert set(routes) == {(method, path) for method, path, _ in MATRIX}
+    documented = create_app(gateway_settings("127.0.0.1:1")).openapi()["paths"]
+    assert {path for _, path, _ in MATRIX} - {"/metrics"} == set(documented)
     for method, path, allowed in MATRIX:
         declared = [d.call for d in routes[(method, path)].dependant.dependencies if isinstance(d.call, Allow)]
         declared += [
@@ -57,12 +59,7 @@ def test_the_matrix_lists_every_route_and_each_declares_its_roles() -> None:
             assert declared[0].roles == allowed
 
 
-CASES = [
-    (method, path, role)
-    for method, path, allowed in MATRIX
-    if allowed is not PUBLIC
-    for role in [None, *ROLES]
-]
+CASES = [(method, path, role) for method, path, allowed in MATRIX if allowed is not PUBLIC for role in [None, *ROLES]]
 
 
 @pytest.mark.parametrize(("method", "path", "role"), CASES, ids=lambda v: str(v))

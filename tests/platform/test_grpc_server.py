@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.local.stores import free_port, wait_for_port
 
 
-def test_sigterm_reports_not_serving_then_exits_cleanly(embedded_stores: object) -> None:
+def test_sigterm_reports_not_serving_then_exits_cleanly(embedded_stores: object, tmp_path: Path) -> None:
     grpc_port, metrics_port = free_port(), free_port()
     environment = {
         **os.environ,
@@ -23,18 +24,19 @@ def test_sigterm_reports_not_serving_then_exits_cleanly(embedded_stores: object)
         "LUCKYGAS_CUSTOMER_METRICS_PORT": str(metrics_port),
         "LUCKYGAS_SHUTDOWN_GRACE_SECONDS": "2",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.customer", "serve"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "customer.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.customer", "serve"], env=environment, stdout=output, stderr=output
+        )
     try:
         wait_for_port(grpc_port, 20, process)  # type: ignore[arg-type]
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
-            assert health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == health_pb2.HealthCheckResponse.SERVING
+            assert (
+                health.Check(health_pb2.HealthCheckRequest(), timeout=2).status
+                == health_pb2.HealthCheckResponse.SERVING
+            )
             watch = health.Watch(health_pb2.HealthCheckRequest(), timeout=10)
             assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
 
@@ -50,5 +52,4 @@ def test_sigterm_reports_not_serving_then_exits_cleanly(embedded_stores: object)
     finally:
         if process.poll() is None:
             process.kill()
-        output = process.stdout.read() if process.stdout else ""
-    assert '"message": "shutting down"' in output
+    assert '"message": "shutting down"' in log.read_text()
