@@ -7,8 +7,6 @@ import logging
 import time
 from typing import Any
 
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -89,18 +87,20 @@ class BodySizeLimit:
 
 
 class Observability:
-    """A server span (continuing W3C traceparent), RED metrics by route template, and a JSON access log line."""
+    """RED metrics by route template and a JSON access log line per request.
+
+    FastAPI itself opens the server span (continuing W3C traceparent) around the middleware stack,
+    so the log line carries that trace's ids.
+    """
 
     def __init__(self, app: ASGIApp, access_log_enabled: bool = True) -> None:
         self.app = app
         self.access_log_enabled = access_log_enabled
-        self.tracer = trace.get_tracer("luckygas.gateway")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
         method = scope["method"]
         status = 500
         started = time.perf_counter()
@@ -111,33 +111,24 @@ class Observability:
                 status = message["status"]
             await send(message)
 
-        with self.tracer.start_as_current_span(
-            f"{method} {scope['path']}", context=propagate.extract(headers), kind=SpanKind.SERVER
-        ) as span:
-            try:
-                await self.app(scope, receive, recording_send)
-            finally:
-                route = _route_template(scope)
-                elapsed = time.perf_counter() - started
-                span.update_name(f"{method} {route}")
-                span.set_attributes(
-                    {"http.request.method": method, "http.route": route, "http.response.status_code": status}
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = _route_template(scope)
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_SECONDS.labels(method, route).observe(elapsed)
+            if self.access_log_enabled:
+                access_log.info(
+                    "http",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 3),
+                    },
                 )
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-                HTTP_REQUESTS.labels(method, route, str(status)).inc()
-                HTTP_SECONDS.labels(method, route).observe(elapsed)
-                if self.access_log_enabled:
-                    access_log.info(
-                        "http",
-                        extra={
-                            "method": method,
-                            "path": scope["path"],
-                            "route": route,
-                            "status": status,
-                            "duration_ms": round(elapsed * 1000, 3),
-                        },
-                    )
 
 
 def _route_template(scope: dict[str, Any]) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import MetaData
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -26,8 +30,36 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+def trace_statements(engine: Engine, database: str) -> None:
+    """A client span per SQL statement, child of the RPC or request being served (trace reaches the database)."""
+    tracer = trace.get_tracer("luckygas.database")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def start_span(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        operation = statement.lstrip().split(" ", 1)[0].upper()
+        span = tracer.start_span(
+            f"{operation} {database}",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system.name": "postgresql", "db.namespace": database, "db.query.text": statement},
+        )
+        context._luckygas_span = span
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def end_span(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        span = getattr(context, "_luckygas_span", None)
+        if span is not None:
+            span.end()
+
+    @event.listens_for(engine, "handle_error")
+    def fail_span(exception_context: Any) -> None:
+        span = getattr(exception_context.execution_context, "_luckygas_span", None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, type(exception_context.original_exception).__name__))
+            span.end()
+
+
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "luckygas") -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -35,6 +67,8 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "luc
         pool_timeout=5,
         connect_args={"server_settings": {"application_name": application_name}, "timeout": 5},
     )
+    trace_statements(engine.sync_engine, engine.url.database or "postgres")
+    return engine
 
 
 class Database:
