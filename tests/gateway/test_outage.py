@@ -9,11 +9,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from services.customer.app import start
 from services.customer.settings import CustomerSettings
 from services.platform.database import Database
 from tests.gateway.conftest import bearer, login
+from tests.gateway.factories import customer_body
 
 CUSTOMER_URL = "/api/v1/customers/00000000-0000-0000-0000-000000000000"
 
@@ -66,7 +68,7 @@ async def test_stopped_service_is_503_promptly_and_recovers(
         await restarted.stop(grace=0)
 
 
-async def test_stalled_service_is_504_at_the_deadline(
+async def test_service_that_never_answers_is_503_within_the_deadline(
     make_gateway, black_hole: int, redis_client: object, users: dict[str, str], database: Database
 ) -> None:
     gateway = await make_gateway(f"127.0.0.1:{black_hole}", call_deadline_seconds=0.5)
@@ -76,9 +78,34 @@ async def test_stalled_service_is_504_at_the_deadline(
     response = await gateway.get(CUSTOMER_URL, headers=headers)
     elapsed = time.perf_counter() - started
 
-    assert response.status_code in (503, 504)
+    assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert elapsed < 0.5 + 0.5
+
+
+async def test_service_stuck_on_its_database_is_504_at_the_deadline(
+    make_gateway, customer_server: int, redis_client: object, users: dict[str, str], database: Database
+) -> None:
+    gateway = await make_gateway(f"127.0.0.1:{customer_server}", call_deadline_seconds=0.5)
+    headers = await office_token(gateway)
+    created = await gateway.post("/api/v1/customers", json=customer_body(), headers=headers)
+    customer_id = created.json()["id"]
+
+    # Another transaction holds the customer's row lock, so the service's UPDATE waits on Postgres.
+    async with database.engine.connect() as blocker:
+        await blocker.execute(text("SELECT 1 FROM customer.customers WHERE id = :id FOR UPDATE"), {"id": customer_id})
+        started = time.perf_counter()
+        response = await gateway.patch(
+            f"/api/v1/customers/{customer_id}", json={"notes": "blocked"}, headers={**headers, "If-Match": '"1"'}
+        )
+        elapsed = time.perf_counter() - started
+        await blocker.rollback()
+
+    assert response.status_code == 504, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert elapsed < 0.5 + 0.5
+    after = await gateway.get(f"/api/v1/customers/{customer_id}", headers=headers)
+    assert after.json()["notes"] == ""
 
 
 async def test_readyz_is_ready_when_everything_answers(gateway: httpx.AsyncClient) -> None:

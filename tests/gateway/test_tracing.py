@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.gateway.conftest import bearer
-from tests.gateway.test_customers_api import customer_body
+from tests.gateway.factories import customer_body
 
 EXPORTER = InMemorySpanExporter()
 
