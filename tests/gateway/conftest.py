@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from services.gateway.app import create_app
 from services.gateway.models import User
 from services.gateway.settings import GatewaySettings
-from services.gateway.tokens import hash_password
+from services.gateway.tokens import AccessClaims, TokenSigner, hash_password
 from services.platform.database import Database
 
 PASSWORD = "correct horse battery staple"
 ROLES = ["admin", "dispatcher", "driver", "customer", "sre"]
+TEST_SECRET = "test-secret-" + "x" * 32
 
 
 @cache
@@ -28,7 +29,7 @@ def password_hash() -> str:
 def gateway_settings(customer_address: str, **overrides: object) -> GatewaySettings:
     values: dict[str, object] = {
         "customer_address": customer_address,
-        "jwt_secret": "test-secret-" + "x" * 32,
+        "jwt_secret": TEST_SECRET,
         "access_log": False,
         "call_deadline_seconds": 1.0,
     }
@@ -63,20 +64,21 @@ async def gateway(
 
 
 @pytest.fixture
-async def users(database: Database) -> dict[str, str]:
-    """One user per role, username = role name; returns role → username."""
+async def users(database: Database) -> dict[str, uuid.UUID]:
+    """One user per role, username = role name; returns role → user id."""
+    ids = {role: uuid.uuid4() for role in ROLES}
     async with database.session() as session:
         for role in ROLES:
             session.add(
                 User(
-                    id=uuid.uuid4(),
+                    id=ids[role],
                     username=role,
                     role=role,
                     password_hash=password_hash(),
                     customer_code="1000001" if role == "customer" else None,
                 )
             )
-    return {role: role for role in ROLES}
+    return ids
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
@@ -84,14 +86,13 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
 
 
 @pytest.fixture
-async def tokens(gateway: httpx.AsyncClient, users: dict[str, str]) -> dict[str, str]:
-    """role → access token."""
-    found = {}
-    for role in users:
-        response = await login(gateway, role)
-        assert response.status_code == 200, response.text
-        found[role] = response.json()["access_token"]
-    return found
+def tokens(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> dict[str, str]:
+    """role → access token, signed by the gateway's own signer (login itself is tested in test_auth)."""
+    signer = TokenSigner(TEST_SECRET, access_seconds=600, refresh_seconds=3600)
+    return {
+        role: signer.access_token(AccessClaims(user_id, role, role, "1000001" if role == "customer" else None))
+        for role, user_id in users.items()
+    }
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 
 import httpx
 import jwt
 
-from tests.gateway.conftest import PASSWORD, bearer, login
+from tests.gateway.conftest import PASSWORD, TEST_SECRET, bearer, login
 
 PROBLEM = "application/problem+json"
 
 
-async def test_login_returns_tokens_that_authenticate(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+async def test_login_returns_tokens_that_authenticate(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> None:
     response = await login(gateway, "dispatcher")
 
     assert response.status_code == 200
@@ -25,7 +26,7 @@ async def test_login_returns_tokens_that_authenticate(gateway: httpx.AsyncClient
     assert me.json()["username"] == "dispatcher"
 
 
-async def test_wrong_password_is_401_problem(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+async def test_wrong_password_is_401_problem(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> None:
     response = await login(gateway, "dispatcher", "wrong")
 
     assert response.status_code == 401
@@ -34,7 +35,7 @@ async def test_wrong_password_is_401_problem(gateway: httpx.AsyncClient, users: 
 
 
 async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
-    gateway: httpx.AsyncClient, users: dict[str, str]
+    gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]
 ) -> None:
     unknown = await login(gateway, "nobody")
     wrong = await login(gateway, "dispatcher", "wrong")
@@ -43,7 +44,7 @@ async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
 
 
 async def test_account_locks_after_five_failures_even_for_the_right_password(
-    gateway: httpx.AsyncClient, users: dict[str, str]
+    gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]
 ) -> None:
     statuses = [(await login(gateway, "driver", "wrong")).status_code for _ in range(5)]
     locked = await login(gateway, "driver", PASSWORD)
@@ -55,7 +56,7 @@ async def test_account_locks_after_five_failures_even_for_the_right_password(
 
 
 async def test_refresh_rotates_and_a_reused_token_revokes_the_login(
-    gateway: httpx.AsyncClient, users: dict[str, str]
+    gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]
 ) -> None:
     first = (await login(gateway, "dispatcher")).json()["refresh_token"]
 
@@ -71,7 +72,7 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_login(
     assert after.status_code == 401
 
 
-async def test_logout_revokes_the_refresh_token(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+async def test_logout_revokes_the_refresh_token(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> None:
     pair = (await login(gateway, "dispatcher")).json()
 
     out = await gateway.post(
@@ -109,20 +110,20 @@ async def test_token_signed_with_another_key_is_rejected(gateway: httpx.AsyncCli
 async def test_expired_access_token_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
     claims = jwt.decode(tokens["dispatcher"], options={"verify_signature": False})
     claims["exp"] = int(time.time()) - 5
-    expired = jwt.encode(claims, "test-secret-" + "x" * 32, algorithm="HS256")
+    expired = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
 
     response = await gateway.get("/api/v1/auth/me", headers=bearer(expired))
 
     assert response.status_code == 401
 
 
-async def test_refresh_token_is_not_an_access_token(gateway: httpx.AsyncClient, users: dict[str, str]) -> None:
+async def test_refresh_token_is_not_an_access_token(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> None:
     refresh = (await login(gateway, "dispatcher")).json()["refresh_token"]
     assert (await gateway.get("/api/v1/auth/me", headers=bearer(refresh))).status_code == 401
 
 
 async def test_login_flood_is_limited_across_gateway_processes(
-    make_gateway, customer_server: int, redis_client: object, users: dict[str, str]
+    make_gateway, customer_server: int, redis_client: object, users: dict[str, uuid.UUID]
 ) -> None:
     # Two gateway apps share nothing but Redis; the limit of 4 per window holds across them.
     one = await make_gateway(f"127.0.0.1:{customer_server}", login_attempts_per_window=4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -37,7 +38,7 @@ async def office_token(client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def test_stopped_service_is_503_promptly_and_recovers(
-    make_gateway, database: Database, redis_client: object, users: dict[str, str]
+    make_gateway, database: Database, redis_client: object, users: dict[str, uuid.UUID]
 ) -> None:
     running = await start(CustomerSettings(), database, port=0)  # type: ignore[call-arg]
     port = running.port
@@ -69,7 +70,7 @@ async def test_stopped_service_is_503_promptly_and_recovers(
 
 
 async def test_service_that_never_answers_is_503_within_the_deadline(
-    make_gateway, black_hole: int, redis_client: object, users: dict[str, str], database: Database
+    make_gateway, black_hole: int, redis_client: object, users: dict[str, uuid.UUID], database: Database
 ) -> None:
     gateway = await make_gateway(f"127.0.0.1:{black_hole}", call_deadline_seconds=0.5)
     headers = await office_token(gateway)
@@ -84,7 +85,7 @@ async def test_service_that_never_answers_is_503_within_the_deadline(
 
 
 async def test_service_stuck_on_its_database_is_504_at_the_deadline(
-    make_gateway, customer_server: int, redis_client: object, users: dict[str, str], database: Database
+    make_gateway, customer_server: int, redis_client: object, users: dict[str, uuid.UUID], database: Database
 ) -> None:
     gateway = await make_gateway(f"127.0.0.1:{customer_server}", call_deadline_seconds=0.5)
     headers = await office_token(gateway)
