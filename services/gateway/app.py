@@ -11,13 +11,13 @@ from fastapi import FastAPI
 from services.gateway import problems
 from services.gateway.context import GatewayContext
 from services.gateway.middleware import BodySizeLimit, Observability
-from services.gateway.routes import auth, customers, health
+from services.gateway.routes import auth, customers, health, orders
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "gateway"
-ROUTERS = (auth.router, customers.router, health.router)
+ROUTERS = (auth.router, customers.router, orders.router, health.router)
 
 
 def migrate(settings: GatewaySettings) -> None:
@@ -43,6 +43,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=[(r"/api/v1/orders/[^/]+/delivery", settings.max_delivery_body_bytes)],
+    )
     app.add_middleware(Observability, access_log_enabled=settings.access_log)
     return app

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from fastapi import Request
 from grpc_health.v1 import health_pb2_grpc
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
+from luckygas.order.v1 import order_pb2, order_pb2_grpc
 
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.settings import GatewaySettings
@@ -17,6 +18,7 @@ from services.platform.database import Database, create_engine
 from services.platform.grpc_client import open_channel
 
 CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
+ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
 
 
 @dataclass
@@ -29,12 +31,18 @@ class GatewayContext:
     customer_channel: grpc.aio.Channel
     customers: customer_pb2_grpc.CustomerServiceStub
     customer_health: health_pb2_grpc.HealthStub
+    order_channel: grpc.aio.Channel
+    orders: order_pb2_grpc.OrderServiceStub
+    order_health: health_pb2_grpc.HealthStub
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> GatewayContext:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
         channel = open_channel(
             settings.customer_address, CUSTOMER_SERVICE, default_deadline=settings.call_deadline_seconds
+        )
+        order_channel = open_channel(
+            settings.order_address, ORDER_SERVICE, default_deadline=settings.call_deadline_seconds
         )
         return cls(
             settings=settings,
@@ -49,10 +57,14 @@ class GatewayContext:
             customer_channel=channel,
             customers=customer_pb2_grpc.CustomerServiceStub(channel),
             customer_health=health_pb2_grpc.HealthStub(channel),
+            order_channel=order_channel,
+            orders=order_pb2_grpc.OrderServiceStub(order_channel),
+            order_health=health_pb2_grpc.HealthStub(order_channel),
         )
 
     async def close(self) -> None:
         await self.customer_channel.close()
+        await self.order_channel.close()
         await self.redis.aclose()
         await self.database.dispose()
 

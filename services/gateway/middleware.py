@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -47,19 +49,27 @@ async def _send_problem(send: Send, status: int, title: str, detail: str) -> Non
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413 before the app reads them, declared length or streamed."""
+    """Refuse bodies over the limit with 413 before the app reads them, declared length or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``larger`` lists path patterns (full match) allowed a bigger body, e.g. delivery proofs with photos.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"the request body is larger than {self.max_bytes} bytes"
+        limit = self.limit_for(scope["path"])
+        detail = f"the request body is larger than {limit} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_problem(send, 413, "Payload too large", detail)
             return
         received = 0
@@ -70,7 +80,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 

@@ -9,6 +9,7 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     customer_address: str = "127.0.0.1:50051"
+    order_address: str = "127.0.0.1:50052"
     # Every call to a service carries this deadline; a slow service becomes a 504, never a hang.
     call_deadline_seconds: float = 2.0
     access_token_seconds: int = 600
@@ -19,5 +20,7 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     login_attempts_per_window: int = 20
     login_window_seconds: int = 60
     max_body_bytes: int = 64 * 1024
+    # Delivery proofs carry a signature and a photo (base64), so their route takes more.
+    max_delivery_body_bytes: int = 4 * 1024 * 1024
     access_log: bool = True
     demo_password: str = "luckygas-demo"

@@ -27,6 +27,17 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("GET", "/api/v1/customers/{customer_id}", OFFICE),
     ("PATCH", "/api/v1/customers/{customer_id}", OFFICE),
     ("POST", "/api/v1/customers/{customer_id}/terminate", OFFICE),
+    ("POST", "/api/v1/orders", OFFICE),
+    ("GET", "/api/v1/orders", OFFICE),
+    ("GET", "/api/v1/orders/due", OFFICE),
+    ("POST", "/api/v1/orders/due/orders", OFFICE),
+    ("GET", "/api/v1/orders/{order_id}", OFFICE | {"customer"}),
+    ("POST", "/api/v1/orders/{order_id}/confirm", OFFICE),
+    ("POST", "/api/v1/orders/{order_id}/cancel", OFFICE),
+    ("POST", "/api/v1/orders/{order_id}/assign", OFFICE),
+    ("POST", "/api/v1/orders/{order_id}/start-delivery", OFFICE | {"driver"}),
+    ("POST", "/api/v1/orders/{order_id}/delivery", OFFICE | {"driver"}),
+    ("POST", "/api/v1/orders/{order_id}/failure", OFFICE | {"driver"}),
     ("GET", "/healthz", PUBLIC),
     ("GET", "/readyz", PUBLIC),
     ("GET", "/metrics", PUBLIC),
@@ -68,7 +79,7 @@ async def test_role_may_call_route_only_if_allowed(
 ) -> None:
     allowed = next(roles for m, p, roles in MATRIX if (m, p) == (method, path))
     headers = bearer(tokens[role]) if role else {}
-    url = path.replace("{customer_id}", str(uuid.uuid4()))
+    url = path.replace("{customer_id}", str(uuid.uuid4())).replace("{order_id}", str(uuid.uuid4()))
 
     response = await gateway.request(method, url, headers=headers, json={})
 
