@@ -22,7 +22,10 @@ def main() -> None:
     if arguments.command == "migrate":
         migrate(settings)
     elif arguments.command == "serve":
-        asyncio.run(serve(settings))
+        import uvloop
+
+        # uvloop: the same asyncio API with a faster event loop; grpc.aio runs on it.
+        uvloop.run(serve(settings))
     else:
         from services.customer.demo import seed_demo
 

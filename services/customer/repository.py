@@ -20,7 +20,17 @@ def search_text(fields: CustomerFields) -> str:
     return " ".join(part for part in parts if part).lower()
 
 
-def to_record(row: Customer) -> CustomerRecord:
+# What a read returns: every column but the search text and the idempotency bookkeeping. Reads select
+# these as plain rows (no ORM identity map): the hot path of the platform is GetCustomer.
+RECORD_COLUMNS = [
+    column
+    for column in Customer.__table__.c
+    if column.name not in {"search_text", "create_request_id", "create_fingerprint"}
+]
+
+
+def to_record(row: Any) -> CustomerRecord:
+    """From an ORM object or a row of RECORD_COLUMNS (both expose columns as attributes)."""
     values = {name: getattr(row, name) for name in CustomerFields.__dataclass_fields__}
     values["phones"] = list(values["phones"])
     values["hourly_windows"] = list(values["hourly_windows"])
@@ -67,11 +77,11 @@ class CustomerRepository:
         return to_record(row)
 
     async def get(self, customer_id: uuid.UUID) -> CustomerRecord | None:
-        row = await self.session.get(Customer, customer_id)
+        row = (await self.session.execute(select(*RECORD_COLUMNS).where(Customer.id == customer_id))).first()
         return None if row is None else to_record(row)
 
     async def get_by_code(self, code: str) -> CustomerRecord | None:
-        row = await self.session.scalar(select(Customer).where(Customer.code == code))
+        row = (await self.session.execute(select(*RECORD_COLUMNS).where(Customer.code == code))).first()
         return None if row is None else to_record(row)
 
     async def get_by_request_id(self, request_id: str) -> tuple[CustomerRecord, str | None] | None:
@@ -83,13 +93,13 @@ class CustomerRepository:
         await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext("customer-create:" + request_id))))
 
     async def get_many(self, ids: list[uuid.UUID], codes: list[str]) -> list[CustomerRecord]:
-        rows = await self.session.scalars(
-            select(Customer).where(Customer.id.in_(ids) | Customer.code.in_(codes)).order_by(Customer.code)
+        rows = await self.session.execute(
+            select(*RECORD_COLUMNS).where(Customer.id.in_(ids) | Customer.code.in_(codes)).order_by(Customer.code)
         )
         return [to_record(row) for row in rows]
 
     async def search(self, search: SearchFilter, *, after_code: str, limit: int) -> list[CustomerRecord]:
-        statement: Select[tuple[Customer]] = select(Customer)
+        statement: Select[Any] = select(*RECORD_COLUMNS)
         if search.query:
             pattern = "%" + search.query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             statement = statement.where(Customer.search_text.like(pattern, escape="\\"))
@@ -101,7 +111,7 @@ class CustomerRepository:
             statement = statement.where(Customer.terminated.is_(search.terminated))
         if after_code:
             statement = statement.where(Customer.code > after_code)
-        rows = await self.session.scalars(statement.order_by(Customer.code).limit(limit))
+        rows = await self.session.execute(statement.order_by(Customer.code).limit(limit))
         return [to_record(row) for row in rows]
 
     async def update_if_version(

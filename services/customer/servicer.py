@@ -97,6 +97,12 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         self.database = database
 
     @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[CustomerService]:
+        """For RPCs that read with one statement: no transaction round trips."""
+        async with self.database.read_session() as session:
+            yield CustomerService(CustomerRepository(session))
+
+    @asynccontextmanager
     async def _service(self) -> AsyncIterator[CustomerService]:
         async with self.database.session() as session:
             yield CustomerService(CustomerRepository(session))
@@ -107,7 +113,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         return record_to_proto(record)
 
     async def GetCustomer(self, request: pb.GetCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
-        async with self._service() as service:
+        async with self._reader() as service:
             if request.WhichOneof("key") == "code":
                 record = await service.get_by_code(request.code)
             else:
@@ -117,7 +123,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     async def BatchGetCustomers(
         self, request: pb.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetCustomersResponse:
-        async with self._service() as service:
+        async with self._reader() as service:
             records, missing = await service.batch_get(list(request.ids), list(request.codes))
         return pb.BatchGetCustomersResponse(customers=[record_to_proto(r) for r in records], missing=missing)
 
@@ -130,7 +136,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
             segments=tuple(request.segments),
             terminated=request.terminated if request.HasField("terminated") else None,
         )
-        async with self._service() as service:
+        async with self._reader() as service:
             page = await service.search(search, request.page_size, request.page_token)
         return pb.SearchCustomersResponse(
             customers=[record_to_proto(r) for r in page.customers], next_page_token=page.next_page_token

@@ -39,6 +39,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         version="1.0.0",
         description="REST gateway of the Lucky Gas operations platform (幸福氣). Errors are application/problem+json.",
         lifespan=lifespan,
+        # FastAPI's own server span continues the caller's trace; its per-operation spans, OpenTelemetry
+        # metrics and log events are left off: Prometheus metrics and JSON logs come from our middleware.
+        telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
     for router in ROUTERS:

@@ -69,6 +69,7 @@ class GatewayContext:
         await self.database.dispose()
 
 
-def get_context(request: Request) -> GatewayContext:
+async def get_context(request: Request) -> GatewayContext:
+    # async: FastAPI runs plain-def dependencies in a worker thread, a thread hop on every request.
     context: GatewayContext = request.app.state.gateway
     return context

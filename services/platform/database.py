@@ -59,11 +59,14 @@ def trace_statements(engine: Engine, database: str) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "luckygas") -> AsyncEngine:
+    # A fixed pool: overflow connections are opened and closed under load, which costs Postgres more than
+    # waiting briefly for a pooled one. No pre-ping (a round trip per checkout): a dead connection fails
+    # its call as Unavailable, which idempotent callers retry.
     engine = create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
+        pool_recycle=1800,
         pool_timeout=5,
         connect_args={"server_settings": {"application_name": application_name}, "timeout": 5},
     )
@@ -77,6 +80,10 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # Single-statement reads need no BEGIN/COMMIT round trips.
+        self._read_sessions = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
+        )
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -95,6 +102,15 @@ class Database:
             if error.connection_invalidated:
                 raise Unavailable("the database connection was lost") from error
             raise
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for a read that is one statement: autocommit, so no transaction round trips."""
+        try:
+            async with self._read_sessions() as session:
+                yield session
+        except (OperationalError, InterfaceError, OSError, ConnectionError) as error:
+            raise Unavailable("the database is unreachable") from error
 
     async def ping(self) -> bool:
         try:

@@ -17,7 +17,7 @@ class PlatformSettings(BaseSettings):
     database_url: str
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_level: str = "INFO"
-    database_pool_size: int = 10
+    database_pool_size: int = 20
     # How long a SIGTERM'd server keeps finishing in-flight calls before it stops.
     shutdown_grace_seconds: float = 5.0
 

@@ -12,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from prometheus_client import start_http_server
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -51,9 +52,19 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def configure_tracing(service: str) -> TracerProvider:
-    """A tracer provider named for the service; spans go to OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
-    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    """A tracer provider named for the service; spans go to OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+
+    Without an exporter nothing would read recorded spans, so unless OTEL_TRACES_SAMPLER says otherwise
+    spans are not recorded; trace context is still created and propagated, and logs still carry trace ids.
+    """
+    exporting = bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") or exporting else ParentBased(ALWAYS_OFF)
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)}), sampler=sampler
+    )
+    if exporting:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
