@@ -401,7 +401,7 @@ def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> list
         f" target of {arguments.duration:g} s after {arguments.warmup:g} s warm-up, random ids out of {len(ids):,}"
     )
     print("  ours:     gateway (JWT check, tracing/metrics/access-log middleware) → gRPC → customer service")
-    print("            (SQLAlchemy session: BEGIN, SELECT, COMMIT) → Postgres")
+    print("            (interceptors: tracing, metrics, access log, errors; one autocommit SELECT) → Postgres")
     print("  baseline: one FastAPI route → asyncpg pool → Postgres; no auth, no middleware (the floor)")
     print(
         f"  machine:  {os.cpu_count()} CPU(s) shared by the load generator, both apps, the customer service and"
