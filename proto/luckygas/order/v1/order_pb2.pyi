@@ -87,8 +87,9 @@ class OrderItem(_message.Message):
     product: _builtins.str
     quantity: _builtins.int
     unit_price: _builtins.int
-    """TWD, VAT excluded, from the price list in force on the order's date"""
+    """TWD, VAT excluded, per cylinder, from the price list in force on the order's date"""
     line_total: _builtins.int
+    """(flow products: the per-kg price × the cylinder size)"""
     def __init__(
         self,
         *,
@@ -747,21 +748,25 @@ class Price(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     UNIT_PRICE_FIELD_NUMBER: _builtins.int
     DEPOSIT_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
     product: _builtins.str
     unit_price: _builtins.int
-    """TWD, VAT excluded"""
+    """TWD, VAT excluded, per `unit`"""
     deposit: _builtins.int
     """cylinder deposit, TWD"""
+    unit: _builtins.str
+    """"cylinder", or "kg" for flow (metered) products"""
     def __init__(
         self,
         *,
         product: _builtins.str = ...,
         unit_price: _builtins.int = ...,
         deposit: _builtins.int = ...,
+        unit: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deposit", b"deposit", "product", b"product", "unit_price", b"unit_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deposit", b"deposit", "product", b"product", "unit", b"unit", "unit_price", b"unit_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
