@@ -71,8 +71,9 @@ async def database(embedded_stores: Stores) -> AsyncIterator[Database]:
             (
                 await connection.execute(
                     text(
-                        "SELECT schemaname || '.' || tablename FROM pg_tables"
-                        " WHERE schemaname IN ('customer', 'gateway') AND tablename <> 'alembic_version'"
+                        # quote_ident: the order service's schema is the reserved word "order".
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
+                        " WHERE schemaname IN ('customer', 'gateway', 'order') AND tablename <> 'alembic_version'"
                     )
                 )
             )
