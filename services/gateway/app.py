@@ -6,18 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from services.gateway import problems
 from services.gateway.context import GatewayContext
+from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability
-from services.gateway.routes import auth, customers, health, orders
+from services.gateway.routes import auth, customers, health, live, orders
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "gateway"
-ROUTERS = (auth.router, customers.router, orders.router, health.router)
+ROUTERS = (auth.router, customers.router, orders.router, live.router, health.router)
+LIVE_STREAMS = ("events.order",)
 
 
 def migrate(settings: GatewaySettings) -> None:
@@ -29,9 +32,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = GatewayContext.open(settings)
         app.state.gateway = context
+        # Its own connection: XREAD blocks, which must not share the short timeouts of request traffic.
+        feed_redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=10)
+        app.state.live = LiveHub(feed_redis, LIVE_STREAMS)
+        await app.state.live.start()
         try:
             yield
         finally:
+            await app.state.live.stop()
+            await feed_redis.aclose()
             await context.close()
 
     app = FastAPI(

@@ -1,0 +1,135 @@
+"""``/api/v1/live``: the WebSocket feed of order and delivery events for office users."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+
+from services.gateway.live import CLOSE_TOO_SLOW, LIVE_SENT, LiveEvent, LiveHub
+from services.gateway.security import ADMIN, CUSTOMER, DISPATCHER
+from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
+
+router = APIRouter(tags=["live"])
+
+LIVE_ROLES = frozenset({ADMIN, DISPATCHER, CUSTOMER})
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_CURSOR = 4400
+SLOW_CLOSE_SECONDS = 2.0
+
+
+def visibility(claims: AccessClaims) -> Any:
+    """What the role may see: office users everything, a customer only events about their own orders."""
+    if claims.role == CUSTOMER:
+        code = claims.customer_code
+
+        def own(message: dict[str, Any]) -> bool:
+            payload = message.get("payload")
+            return isinstance(payload, dict) and code is not None and payload.get("customer_code") == code
+
+        return own
+    return lambda message: True
+
+
+def _entry_key(cursor: str) -> tuple[str, int, int]:
+    stream, _, entry_id = cursor.rpartition("/")
+    milliseconds, _, sequence = entry_id.partition("-")
+    return stream, int(milliseconds), int(sequence or 0)
+
+
+def _token(websocket: WebSocket, access_token: str | None) -> str | None:
+    if access_token:
+        return access_token
+    header = websocket.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+@router.websocket("/api/v1/live")
+async def live_feed(
+    websocket: WebSocket,
+    access_token: Annotated[str | None, Query(description="access token (browsers cannot set headers)")] = None,
+    after: Annotated[list[str] | None, Query(description="resume after these cursors, one per stream")] = None,
+) -> None:
+    """Events as JSON messages, each with a ``cursor``. Reconnect with ``after=<last cursor>`` to miss nothing.
+
+    The first message after any replay is ``{"type": "live.ready"}``: from then on nothing is missed.
+    Close codes: 4401 not authenticated, 4403 role may not watch, 4400 bad cursor, 4008 fell behind.
+    """
+    await websocket.accept()
+    signer: TokenSigner = websocket.app.state.gateway.signer
+    hub: LiveHub = websocket.app.state.live
+    token = _token(websocket, access_token)
+    try:
+        claims = signer.read_access(token or "")
+    except TokenError:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "a valid access token is required")
+        return
+    if claims.role not in LIVE_ROLES:
+        await websocket.close(CLOSE_FORBIDDEN, f"role {claims.role} may not watch the live feed")
+        return
+    accepts = visibility(claims)
+    client = hub.subscribe(accepts)  # before the replay, so nothing falls between replay and live
+    try:
+        sent: dict[str, tuple[str, int, int]] = {}
+
+        async def send(event: LiveEvent) -> None:
+            key = _entry_key(event.cursor)
+            if key <= sent.get(event.stream, ("", -1, -1)):
+                return  # already sent during the replay
+            sent[event.stream] = key
+            await websocket.send_json(event.message)
+            LIVE_SENT.inc()
+
+        for cursor in after or []:
+            try:
+                replayed = await hub.replay(cursor)
+            except ValueError as error:
+                await websocket.close(CLOSE_BAD_CURSOR, str(error))
+                return
+            stream, *_ = _entry_key(cursor)
+            sent.setdefault(stream, _entry_key(cursor))
+            for event in replayed:
+                if accepts(event.message):
+                    await send(event)
+
+        # Subscribed and caught up: from here on the client misses nothing published.
+        await websocket.send_json({"type": "live.ready"})
+
+        async def follow() -> None:
+            while True:
+                await send(await client.queue.get())
+
+        following = asyncio.create_task(follow())
+        disconnected = asyncio.create_task(_wait_for_disconnect(websocket))
+        behind = asyncio.create_task(client.fell_behind.wait())
+        try:
+            done, _ = await asyncio.wait({following, disconnected, behind}, return_when=asyncio.FIRST_COMPLETED)
+            if following in done:
+                following.result()  # a failed send: re-raise it
+            elif behind in done and disconnected not in done:
+                # The hub marked this client behind instead of waiting for it. Give the send in progress a
+                # moment; a socket that stays full means a stalled client, which is abandoned (the server then
+                # drops the connection); otherwise say why we close, so it resumes from its last cursor.
+                following.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        websocket.close(CLOSE_TOO_SLOW, "fell behind; reconnect with after=<your last cursor>"),
+                        SLOW_CLOSE_SECONDS,
+                    )
+        finally:
+            for task in (following, disconnected, behind):
+                task.cancel()
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        hub.unsubscribe(client)
+
+
+async def _wait_for_disconnect(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass

@@ -1,0 +1,168 @@
+"""The live WebSocket feed through a real uvicorn server and real Redis Streams."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import uvicorn
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from services.gateway.app import create_app
+from services.gateway.live import LIVE_CLIENTS, LIVE_DROPPED
+from services.local.stores import free_port
+from tests.gateway.conftest import gateway_settings
+
+STREAM = "events.order"
+
+
+@pytest.fixture
+async def live_url(customer_server: int, redis_client: aioredis.Redis) -> AsyncIterator[str]:
+    port = free_port()
+    app = create_app(gateway_settings(f"127.0.0.1:{customer_server}"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes readiness only as a flag
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/api/v1/live"
+    server.should_exit = True
+    await serving
+
+
+async def publish(redis: aioredis.Redis, customer_code: str = "1000001", padding: int = 0) -> str:
+    """XADD an order event the way the order service's outbox relay does."""
+    payload = {"order_id": str(uuid.uuid4()), "customer_code": customer_code, "status": "pending", "pad": "x" * padding}
+    entry = await redis.xadd(
+        STREAM,
+        {
+            "id": str(uuid.uuid4()),
+            "type": "order.created",
+            "aggregate_id": payload["order_id"],
+            "aggregate_version": "1",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "schema_version": "1",
+            "payload": json.dumps(payload),
+        },
+    )
+    return f"{STREAM}/{entry.decode() if isinstance(entry, bytes) else entry}"
+
+
+async def receive(connection: Any, within: float = 2.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(connection.recv(), within))
+
+
+async def ready(connection: Any) -> None:
+    """Wait for the feed's promise that nothing published from now on will be missed."""
+    assert (await receive(connection))["type"] == "live.ready"
+
+
+def stalled_websocket(url: str) -> socket.socket:
+    """A client that completes the WebSocket handshake and then never reads a byte."""
+    parts = urllib.parse.urlsplit(url)
+    connection = socket.socket()
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    connection.connect((parts.hostname, parts.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    connection.sendall(
+        (
+            f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert connection.recv(12) == b"HTTP/1.1 101"
+    return connection
+
+
+async def test_office_user_receives_an_event_within_a_second(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    async with websockets.connect(f"{live_url}?access_token={tokens['dispatcher']}") as connection:
+        await ready(connection)
+        started = time.perf_counter()
+        cursor = await publish(redis_client)
+        message = await receive(connection)
+        elapsed = time.perf_counter() - started
+
+    assert message["cursor"] == cursor
+    assert message["type"] == "order.created"
+    assert message["payload"]["customer_code"] == "1000001"
+    assert elapsed < 1.0
+
+
+async def test_customer_sees_only_their_own_orders(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    async with websockets.connect(f"{live_url}?access_token={tokens['customer']}") as connection:
+        await ready(connection)
+        await publish(redis_client, customer_code="1000002")
+        own = await publish(redis_client, customer_code="1000001")
+        message = await receive(connection)
+
+    assert message["cursor"] == own
+
+
+@pytest.mark.parametrize(("role", "code"), [(None, 4401), ("driver", 4403), ("sre", 4403)])
+async def test_unauthenticated_and_other_roles_are_closed(
+    live_url: str, tokens: dict[str, str], role: str | None, code: int
+) -> None:
+    url = f"{live_url}?access_token={tokens[role]}" if role else live_url
+    async with websockets.connect(url) as connection:
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(connection)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == code
+
+
+async def test_reconnecting_with_the_last_cursor_misses_nothing(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    url = f"{live_url}?access_token={tokens['dispatcher']}"
+    async with websockets.connect(url) as connection:
+        await ready(connection)
+        first = await publish(redis_client)
+        assert (await receive(connection))["cursor"] == first
+
+    missed = [await publish(redis_client) for _ in range(3)]  # published while disconnected
+
+    async with websockets.connect(f"{url}&after={first}") as connection:
+        replayed = [(await receive(connection))["cursor"] for _ in range(3)]
+        await ready(connection)
+        later = await publish(redis_client)
+        assert (await receive(connection))["cursor"] == later
+    assert replayed == missed
+
+
+async def test_a_stalled_client_is_dropped_without_slowing_the_others(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    url = f"{live_url}?access_token={tokens['dispatcher']}"
+    stalled = await asyncio.to_thread(stalled_websocket, url)
+    try:
+        async with websockets.connect(url) as healthy:
+            await ready(healthy)
+            dropped_before = LIVE_DROPPED._value.get()
+            published = [await publish(redis_client, padding=16_000) for _ in range(1000)]
+
+            received = [(await receive(healthy, within=5))["cursor"] for _ in published]
+
+            assert received == published
+            assert LIVE_DROPPED._value.get() == dropped_before + 1
+            # The stalled connection is let go: only the healthy client stays subscribed.
+            deadline = time.monotonic() + 5
+            while LIVE_CLIENTS._value.get() != 1 and time.monotonic() < deadline:  # noqa: ASYNC110 - a gauge
+                await asyncio.sleep(0.05)
+            assert LIVE_CLIENTS._value.get() == 1
+    finally:
+        stalled.close()
