@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.platform.database import schema_metadata
+from services.platform.outbox import outbox_table
 
 SCHEMA = "customer"
 
@@ -83,3 +84,7 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     version: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+# customer.changed events, written in the transaction of the change and relayed to `events.customer`.
+outbox = outbox_table(Base.metadata)

@@ -1,4 +1,4 @@
-"""Business rules for customers: validation, idempotent create, optimistic concurrency, termination."""
+"""Business rules for customers: validation, idempotent create, optimistic concurrency, termination, events."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from services.platform.errors import (
     NotFound,
     VersionConflict,
 )
+from services.platform.outbox import OutboxWriter
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -29,6 +30,8 @@ MAX_BATCH = 500
 MAX_QUERY_LENGTH = 100
 MAX_REQUEST_ID_LENGTH = 100
 MAX_REASON_LENGTH = 300
+CHANGED_EVENT = "customer.changed"
+TERMINATION_FIELDS = ("terminated", "termination_reason", "terminated_at")
 
 
 def parse_id(value: str, field: str = "id") -> uuid.UUID:
@@ -59,8 +62,27 @@ def decode_page_token(token: str) -> str:
 
 
 class CustomerService:
-    def __init__(self, repository: CustomerRepository) -> None:
+    def __init__(self, repository: CustomerRepository, events: OutboxWriter | None = None) -> None:
+        """``events`` records customer.changed in the same transaction; without it (reads, bulk seeding) none are."""
         self.repository = repository
+        self.events = events
+
+    async def _changed(self, record: CustomerRecord, changed: Iterable[str]) -> None:
+        if self.events is None:
+            return
+        await self.events.record(
+            aggregate="customer",
+            type=CHANGED_EVENT,
+            aggregate_id=str(record.id),
+            aggregate_version=record.version,
+            payload={
+                "id": str(record.id),
+                "code": record.fields.code,
+                "version": record.version,
+                "changed": sorted(set(changed)),
+                "terminated": record.terminated,
+            },
+        )
 
     async def create(self, fields: CustomerFields, request_id: str = "") -> CustomerRecord:
         if len(request_id) > MAX_REQUEST_ID_LENGTH:
@@ -80,7 +102,9 @@ class CustomerService:
                 return record
         if await self.repository.get_by_code(clean.code) is not None:
             raise AlreadyExists(f"customer code {clean.code} is taken", [FieldViolation("code", "already in use")])
-        return await self.repository.add(clean, request_id=request_id or None, fingerprint=digest)
+        created = await self.repository.add(clean, request_id=request_id or None, fingerprint=digest)
+        await self._changed(created, FIELD_NAMES)
+        return created
 
     async def get(self, customer_id: str) -> CustomerRecord:
         record = await self.repository.get(parse_id(customer_id))
@@ -150,6 +174,7 @@ class CustomerService:
                 "read it again and reapply the change",
                 [FieldViolation("expected_version", f"stale: current version is {latest.version}")],
             )
+        await self._changed(updated, (path for path in paths if getattr(merged, path) != getattr(current.fields, path)))
         return updated
 
     async def terminate(self, customer_id: str, reason: str) -> CustomerRecord:
@@ -165,6 +190,7 @@ class CustomerService:
         )
         if updated is None:  # changed between our read and write: the caller may simply retry
             raise VersionConflict(f"customer {customer_id} changed while terminating; retry")
+        await self._changed(updated, TERMINATION_FIELDS)
         return updated
 
 

@@ -11,11 +11,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.customer.v1 import customer_pb2 as pb
 from luckygas.customer.v1 import customer_pb2_grpc
 
+from services.customer.models import outbox
 from services.customer.repository import CustomerRepository
 from services.customer.schemas import CustomerFields, CustomerRecord, SearchFilter
 from services.customer.service import CustomerService
 from services.platform.database import Database
 from services.platform.errors import InvalidArgument
+from services.platform.outbox import OutboxWriter
 
 
 def fields_from_proto(message: pb.CustomerFields) -> CustomerFields:
@@ -104,8 +106,9 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
 
     @asynccontextmanager
     async def _service(self) -> AsyncIterator[CustomerService]:
+        """For RPCs that write: customer.changed events commit with the change."""
         async with self.database.session() as session:
-            yield CustomerService(CustomerRepository(session))
+            yield CustomerService(CustomerRepository(session), OutboxWriter(session, outbox))
 
     async def CreateCustomer(self, request: pb.CreateCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
         async with self._service() as service:

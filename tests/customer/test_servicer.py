@@ -7,13 +7,17 @@ import json
 
 import grpc
 import pytest
+import redis.asyncio as aioredis
 from google.protobuf.field_mask_pb2 import FieldMask
 from luckygas.customer.v1 import customer_pb2 as pb
 from luckygas.customer.v1 import customer_pb2_grpc
 from sqlalchemy import text
 
+from services.customer.models import outbox
+from services.customer.schemas import FIELD_NAMES
 from services.platform.database import Database
 from services.platform.interceptors import VIOLATIONS_METADATA_KEY
+from services.platform.outbox import EventEnvelope, OutboxRelay
 from tests.customer.factories import customer_fields
 
 Stub = customer_pb2_grpc.CustomerServiceStub
@@ -236,3 +240,64 @@ async def test_batch_get_returns_found_and_lists_missing(customers: Stub) -> Non
 
     assert sorted(c.id for c in reply.customers) == sorted([one.id, two.id])
     assert list(reply.missing) == ["4999999"]
+
+
+async def published_customer_events(database: Database, redis: aioredis.Redis) -> list[EventEnvelope]:
+    await OutboxRelay(database, outbox, redis).publish_pending()
+    return [EventEnvelope.from_fields(fields) for _, fields in await redis.xrange("events.customer")]
+
+
+async def test_create_update_and_terminate_publish_customer_changed_on_events_customer(
+    customers: Stub, database: Database, redis_client: aioredis.Redis
+) -> None:
+    created = await customers.CreateCustomer(pb.CreateCustomerRequest(customer=customer_fields(code="5000001")))
+    await customers.UpdateCustomer(
+        pb.UpdateCustomerRequest(
+            id=created.id,
+            expected_version=1,
+            customer=pb.CustomerFields(short_name="鐵花熱炒", notes=created.fields.notes),
+            update_mask=FieldMask(paths=["short_name", "notes"]),
+        )
+    )
+    await customers.TerminateCustomer(pb.TerminateCustomerRequest(id=created.id, reason="closed shop"))
+
+    events = await published_customer_events(database, redis_client)
+
+    assert [(e.type, e.aggregate_id, e.aggregate_version) for e in events] == [
+        ("customer.changed", created.id, 1),
+        ("customer.changed", created.id, 2),
+        ("customer.changed", created.id, 3),
+    ]
+    base = {"id": created.id, "code": "5000001"}
+    assert events[0].payload == base | {"version": 1, "changed": sorted(FIELD_NAMES), "terminated": False}
+    assert events[1].payload == base | {"version": 2, "changed": ["short_name"], "terminated": False}
+    assert events[2].payload == base | {
+        "version": 3,
+        "changed": ["terminated", "terminated_at", "termination_reason"],
+        "terminated": True,
+    }
+
+
+async def test_refused_and_replayed_writes_publish_nothing(
+    customers: Stub, database: Database, redis_client: aioredis.Redis
+) -> None:
+    request = pb.CreateCustomerRequest(customer=customer_fields(code="5000002"), request_id="once")
+    created = await customers.CreateCustomer(request)
+    await customers.CreateCustomer(request)  # idempotent replay
+    with pytest.raises(grpc.aio.AioRpcError):
+        await customers.CreateCustomer(pb.CreateCustomerRequest(customer=customer_fields(code="5000002")))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await customers.UpdateCustomer(
+            pb.UpdateCustomerRequest(
+                id=created.id,
+                expected_version=7,
+                customer=pb.CustomerFields(notes="x"),
+                update_mask=FieldMask(paths=["notes"]),
+            )
+        )
+    await customers.TerminateCustomer(pb.TerminateCustomerRequest(id=created.id, reason="moved"))
+    await customers.TerminateCustomer(pb.TerminateCustomerRequest(id=created.id, reason="moved"))  # already terminated
+
+    events = await published_customer_events(database, redis_client)
+
+    assert [event.aggregate_version for event in events] == [1, 2]
