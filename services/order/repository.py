@@ -1,0 +1,432 @@
+"""SQL for orders, prices, deliveries and refills. Repositories flush, never commit: the session scope owns the
+transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer, selectinload
+
+from services.order.forecast import LastRefill
+from services.order.lifecycle import OPEN, OrderStatus
+from services.order.models import (
+    CustomerRefillRow,
+    DeliveryRow,
+    OrderItemRow,
+    OrderNumberCounterRow,
+    OrderRow,
+    PriceListRow,
+    PriceRow,
+    SeedRunRow,
+)
+from services.order.schemas import (
+    CreditOverride,
+    CustomerInfo,
+    DeliveryProof,
+    ItemInput,
+    OrderDraft,
+    OrderFilter,
+    OrderLine,
+    OrderRecord,
+    PriceEntry,
+    PriceList,
+    Totals,
+)
+
+
+def _items(pairs: Iterable[Any]) -> tuple[ItemInput, ...]:
+    return tuple(ItemInput(str(product), int(quantity)) for product, quantity in pairs)
+
+
+def _proof(row: DeliveryRow | None, *, with_images: bool) -> DeliveryProof | None:
+    if row is None or row.outcome != "delivered":
+        return None
+    return DeliveryProof(
+        recipient_name=row.recipient_name,
+        signature_png=(row.signature_png or b"") if with_images else b"",
+        photo=(row.photo or b"") if with_images else b"",
+        photo_content_type=row.photo_content_type,
+        delivered=_items(row.delivered),
+        empties_received=_items(row.empties_received),
+        residual_gas_kg=row.residual_gas_kg,
+        cash_collected=row.cash_collected,
+        delivered_at=row.occurred_at,
+    )
+
+
+def to_record(row: OrderRow, *, with_images: bool) -> OrderRecord:
+    override = None
+    if row.credit_override_by:
+        override = CreditOverride(row.credit_override_by, row.credit_override_reason or "")
+    return OrderRecord(
+        id=row.id,
+        number=row.number,
+        customer_id=row.customer_id,
+        customer_code=row.customer_code,
+        customer_zone=row.customer_zone,
+        status=OrderStatus(row.status),
+        scheduled_date=row.scheduled_date,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        items=tuple(OrderLine(i.product, i.quantity, i.unit_price, i.line_total) for i in row.items),
+        urgent=row.urgent,
+        additional=row.additional,
+        payment_method=row.payment_method,
+        notes=row.notes,
+        source=row.source,
+        subtotal=row.subtotal,
+        urgent_surcharge=row.urgent_surcharge,
+        vat=row.vat,
+        total=row.total,
+        credit_override=override,
+        cancel_reason=row.cancel_reason,
+        failure_reason=row.failure_reason,
+        route_id=row.route_id,
+        proof=_proof(row.delivery, with_images=with_images),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        created_by=row.created_by,
+    )
+
+
+def _price_list(row: PriceListRow) -> PriceList:
+    return PriceList(
+        id=row.id,
+        effective_from=row.effective_from,
+        urgent_surcharge=row.urgent_surcharge,
+        prices={p.product: PriceEntry(p.unit_price, p.deposit, p.unit) for p in row.prices},
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """The recorded visit of an order, enough to recognise a repeated request."""
+
+    outcome: str
+    request_id: str
+    fingerprint: str
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------------------------------ price lists
+
+    async def price_list_on(self, day: date) -> PriceList | None:
+        row = await self.session.scalar(
+            select(PriceListRow)
+            .where(PriceListRow.effective_from <= day)
+            .order_by(PriceListRow.effective_from.desc())
+            .limit(1)
+            .options(selectinload(PriceListRow.prices))
+        )
+        return None if row is None else _price_list(row)
+
+    async def add_price_list(
+        self, effective_from: date, urgent_surcharge: int, prices: dict[str, PriceEntry], note: str = ""
+    ) -> PriceList:
+        row = PriceListRow(effective_from=effective_from, urgent_surcharge=urgent_surcharge, note=note)
+        self.session.add(row)
+        await self.session.flush()
+        self.session.add_all(
+            PriceRow(price_list_id=row.id, product=product, unit_price=e.unit_price, deposit=e.deposit, unit=e.unit)
+            for product, e in prices.items()
+        )
+        await self.session.flush()
+        return PriceList(row.id, effective_from, urgent_surcharge, dict(prices))
+
+    # ------------------------------------------------------------------------------------------------ orders
+
+    async def lock(self, key: str) -> None:
+        """A transaction-scoped advisory lock: concurrent holders of the same key wait for each other's commit."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+    async def get_by_request_id(self, request_id: str) -> tuple[OrderRecord, str] | None:
+        row = await self.session.scalar(self._select(with_images=True).where(OrderRow.create_request_id == request_id))
+        return None if row is None else (to_record(row, with_images=True), row.create_fingerprint)
+
+    async def next_number(self, day: date) -> int:
+        """The day's next order number; the counter row stays locked until this transaction ends, so no two
+        transactions ever get the same number and a rolled-back one gives its number back (no gaps)."""
+        statement = (
+            insert(OrderNumberCounterRow)
+            .values(day=day, last_number=1)
+            .on_conflict_do_update(
+                index_elements=[OrderNumberCounterRow.day],
+                set_={"last_number": OrderNumberCounterRow.last_number + 1},
+            )
+            .returning(OrderNumberCounterRow.last_number)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def add(
+        self,
+        *,
+        number: str,
+        draft: OrderDraft,
+        customer: CustomerInfo,
+        payment_method: str,
+        price_list_id: int,
+        totals: Totals,
+        request_id: str,
+        fingerprint: str,
+        actor: str,
+    ) -> OrderRecord:
+        row = OrderRow(
+            id=uuid.uuid4(),
+            number=number,
+            customer_id=customer.id,
+            customer_code=customer.code,
+            customer_zone=customer.zone,
+            status=OrderStatus.PENDING.value,
+            scheduled_date=draft.scheduled_date,
+            window_start=draft.window_start,
+            window_end=draft.window_end,
+            urgent=draft.urgent,
+            additional=draft.additional,
+            payment_method=payment_method,
+            notes=draft.notes,
+            source=draft.source,
+            price_list_id=price_list_id,
+            subtotal=totals.subtotal,
+            urgent_surcharge=totals.urgent_surcharge,
+            vat=totals.vat,
+            total=totals.total,
+            credit_override_by=draft.credit_override.approved_by if draft.credit_override else None,
+            credit_override_reason=draft.credit_override.reason if draft.credit_override else None,
+            create_request_id=request_id,
+            create_fingerprint=fingerprint,
+            created_by=actor,
+            version=1,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        self.session.add_all(
+            OrderItemRow(
+                order_id=row.id,
+                position=position,
+                product=line.product,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                line_total=line.line_total,
+            )
+            for position, line in enumerate(totals.lines)
+        )
+        await self.session.flush()
+        record = await self.get(row.id)
+        assert record is not None
+        return record
+
+    def _select(self, *, with_images: bool) -> Any:
+        delivery = selectinload(OrderRow.delivery)
+        if not with_images:
+            delivery = delivery.options(defer(DeliveryRow.signature_png), defer(DeliveryRow.photo))
+        return (
+            select(OrderRow).options(selectinload(OrderRow.items), delivery).execution_options(populate_existing=True)
+        )
+
+    async def get(self, order_id: uuid.UUID, *, with_images: bool = True) -> OrderRecord | None:
+        row = await self.session.scalar(self._select(with_images=with_images).where(OrderRow.id == order_id))
+        return None if row is None else to_record(row, with_images=with_images)
+
+    async def get_by_number(self, number: str) -> OrderRecord | None:
+        row = await self.session.scalar(self._select(with_images=True).where(OrderRow.number == number))
+        return None if row is None else to_record(row, with_images=True)
+
+    async def search(self, search: OrderFilter, *, after: tuple[date, str] | None, limit: int) -> list[OrderRecord]:
+        """Orders by (scheduled date, number), after the keyset cursor ``after``."""
+        statement = self._select(with_images=False)
+        if search.scheduled_date is not None:
+            statement = statement.where(OrderRow.scheduled_date == search.scheduled_date)
+        if search.statuses:
+            statement = statement.where(OrderRow.status.in_([status.value for status in search.statuses]))
+        if search.zones:
+            statement = statement.where(OrderRow.customer_zone.in_(search.zones))
+        if search.customer_id is not None:
+            statement = statement.where(OrderRow.customer_id == search.customer_id)
+        if after is not None:
+            last_date, last_number = after
+            statement = statement.where(
+                or_(
+                    OrderRow.scheduled_date > last_date,
+                    and_(OrderRow.scheduled_date == last_date, OrderRow.number > last_number),
+                )
+            )
+        rows = await self.session.scalars(statement.order_by(OrderRow.scheduled_date, OrderRow.number).limit(limit))
+        return [to_record(row, with_images=False) for row in rows]
+
+    async def open_order_on(self, customer_id: uuid.UUID, day: date) -> str | None:
+        """The number of an open order the customer already has on ``day``, if any."""
+        return await self.session.scalar(
+            select(OrderRow.number)
+            .where(
+                OrderRow.customer_id == customer_id,
+                OrderRow.scheduled_date == day,
+                OrderRow.status.in_([status.value for status in OPEN]),
+            )
+            .order_by(OrderRow.number)
+            .limit(1)
+        )
+
+    async def outstanding_monthly(self, customer_id: uuid.UUID) -> int:
+        """What the customer's monthly account owes or will owe: open orders plus delivered ones not yet paid."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(OrderRow.total), 0)).where(
+                OrderRow.customer_id == customer_id,
+                OrderRow.payment_method == "monthly",
+                or_(
+                    OrderRow.status.in_([status.value for status in OPEN]),
+                    and_(OrderRow.status == OrderStatus.DELIVERED.value, OrderRow.paid_at.is_(None)),
+                ),
+            )
+        )
+        return int(total or 0)
+
+    async def update_if_version(self, order_id: uuid.UUID, expected_version: int, changes: dict[str, Any]) -> bool:
+        """Apply ``changes`` only if the order is still at ``expected_version`` (optimistic concurrency)."""
+        result = await self.session.execute(
+            update(OrderRow)
+            .where(OrderRow.id == order_id, OrderRow.version == expected_version)
+            .values(**changes, version=OrderRow.version + 1, updated_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def customers_with_open_orders(self, *, since: date, until: date) -> set[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(OrderRow.customer_id)
+            .where(
+                OrderRow.scheduled_date.between(since, until),
+                OrderRow.status.in_([status.value for status in OPEN]),
+            )
+            .distinct()
+        )
+        return set(rows)
+
+    # -------------------------------------------------------------------------------------------- deliveries
+
+    async def delivery_outcome(self, order_id: uuid.UUID) -> DeliveryOutcome | None:
+        row = (
+            await self.session.execute(
+                select(DeliveryRow.outcome, DeliveryRow.request_id, DeliveryRow.fingerprint).where(
+                    DeliveryRow.order_id == order_id
+                )
+            )
+        ).first()
+        return None if row is None else DeliveryOutcome(row.outcome, row.request_id, row.fingerprint)
+
+    async def add_delivery(
+        self,
+        order_id: uuid.UUID,
+        *,
+        outcome: str,
+        request_id: str,
+        fingerprint: str,
+        occurred_at: datetime,
+        actor: str,
+        proof: DeliveryProof | None = None,
+        failure_reason: str = "",
+        notes: str = "",
+    ) -> None:
+        row = DeliveryRow(
+            order_id=order_id,
+            outcome=outcome,
+            request_id=request_id,
+            fingerprint=fingerprint,
+            occurred_at=occurred_at,
+            recorded_by=actor,
+            failure_reason=failure_reason,
+            notes=notes,
+        )
+        if proof is not None:
+            row.recipient_name = proof.recipient_name
+            row.signature_png = proof.signature_png
+            row.photo = proof.photo or None
+            row.photo_content_type = proof.photo_content_type
+            row.delivered = [[i.product, i.quantity] for i in proof.delivered]
+            row.empties_received = [[i.product, i.quantity] for i in proof.empties_received]
+            row.residual_gas_kg = proof.residual_gas_kg
+            row.cash_collected = proof.cash_collected
+        self.session.add(row)
+        await self.session.flush()
+
+    # ------------------------------------------------------------------------------------------------ refills
+
+    async def record_refill(self, customer_id: uuid.UUID, day: date, kg: float) -> None:
+        """A delivery on ``day``: a later day replaces the last refill, the same day adds to it, an earlier one
+        (a late-synced delivery) changes nothing."""
+        table = CustomerRefillRow.__table__
+        excluded = insert(CustomerRefillRow).excluded
+        statement = (
+            insert(CustomerRefillRow)
+            .values(customer_id=customer_id, last_delivered_on=day, kg_delivered=kg, source="delivery")
+            .on_conflict_do_update(
+                index_elements=[CustomerRefillRow.customer_id],
+                set_={
+                    "kg_delivered": case(
+                        (
+                            excluded.last_delivered_on == table.c.last_delivered_on,
+                            table.c.kg_delivered + excluded.kg_delivered,
+                        ),
+                        (excluded.last_delivered_on > table.c.last_delivered_on, excluded.kg_delivered),
+                        else_=table.c.kg_delivered,
+                    ),
+                    "last_delivered_on": func.greatest(table.c.last_delivered_on, excluded.last_delivered_on),
+                    "source": "delivery",
+                    "updated_at": func.now(),
+                },
+            )
+        )
+        await self.session.execute(statement)
+
+    async def refills(self, customer_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, LastRefill]:
+        statement = select(CustomerRefillRow)
+        if customer_ids is not None:
+            statement = statement.where(CustomerRefillRow.customer_id.in_(list(customer_ids)))
+        rows = await self.session.scalars(statement)
+        return {row.customer_id: LastRefill(row.last_delivered_on, row.kg_delivered) for row in rows}
+
+    async def add_refills_if_missing(self, rows: list[tuple[uuid.UUID, date, float]], source: str) -> int:
+        """Insert refills for customers that have none; real deliveries are never overwritten. Returns how many."""
+        if not rows:
+            return 0
+        statement = (
+            insert(CustomerRefillRow)
+            .values(
+                [
+                    {"customer_id": customer_id, "last_delivered_on": day, "kg_delivered": kg, "source": source}
+                    for customer_id, day, kg in rows
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[CustomerRefillRow.customer_id])
+            .returning(CustomerRefillRow.customer_id)
+        )
+        return len((await self.session.execute(statement)).all())
+
+    # -------------------------------------------------------------------------------------------------- seeds
+
+    async def request_seed(self, name: str) -> bool:
+        """Record that the demo data set ``name`` is wanted; False when it was applied already."""
+        await self.session.execute(insert(SeedRunRow).values(name=name).on_conflict_do_nothing())
+        applied = await self.session.scalar(select(SeedRunRow.applied_at).where(SeedRunRow.name == name))
+        return applied is None
+
+    async def pending_seeds(self) -> list[str]:
+        rows = await self.session.scalars(
+            select(SeedRunRow.name).where(SeedRunRow.applied_at.is_(None)).order_by(SeedRunRow.name)
+        )
+        return list(rows)
+
+    async def mark_seed_applied(self, name: str, customers: int) -> None:
+        await self.session.execute(
+            update(SeedRunRow).where(SeedRunRow.name == name).values(applied_at=func.now(), customers=customers)
+        )
