@@ -46,6 +46,8 @@ class Service:
 # Start order: each service starts once everything before it is ready, so dependencies come first.
 SERVICES: tuple[Service, ...] = (
     Service("customer", "grpc"),
+    # Reads customers over gRPC (LUCKYGAS_CUSTOMER_ADDRESS, set for every service below).
+    Service("order", "grpc"),
     Service("gateway", "http"),
 )
 
