@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -83,6 +84,8 @@ class OrderRow(Base):
         Index("ix_orders_scheduled_date_number", "scheduled_date", "number"),
         Index("ix_orders_customer_id_scheduled_date", "customer_id", "scheduled_date"),
     )
+    # created_at/updated_at come back with the INSERT (RETURNING), so a new order needs no second read.
+    __mapper_args__: dict[str, Any] = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative spelling
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     number: Mapped[str] = mapped_column(String(20), unique=True)

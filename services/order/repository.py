@@ -107,6 +107,15 @@ def _price_list(row: PriceListRow) -> PriceList:
 
 
 @dataclass(frozen=True)
+class EarlierCreate:
+    """The order an idempotency key already made, and the digest of the request that made it."""
+
+    order_id: uuid.UUID
+    number: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class DeliveryOutcome:
     """The recorded visit of an order, enough to recognise a repeated request."""
 
@@ -150,9 +159,16 @@ class OrderRepository:
         """A transaction-scoped advisory lock: concurrent holders of the same key wait for each other's commit."""
         await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
-    async def get_by_request_id(self, request_id: str) -> tuple[OrderRecord, str] | None:
-        row = await self.session.scalar(self._select(with_images=True).where(OrderRow.create_request_id == request_id))
-        return None if row is None else (to_record(row, with_images=True), row.create_fingerprint)
+    async def find_request(self, request_id: str) -> EarlierCreate | None:
+        """The order an idempotency key made, if any: one indexed lookup, the full order is read only on a hit."""
+        row = (
+            await self.session.execute(
+                select(OrderRow.id, OrderRow.number, OrderRow.create_fingerprint).where(
+                    OrderRow.create_request_id == request_id
+                )
+            )
+        ).first()
+        return None if row is None else EarlierCreate(row.id, row.number, row.create_fingerprint)
 
     async def next_number(self, day: date) -> int:
         """The day's next order number; the counter row stays locked until this transaction ends, so no two
@@ -208,11 +224,8 @@ class OrderRepository:
             created_by=actor,
             version=1,
         )
-        self.session.add(row)
-        await self.session.flush()
-        self.session.add_all(
+        row.items = [
             OrderItemRow(
-                order_id=row.id,
                 position=position,
                 product=line.product,
                 quantity=line.quantity,
@@ -220,11 +233,11 @@ class OrderRepository:
                 line_total=line.line_total,
             )
             for position, line in enumerate(totals.lines)
-        )
-        await self.session.flush()
-        record = await self.get(row.id)
-        assert record is not None
-        return record
+        ]
+        row.delivery = None
+        self.session.add(row)
+        await self.session.flush()  # the order, then its items in one statement; timestamps come back via RETURNING
+        return to_record(row, with_images=False)
 
     def _select(self, *, with_images: bool) -> Any:
         delivery = selectinload(OrderRow.delivery)

@@ -164,9 +164,9 @@ class OrderService:
         digest = fingerprint(asdict(order))
         # A retry is answered from what is stored, even if the customer service is down or the date has passed.
         async with self.database.read_session() as session:
-            earlier = await OrderRepository(session).get_by_request_id(request_id)
+            earlier = await _replay(OrderRepository(session), request_id, digest)
         if earlier is not None:
-            return _same_request(earlier, digest)
+            return earlier
 
         draft, violations = validate_order(order, self.today())
         customer = None
@@ -189,9 +189,9 @@ class OrderService:
             repository = OrderRepository(session)
             # Concurrent creates with one key queue here; the unique constraint is the last line of defence.
             await repository.lock(f"order-create:{request_id}")
-            earlier = await repository.get_by_request_id(request_id)
+            earlier = await _replay(repository, request_id, digest)
             if earlier is not None:
-                return _same_request(earlier, digest)
+                return earlier
             # One customer's creates queue too, so two of them cannot both pass the open-order and credit checks.
             await repository.lock(f"order-customer:{customer.id}")
             payment_method = draft.payment_method or customer.payment_terms
@@ -401,13 +401,19 @@ async def _credit_refusals(
     ]
 
 
-def _same_request(earlier: tuple[OrderRecord, str], digest: str) -> OrderRecord:
-    record, earlier_digest = earlier
-    if earlier_digest != digest:
+async def _replay(repository: OrderRepository, request_id: str, digest: str) -> OrderRecord | None:
+    """The order ``request_id`` made, when this is a retry of that request; refused when the body differs."""
+    earlier = await repository.find_request(request_id)
+    if earlier is None:
+        return None
+    if earlier.fingerprint != digest:
         raise AlreadyExists(
-            f"this request_id was used for another request (order {record.number})",
+            f"this request_id was used for another request (order {earlier.number})",
             [FieldViolation("request_id", "reused with a different request body")],
         )
+    record = await repository.get(earlier.order_id)
+    if record is None:  # deleted meanwhile; orders are never deleted, so this is a bug
+        raise NotFound(f"order {earlier.number} does not exist")
     return record
 
 
