@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,7 +42,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             yield
         finally:
             await app.state.live.stop()
-            await feed_redis.aclose()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(feed_redis.aclose(), 2.0)
             await context.close()
 
     app = FastAPI(

@@ -85,8 +85,9 @@ class LiveHub:
     async def stop(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # Bounded: a reader cancelled inside a blocking XREAD must not hold up shutdown.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._reader, 2.0)
 
     def subscribe(self, accepts: Callable[[dict[str, Any]], bool], queue_size: int = 256) -> LiveClient:
         client = LiveClient(accepts=accepts, queue=asyncio.Queue(maxsize=queue_size))
