@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from services.customer.models import outbox
 from services.customer.repository import CustomerRepository
 from services.customer.schemas import HOURLY_WINDOW_COUNT, CustomerFields
 from services.customer.service import CustomerService
@@ -16,6 +17,7 @@ from services.customer.taiwan import validate_tax_id
 from services.customer.zones import Zone, load_zones
 from services.platform.database import Database, create_engine
 from services.platform.errors import InvalidArgument
+from services.platform.outbox import OutboxWriter
 from services.platform.products import PRODUCTS
 
 DEMO_SEED = 20261124
@@ -441,7 +443,7 @@ async def seed_demo(settings: CustomerSettings, seed_spec: str = "demo", count: 
             async with database.session() as session:
                 repository = CustomerRepository(session)
                 taken = {record.fields.code for record in await repository.get_many([], [c.code for c in batch])}
-                service = CustomerService(repository)
+                service = CustomerService(repository, OutboxWriter(session, outbox))
                 for fields in batch:
                     if fields.code not in taken:
                         await service.create(fields, request_id=f"demo-{seed}-{fields.code}")
