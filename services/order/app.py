@@ -14,6 +14,7 @@ from services.order.deliveries import DeliveryService
 from services.order.demo import apply_pending_seeds
 from services.order.due import DueService
 from services.order.models import OUTBOX, SCHEMA
+from services.order.price_lists import PriceLists
 from services.order.service import Clock, OrderService, taipei_date, utc_now
 from services.order.servicer import SERVICE_NAME, registrar
 from services.order.settings import OrderSettings
@@ -45,9 +46,10 @@ async def start(
     clock: Clock = utc_now,
 ) -> GrpcServer:
     """Start the gRPC server on ``port`` (settings' port when None; 0 for any free port)."""
-    orders = OrderService(database, customers, clock=clock)
+    price_lists = PriceLists(database)
+    orders = OrderService(database, customers, price_lists, clock=clock)
     return await create_server(
-        registrar(orders, DeliveryService(database, clock=clock), DueService(database, customers, orders)),
+        registrar(orders, DeliveryService(database, clock=clock), DueService(database, customers, orders), price_lists),
         [SERVICE_NAME],
         host=settings.order_grpc_host,
         port=settings.order_grpc_port if port is None else port,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from services.order.lifecycle import OrderStatus, is_move
+from services.order.refills import RefillRepository
 from services.order.repository import DeliveryOutcome, OrderRepository
 from services.order.schemas import DeliveryProof, OrderRecord
 from services.order.service import (
@@ -81,7 +82,7 @@ class DeliveryService:
                     actor=actor,
                     proof=clean,
                 )
-                await repository.record_refill(
+                await RefillRepository(session).record(
                     current.customer_id, taipei_date(clean.delivered_at), delivered_kg(clean)
                 )
                 record = await _full(repository, current)

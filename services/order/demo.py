@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from services.order.customers import CUSTOMER_SERVICE, CustomerDirectory
 from services.order.forecast import LastRefill, due_date, kg_on_site
-from services.order.repository import OrderRepository
+from services.order.refills import RefillRepository
 from services.order.schemas import CustomerInfo
 from services.order.settings import OrderSettings
 from services.platform.database import Database, create_engine
@@ -67,10 +67,10 @@ async def apply_seed(database: Database, customers: CustomerDirectory, name: str
         return None
     rows = demo_refills(active, seed_number(name), today)
     async with database.session() as session:
-        repository = OrderRepository(session)
+        repository = RefillRepository(session)
         inserted = 0
         for start in range(0, len(rows), INSERT_BATCH):
-            inserted += await repository.add_refills_if_missing(rows[start : start + INSERT_BATCH], "demo")
+            inserted += await repository.add_if_missing(rows[start : start + INSERT_BATCH], "demo")
         await repository.mark_seed_applied(name, inserted)
     return inserted
 
@@ -82,7 +82,7 @@ async def seed_demo(settings: OrderSettings, name: str, today: date) -> str:
     channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
     try:
         async with database.session() as session:
-            wanted = await OrderRepository(session).request_seed(name)
+            wanted = await RefillRepository(session).request_seed(name)
         if not wanted:
             return f"demo refill history ({name}): already applied"
         try:
@@ -104,7 +104,7 @@ async def apply_pending_seeds(
 ) -> None:
     """At start-up: apply the seeds ``seed`` could not, retrying while the customer service is unreachable."""
     async with database.read_session() as session:
-        pending = await OrderRepository(session).pending_seeds()
+        pending = await RefillRepository(session).pending_seeds()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
     for name in pending:

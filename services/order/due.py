@@ -8,6 +8,7 @@ from datetime import time, timedelta
 
 from services.order.customers import CustomerDirectory
 from services.order.forecast import DueCustomer, assess, due_list, suggested_items
+from services.order.refills import RefillRepository
 from services.order.repository import OrderRepository
 from services.order.schemas import CustomerInfo, OrderDraft, OrderRecord
 from services.order.service import OrderService, check_actor, check_request_id, fingerprint
@@ -42,7 +43,7 @@ class DueService:
         active = await self.customers.active(zones)
         async with self.database.read_session() as session:
             repository = OrderRepository(session)
-            refills = await repository.refills()
+            refills = await RefillRepository(session).last_refills()
             busy = await repository.customers_with_open_orders(
                 since=on - timedelta(days=OPEN_ORDER_LOOKBACK_DAYS), until=on
             )
@@ -70,7 +71,7 @@ class DueService:
         ids = list(dict.fromkeys(parse_uuid(value, "customer_ids", "a customer id") for value in customer_ids))
         known = await self.customers.get_many(ids)
         async with self.database.read_session() as session:
-            refills = await OrderRepository(session).refills(ids)
+            refills = await RefillRepository(session).last_refills(ids)
         limit = asyncio.Semaphore(CREATE_CONCURRENCY)
 
         async def create(customer_id: uuid.UUID) -> OrderRecord | str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -41,7 +40,10 @@ OUTBOX = outbox_table(Base.metadata)
 
 
 class PriceListRow(Base):
-    """A dated price list: it prices every order scheduled from ``effective_from`` until the next list's date."""
+    """A dated price list: it prices every order scheduled from ``effective_from`` until the next list's date.
+
+    A list is never changed once written (a price change is a new list), so the service caches lists by id.
+    """
 
     __tablename__ = "price_lists"
     __table_args__ = (CheckConstraint("urgent_surcharge >= 0", name="urgent_surcharge_not_negative"),)
@@ -84,8 +86,6 @@ class OrderRow(Base):
         Index("ix_orders_scheduled_date_number", "scheduled_date", "number"),
         Index("ix_orders_customer_id_scheduled_date", "customer_id", "scheduled_date"),
     )
-    # created_at/updated_at come back with the INSERT (RETURNING), so a new order needs no second read.
-    __mapper_args__: dict[str, Any] = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative spelling
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     number: Mapped[str] = mapped_column(String(20), unique=True)

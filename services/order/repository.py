@@ -1,5 +1,4 @@
-"""SQL for orders, prices, deliveries and refills. Repositories flush, never commit: the session scope owns the
-transaction."""
+"""SQL for orders and their deliveries. Repositories flush, never commit: the session scope owns the transaction."""
 
 from __future__ import annotations
 
@@ -9,22 +8,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
 
-from services.order.forecast import LastRefill
 from services.order.lifecycle import OPEN, OrderStatus
 from services.order.models import (
-    CustomerRefillRow,
     DeliveryRow,
     OrderItemRow,
     OrderNumberCounterRow,
     OrderRow,
     PriceListRow,
-    PriceRow,
-    SeedRunRow,
 )
 from services.order.schemas import (
     CreditOverride,
@@ -35,8 +30,6 @@ from services.order.schemas import (
     OrderFilter,
     OrderLine,
     OrderRecord,
-    PriceEntry,
-    PriceList,
     Totals,
 )
 
@@ -97,15 +90,6 @@ def to_record(row: OrderRow, *, with_images: bool) -> OrderRecord:
     )
 
 
-def _price_list(row: PriceListRow) -> PriceList:
-    return PriceList(
-        id=row.id,
-        effective_from=row.effective_from,
-        urgent_surcharge=row.urgent_surcharge,
-        prices={p.product: PriceEntry(p.unit_price, p.deposit, p.unit) for p in row.prices},
-    )
-
-
 @dataclass(frozen=True)
 class EarlierCreate:
     """The order an idempotency key already made, and the digest of the request that made it."""
@@ -113,6 +97,14 @@ class EarlierCreate:
     order_id: uuid.UUID
     number: str
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class CreateContext:
+    earlier: EarlierCreate | None
+    price_list_id: int | None
+    open_order: str | None  # the number of the customer's open order on the day, if any
+    outstanding_monthly: int  # open plus delivered-but-unpaid monthly orders, TWD
 
 
 @dataclass(frozen=True)
@@ -128,36 +120,62 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    # ------------------------------------------------------------------------------------------ price lists
-
-    async def price_list_on(self, day: date) -> PriceList | None:
-        row = await self.session.scalar(
-            select(PriceListRow)
-            .where(PriceListRow.effective_from <= day)
-            .order_by(PriceListRow.effective_from.desc())
-            .limit(1)
-            .options(selectinload(PriceListRow.prices))
-        )
-        return None if row is None else _price_list(row)
-
-    async def add_price_list(
-        self, effective_from: date, urgent_surcharge: int, prices: dict[str, PriceEntry], note: str = ""
-    ) -> PriceList:
-        row = PriceListRow(effective_from=effective_from, urgent_surcharge=urgent_surcharge, note=note)
-        self.session.add(row)
-        await self.session.flush()
-        self.session.add_all(
-            PriceRow(price_list_id=row.id, product=product, unit_price=e.unit_price, deposit=e.deposit, unit=e.unit)
-            for product, e in prices.items()
-        )
-        await self.session.flush()
-        return PriceList(row.id, effective_from, urgent_surcharge, dict(prices))
-
     # ------------------------------------------------------------------------------------------------ orders
 
-    async def lock(self, key: str) -> None:
-        """A transaction-scoped advisory lock: concurrent holders of the same key wait for each other's commit."""
-        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+    async def lock(self, *keys: str) -> None:
+        """Transaction-scoped advisory locks, taken in the order given (callers keep one order: no deadlocks);
+        concurrent holders of a key wait for each other's commit."""
+        await self.session.execute(select(*(func.pg_advisory_xact_lock(func.hashtext(key)) for key in keys)))
+
+    async def create_context(self, request_id: str, customer_id: uuid.UUID, day: date) -> CreateContext:
+        """What a create checks, read in one round trip: an earlier create with the key, the price list in force,
+        the customer's open order that day and their monthly account's outstanding total."""
+        earlier = select(OrderRow.id, OrderRow.number, OrderRow.create_fingerprint).where(
+            OrderRow.create_request_id == request_id
+        )
+        open_statuses = [status.value for status in OPEN]
+        row = (
+            await self.session.execute(
+                select(
+                    earlier.with_only_columns(OrderRow.id).scalar_subquery().label("earlier_id"),
+                    earlier.with_only_columns(OrderRow.number).scalar_subquery().label("earlier_number"),
+                    earlier.with_only_columns(OrderRow.create_fingerprint).scalar_subquery().label("earlier_digest"),
+                    select(PriceListRow.id)
+                    .where(PriceListRow.effective_from <= day)
+                    .order_by(PriceListRow.effective_from.desc())
+                    .limit(1)
+                    .scalar_subquery()
+                    .label("price_list_id"),
+                    select(OrderRow.number)
+                    .where(
+                        OrderRow.customer_id == customer_id,
+                        OrderRow.scheduled_date == day,
+                        OrderRow.status.in_(open_statuses),
+                    )
+                    .order_by(OrderRow.number)
+                    .limit(1)
+                    .scalar_subquery()
+                    .label("open_order"),
+                    select(func.coalesce(func.sum(OrderRow.total), 0))
+                    .where(
+                        OrderRow.customer_id == customer_id,
+                        OrderRow.payment_method == "monthly",
+                        or_(
+                            OrderRow.status.in_(open_statuses),
+                            and_(OrderRow.status == OrderStatus.DELIVERED.value, OrderRow.paid_at.is_(None)),
+                        ),
+                    )
+                    .scalar_subquery()
+                    .label("outstanding"),
+                )
+            )
+        ).one()
+        return CreateContext(
+            earlier=(EarlierCreate(row.earlier_id, row.earlier_number, row.earlier_digest) if row.earlier_id else None),
+            price_list_id=row.price_list_id,
+            open_order=row.open_order,
+            outstanding_monthly=int(row.outstanding),
+        )
 
     async def find_request(self, request_id: str) -> EarlierCreate | None:
         """The order an idempotency key made, if any: one indexed lookup, the full order is read only on a hit."""
@@ -197,47 +215,88 @@ class OrderRepository:
         fingerprint: str,
         actor: str,
     ) -> OrderRecord:
-        row = OrderRow(
-            id=uuid.uuid4(),
+        values: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "number": number,
+            "customer_id": customer.id,
+            "customer_code": customer.code,
+            "customer_zone": customer.zone,
+            "status": OrderStatus.PENDING.value,
+            "scheduled_date": draft.scheduled_date,
+            "window_start": draft.window_start,
+            "window_end": draft.window_end,
+            "urgent": draft.urgent,
+            "additional": draft.additional,
+            "payment_method": payment_method,
+            "notes": draft.notes,
+            "source": draft.source,
+            "price_list_id": price_list_id,
+            "subtotal": totals.subtotal,
+            "urgent_surcharge": totals.urgent_surcharge,
+            "vat": totals.vat,
+            "total": totals.total,
+            "credit_override_by": draft.credit_override.approved_by if draft.credit_override else None,
+            "credit_override_reason": draft.credit_override.reason if draft.credit_override else None,
+            "cancel_reason": "",
+            "failure_reason": "",
+            "route_id": "",
+            "create_request_id": request_id,
+            "create_fingerprint": fingerprint,
+            "created_by": actor,
+            "version": 1,
+        }
+        # Core statements: a new order is two INSERTs, its timestamps come back with the first.
+        stamps = (
+            await self.session.execute(
+                insert(OrderRow).values(values).returning(OrderRow.created_at, OrderRow.updated_at)
+            )
+        ).one()
+        await self.session.execute(
+            insert(OrderItemRow).values(
+                [
+                    {
+                        "order_id": values["id"],
+                        "position": position,
+                        "product": line.product,
+                        "quantity": line.quantity,
+                        "unit_price": line.unit_price,
+                        "line_total": line.line_total,
+                    }
+                    for position, line in enumerate(totals.lines)
+                ]
+            )
+        )
+        override = draft.credit_override
+        return OrderRecord(
+            id=values["id"],
             number=number,
             customer_id=customer.id,
             customer_code=customer.code,
             customer_zone=customer.zone,
-            status=OrderStatus.PENDING.value,
+            status=OrderStatus.PENDING,
             scheduled_date=draft.scheduled_date,
             window_start=draft.window_start,
             window_end=draft.window_end,
+            items=totals.lines,
             urgent=draft.urgent,
             additional=draft.additional,
             payment_method=payment_method,
             notes=draft.notes,
             source=draft.source,
-            price_list_id=price_list_id,
             subtotal=totals.subtotal,
             urgent_surcharge=totals.urgent_surcharge,
             vat=totals.vat,
             total=totals.total,
-            credit_override_by=draft.credit_override.approved_by if draft.credit_override else None,
-            credit_override_reason=draft.credit_override.reason if draft.credit_override else None,
-            create_request_id=request_id,
-            create_fingerprint=fingerprint,
-            created_by=actor,
+            credit_override=CreditOverride(override.approved_by, override.reason) if override else None,
+            cancel_reason="",
+            failure_reason="",
+            route_id="",
+            proof=None,
+            created_at=stamps.created_at,
+            updated_at=stamps.updated_at,
             version=1,
+            created_by=actor,
         )
-        row.items = [
-            OrderItemRow(
-                position=position,
-                product=line.product,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                line_total=line.line_total,
-            )
-            for position, line in enumerate(totals.lines)
-        ]
-        row.delivery = None
-        self.session.add(row)
-        await self.session.flush()  # the order, then its items in one statement; timestamps come back via RETURNING
-        return to_record(row, with_images=False)
 
     def _select(self, *, with_images: bool) -> Any:
         delivery = selectinload(OrderRow.delivery)
@@ -276,33 +335,6 @@ class OrderRepository:
             )
         rows = await self.session.scalars(statement.order_by(OrderRow.scheduled_date, OrderRow.number).limit(limit))
         return [to_record(row, with_images=False) for row in rows]
-
-    async def open_order_on(self, customer_id: uuid.UUID, day: date) -> str | None:
-        """The number of an open order the customer already has on ``day``, if any."""
-        return await self.session.scalar(
-            select(OrderRow.number)
-            .where(
-                OrderRow.customer_id == customer_id,
-                OrderRow.scheduled_date == day,
-                OrderRow.status.in_([status.value for status in OPEN]),
-            )
-            .order_by(OrderRow.number)
-            .limit(1)
-        )
-
-    async def outstanding_monthly(self, customer_id: uuid.UUID) -> int:
-        """What the customer's monthly account owes or will owe: open orders plus delivered ones not yet paid."""
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(OrderRow.total), 0)).where(
-                OrderRow.customer_id == customer_id,
-                OrderRow.payment_method == "monthly",
-                or_(
-                    OrderRow.status.in_([status.value for status in OPEN]),
-                    and_(OrderRow.status == OrderStatus.DELIVERED.value, OrderRow.paid_at.is_(None)),
-                ),
-            )
-        )
-        return int(total or 0)
 
     async def update_if_version(self, order_id: uuid.UUID, expected_version: int, changes: dict[str, Any]) -> bool:
         """Apply ``changes`` only if the order is still at ``expected_version`` (optimistic concurrency)."""
@@ -371,75 +403,3 @@ class OrderRepository:
             row.cash_collected = proof.cash_collected
         self.session.add(row)
         await self.session.flush()
-
-    # ------------------------------------------------------------------------------------------------ refills
-
-    async def record_refill(self, customer_id: uuid.UUID, day: date, kg: float) -> None:
-        """A delivery on ``day``: a later day replaces the last refill, the same day adds to it, an earlier one
-        (a late-synced delivery) changes nothing."""
-        table = CustomerRefillRow.__table__
-        excluded = insert(CustomerRefillRow).excluded
-        statement = (
-            insert(CustomerRefillRow)
-            .values(customer_id=customer_id, last_delivered_on=day, kg_delivered=kg, source="delivery")
-            .on_conflict_do_update(
-                index_elements=[CustomerRefillRow.customer_id],
-                set_={
-                    "kg_delivered": case(
-                        (
-                            excluded.last_delivered_on == table.c.last_delivered_on,
-                            table.c.kg_delivered + excluded.kg_delivered,
-                        ),
-                        (excluded.last_delivered_on > table.c.last_delivered_on, excluded.kg_delivered),
-                        else_=table.c.kg_delivered,
-                    ),
-                    "last_delivered_on": func.greatest(table.c.last_delivered_on, excluded.last_delivered_on),
-                    "source": "delivery",
-                    "updated_at": func.now(),
-                },
-            )
-        )
-        await self.session.execute(statement)
-
-    async def refills(self, customer_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, LastRefill]:
-        statement = select(CustomerRefillRow)
-        if customer_ids is not None:
-            statement = statement.where(CustomerRefillRow.customer_id.in_(list(customer_ids)))
-        rows = await self.session.scalars(statement)
-        return {row.customer_id: LastRefill(row.last_delivered_on, row.kg_delivered) for row in rows}
-
-    async def add_refills_if_missing(self, rows: list[tuple[uuid.UUID, date, float]], source: str) -> int:
-        """Insert refills for customers that have none; real deliveries are never overwritten. Returns how many."""
-        if not rows:
-            return 0
-        statement = (
-            insert(CustomerRefillRow)
-            .values(
-                [
-                    {"customer_id": customer_id, "last_delivered_on": day, "kg_delivered": kg, "source": source}
-                    for customer_id, day, kg in rows
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=[CustomerRefillRow.customer_id])
-            .returning(CustomerRefillRow.customer_id)
-        )
-        return len((await self.session.execute(statement)).all())
-
-    # -------------------------------------------------------------------------------------------------- seeds
-
-    async def request_seed(self, name: str) -> bool:
-        """Record that the demo data set ``name`` is wanted; False when it was applied already."""
-        await self.session.execute(insert(SeedRunRow).values(name=name).on_conflict_do_nothing())
-        applied = await self.session.scalar(select(SeedRunRow.applied_at).where(SeedRunRow.name == name))
-        return applied is None
-
-    async def pending_seeds(self) -> list[str]:
-        rows = await self.session.scalars(
-            select(SeedRunRow.name).where(SeedRunRow.applied_at.is_(None)).order_by(SeedRunRow.name)
-        )
-        return list(rows)
-
-    async def mark_seed_applied(self, name: str, customers: int) -> None:
-        await self.session.execute(
-            update(SeedRunRow).where(SeedRunRow.name == name).values(applied_at=func.now(), customers=customers)
-        )

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.order.customers import CustomerDirectory
 from services.order.lifecycle import OrderStatus, is_move
 from services.order.models import OUTBOX
+from services.order.price_lists import PriceLists
 from services.order.pricing import price_order
-from services.order.repository import OrderRepository
+from services.order.repository import EarlierCreate, OrderRepository
 from services.order.schemas import (
     CustomerInfo,
     OrderDraft,
@@ -25,15 +26,12 @@ from services.order.schemas import (
     OrderInput,
     OrderPage,
     OrderRecord,
-    PriceEntry,
-    PriceList,
 )
 from services.order.validation import (
     MAX_NAME,
     MAX_REASON,
     MAX_REQUEST_ID,
     MAX_ROUTE_ID,
-    parse_date,
     parse_uuid,
     validate_order,
 )
@@ -47,7 +45,6 @@ from services.platform.errors import (
     VersionConflict,
 )
 from services.platform.outbox import record_event
-from services.platform.products import PRODUCTS
 
 # Taiwan has kept UTC+8 without daylight saving since 1979: a fixed offset is exact and needs no tz database.
 TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
@@ -147,9 +144,12 @@ async def record_order_event(session: AsyncSession, event_type: str, record: Ord
 
 
 class OrderService:
-    def __init__(self, database: Database, customers: CustomerDirectory, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, database: Database, customers: CustomerDirectory, price_lists: PriceLists, *, clock: Clock = utc_now
+    ) -> None:
         self.database = database
         self.customers = customers
+        self.price_lists = price_lists
         self.clock = clock
 
     def today(self) -> date:
@@ -164,7 +164,8 @@ class OrderService:
         digest = fingerprint(asdict(order))
         # A retry is answered from what is stored, even if the customer service is down or the date has passed.
         async with self.database.read_session() as session:
-            earlier = await _replay(OrderRepository(session), request_id, digest)
+            repository = OrderRepository(session)
+            earlier = await _replay(repository, await repository.find_request(request_id), digest)
         if earlier is not None:
             return earlier
 
@@ -187,30 +188,28 @@ class OrderService:
         """Store a validated order for a known customer, unless ``request_id`` made one already."""
         async with self.database.session() as session:
             repository = OrderRepository(session)
-            # Concurrent creates with one key queue here; the unique constraint is the last line of defence.
-            await repository.lock(f"order-create:{request_id}")
-            earlier = await _replay(repository, request_id, digest)
+            # Concurrent creates with one key queue here (the unique constraint is the last line of defence), and
+            # one customer's creates queue too, so two of them cannot both pass the open-order and credit checks.
+            await repository.lock(f"order-create:{request_id}", f"order-customer:{customer.id}")
+            context = await repository.create_context(request_id, customer.id, draft.scheduled_date)
+            earlier = await _replay(repository, context.earlier, digest)
             if earlier is not None:
                 return earlier
-            # One customer's creates queue too, so two of them cannot both pass the open-order and credit checks.
-            await repository.lock(f"order-customer:{customer.id}")
             payment_method = draft.payment_method or customer.payment_terms
-            price_list = await repository.price_list_on(draft.scheduled_date)
-            if price_list is None:
+            if context.price_list_id is None:
                 raise FailedPrecondition(f"no price list is in force on {draft.scheduled_date}")
+            price_list = await self.price_lists.by_id(session, context.price_list_id)
             totals = price_order(draft.items, price_list, urgent=draft.urgent)
             refusals = []
-            if not draft.additional:
-                existing = await repository.open_order_on(customer.id, draft.scheduled_date)
-                if existing is not None:
-                    refusals.append(
-                        FieldViolation(
-                            "additional",
-                            f"customer {customer.code} already has open order {existing} on {draft.scheduled_date}; "
-                            "mark this one additional to take a second",
-                        )
+            if not draft.additional and context.open_order is not None:
+                refusals.append(
+                    FieldViolation(
+                        "additional",
+                        f"customer {customer.code} already has open order {context.open_order} on "
+                        f"{draft.scheduled_date}; mark this one additional to take a second",
                     )
-            refusals += await _credit_refusals(repository, draft, customer, payment_method, totals.total)
+                )
+            refusals += credit_refusals(draft, customer, payment_method, totals.total, context.outstanding_monthly)
             if refusals:
                 raise FailedPrecondition("; ".join(f"{v.field}: {v.reason}" for v in refusals), refusals)
             # Last, so the counter row is locked for as short a time as possible.
@@ -272,47 +271,6 @@ class OrderService:
         records = records[:limit]
         return OrderPage(records, encode_page_token(records[-1]) if has_more else "")
 
-    async def price_list(self, day: str) -> PriceList:
-        on = parse_date(day, "date") if day else self.today()
-        async with self.database.read_session() as session:
-            found = await OrderRepository(session).price_list_on(on)
-        if found is None:
-            raise NotFound(f"no price list is in force on {on}")
-        return found
-
-    async def add_price_list(
-        self, effective_from: date, urgent_surcharge: int, prices: dict[str, PriceEntry], note: str = ""
-    ) -> PriceList:
-        """A new dated list; it prices every order scheduled from ``effective_from`` on (no RPC exposes this yet:
-        price changes ship as migrations, and tests call it directly)."""
-        violations = [
-            FieldViolation(f"prices[{product}]", "not in the catalogue")
-            for product in prices
-            if product not in PRODUCTS
-        ]
-        violations += [
-            FieldViolation(f"prices[{product}]", "has no price") for product in PRODUCTS if product not in prices
-        ]
-        for product, entry in prices.items():
-            expected_unit = "kg" if product in PRODUCTS and PRODUCTS[product].method == "flow" else "cylinder"
-            if entry.unit != expected_unit:
-                violations.append(FieldViolation(f"prices[{product}].unit", f"must be {expected_unit}"))
-            if entry.unit_price < 0 or entry.deposit < 0:
-                violations.append(FieldViolation(f"prices[{product}]", "amounts must not be negative"))
-        if urgent_surcharge < 0:
-            violations.append(FieldViolation("urgent_surcharge", "must not be negative"))
-        if violations:
-            raise InvalidArgument.from_violations(violations)
-        async with self.database.session() as session:
-            repository = OrderRepository(session)
-            in_force = await repository.price_list_on(effective_from)
-            if in_force is not None and in_force.effective_from == effective_from:
-                raise AlreadyExists(
-                    f"a price list effective from {effective_from} exists",
-                    [FieldViolation("effective_from", "already has a list")],
-                )
-            return await repository.add_price_list(effective_from, urgent_surcharge, prices, note)
-
     # --------------------------------------------------------------------------------------------- lifecycle
 
     async def transition(
@@ -371,11 +329,12 @@ class OrderService:
         return record
 
 
-async def _credit_refusals(
-    repository: OrderRepository, draft: OrderDraft, customer: CustomerInfo, payment_method: str, total: int
+def credit_refusals(
+    draft: OrderDraft, customer: CustomerInfo, payment_method: str, total: int, outstanding: int
 ) -> list[FieldViolation]:
     """The credit check: a blocked account takes no order; a monthly order must fit in the credit limit.
 
+    ``outstanding`` is what the monthly account owes or will owe (open plus delivered-but-unpaid monthly orders).
     Cash orders are paid at the door, so only the blocked flag applies to them (cash customers have a credit
     limit of 0). A manager's credit_override passes both checks and is recorded on the order.
     """
@@ -387,10 +346,7 @@ async def _credit_refusals(
                 "customer_id", f"customer {customer.code}'s account is blocked; a manager's credit_override is needed"
             )
         ]
-    if payment_method != "monthly":
-        return []
-    outstanding = await repository.outstanding_monthly(customer.id)
-    if outstanding + total <= customer.credit_limit:
+    if payment_method != "monthly" or outstanding + total <= customer.credit_limit:
         return []
     return [
         FieldViolation(
@@ -401,9 +357,8 @@ async def _credit_refusals(
     ]
 
 
-async def _replay(repository: OrderRepository, request_id: str, digest: str) -> OrderRecord | None:
-    """The order ``request_id`` made, when this is a retry of that request; refused when the body differs."""
-    earlier = await repository.find_request(request_id)
+async def _replay(repository: OrderRepository, earlier: EarlierCreate | None, digest: str) -> OrderRecord | None:
+    """The order an idempotency key made, when this is a retry of that request; refused when the body differs."""
     if earlier is None:
         return None
     if earlier.fingerprint != digest:
@@ -412,7 +367,7 @@ async def _replay(repository: OrderRepository, request_id: str, digest: str) -> 
             [FieldViolation("request_id", "reused with a different request body")],
         )
     record = await repository.get(earlier.order_id)
-    if record is None:  # deleted meanwhile; orders are never deleted, so this is a bug
+    if record is None:  # orders are never deleted
         raise NotFound(f"order {earlier.number} does not exist")
     return record
 

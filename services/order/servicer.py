@@ -14,6 +14,7 @@ from services.order.deliveries import DeliveryService
 from services.order.due import DueService
 from services.order.forecast import DueCustomer
 from services.order.lifecycle import OrderStatus
+from services.order.price_lists import PriceLists
 from services.order.schemas import (
     CreditOverride,
     DeliveryProof,
@@ -176,8 +177,11 @@ def _status(value: int, field: str) -> OrderStatus:
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, orders: OrderService, deliveries: DeliveryService, due: DueService) -> None:
+    def __init__(
+        self, orders: OrderService, deliveries: DeliveryService, due: DueService, price_lists: PriceLists
+    ) -> None:
         self.orders = orders
+        self.price_lists = price_lists
         self.deliveries = deliveries
         self.due = due
 
@@ -245,12 +249,15 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         return pb.CreateOrdersFromDueResponse(orders=[order_to_proto(record) for record in orders], skipped=skipped)
 
     async def GetPriceList(self, request: pb.GetPriceListRequest, context: grpc.aio.ServicerContext) -> pb.PriceList:
-        return price_list_to_proto(await self.orders.price_list(request.date))
+        on = parse_date(request.date, "date") if request.date else self.orders.today()
+        return price_list_to_proto(await self.price_lists.on(on))
 
 
-def registrar(orders: OrderService, deliveries: DeliveryService, due: DueService) -> Callable[[grpc.aio.Server], None]:
+def registrar(
+    orders: OrderService, deliveries: DeliveryService, due: DueService, price_lists: PriceLists
+) -> Callable[[grpc.aio.Server], None]:
     def register(server: grpc.aio.Server) -> None:
-        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(orders, deliveries, due), server)
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(orders, deliveries, due, price_lists), server)
 
     return register
 

@@ -11,7 +11,7 @@ from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from luckygas.order.v1 import order_pb2 as pb
 from luckygas.order.v1 import order_pb2_grpc
 
-from services.order.repository import OrderRepository
+from services.order.refills import RefillRepository
 from services.platform.database import Database
 from tests.order.factories import count, create_customer, create_request, day, today, violations
 
@@ -29,7 +29,7 @@ PROFILE = {
 
 async def delivered_days_ago(database: Database, customer: customer_pb2.Customer, days: int) -> None:
     async with database.session() as session:
-        await OrderRepository(session).add_refills_if_missing(
+        await RefillRepository(session).add_if_missing(
             [(uuid.UUID(customer.id), today() - timedelta(days=days), 60.0)], "delivery"
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import grpc
@@ -11,13 +10,11 @@ from luckygas.customer.v1 import customer_pb2_grpc
 from luckygas.order.v1 import order_pb2 as pb
 from luckygas.order.v1 import order_pb2_grpc
 
-from services.order.customers import CUSTOMER_SERVICE, CustomerDirectory
+from services.order.price_lists import PriceLists
 from services.order.pricing import vat_on
 from services.order.schemas import PriceEntry
-from services.order.service import OrderService
 from services.platform.database import Database
 from services.platform.errors import InvalidArgument
-from services.platform.grpc_client import open_channel
 from services.platform.products import PRODUCTS
 from tests.order.factories import create_customer, create_request, day, today
 
@@ -31,10 +28,8 @@ def test_vat_is_five_percent_rounded_half_up(amount: int, vat: int) -> None:
 
 
 @pytest.fixture
-async def order_service(order_database: Database, customer_server: int) -> AsyncIterator[OrderService]:
-    channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
-    yield OrderService(order_database, CustomerDirectory(channel))
-    await channel.close()
+def price_lists(order_database: Database) -> PriceLists:
+    return PriceLists(order_database)
 
 
 async def test_the_demo_list_prices_every_product(orders: Orders) -> None:
@@ -49,15 +44,15 @@ async def test_the_demo_list_prices_every_product(orders: Orders) -> None:
 
 
 async def test_a_price_change_applies_from_its_date_and_taken_orders_keep_their_prices(
-    orders: Orders, customers: Customers, order_service: OrderService
+    orders: Orders, customers: Customers, price_lists: PriceLists
 ) -> None:
     customer = await create_customer(customers)
     taken_before = await orders.CreateOrder(create_request(customer.id, scheduled_date=day(2)))
-    current = await order_service.price_list(day(0))
+    current = await price_lists.on(today())
     raised = dict(current.prices)
     raised["cylinder-20-regular"] = PriceEntry(800, 1500, "cylinder")
 
-    await order_service.add_price_list(today() + timedelta(days=2), 250, raised, note="2026 漲價")
+    await price_lists.add(today() + timedelta(days=2), 250, raised, note="2026 漲價")
 
     day_before = await orders.CreateOrder(create_request(customer.id, scheduled_date=day(1)))
     from_the_date = await orders.CreateOrder(create_request(customer.id, scheduled_date=day(2), additional=True))
@@ -68,9 +63,9 @@ async def test_a_price_change_applies_from_its_date_and_taken_orders_keep_their_
     assert (await orders.GetPriceList(pb.GetPriceListRequest(date=day(9)))).effective_from == day(2)
 
 
-async def test_a_price_list_must_price_every_product(order_service: OrderService) -> None:
+async def test_a_price_list_must_price_every_product(price_lists: PriceLists) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        await order_service.add_price_list(
+        await price_lists.add(
             today() + timedelta(days=3), 200, {"cylinder-20-regular": PriceEntry(800, 1500, "cylinder")}
         )
     assert "prices[happy-4]" in {violation.field for violation in raised.value.violations}
