@@ -77,7 +77,11 @@ def fingerprint(value: Any) -> str:
 
 
 def format_number(day: date, sequence: int) -> str:
-    """``LG-YYYYMMDD-NNNN``: the day the order was taken (Asia/Taipei) and its place in that day's intake."""
+    """``LG-YYYYMMDD-NNNN``: the day the order was taken (Asia/Taipei) and its place in that day's intake.
+
+    The intake day rather than the delivery day: a number must never change, and a rescheduled order would
+    otherwise carry a date it is no longer delivered on. Past 9,999 orders a day the sequence simply widens.
+    """
     return f"LG-{day:%Y%m%d}-{sequence:04d}"
 
 
@@ -177,6 +181,8 @@ class OrderService:
             if customer is None:
                 violations.append(FieldViolation("customer_id", f"no customer has the id {customer_id}"))
             elif customer.terminated:
+                # Like an unknown customer, a terminated one is a bad reference in the input: INVALID_ARGUMENT on
+                # customer_id, reported together with every other bad field.
                 violations.append(FieldViolation("customer_id", f"customer {customer.code} is terminated"))
         if violations or draft is None or customer is None:
             raise InvalidArgument.from_violations(violations)
