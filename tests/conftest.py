@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -15,6 +17,10 @@ from sqlalchemy import text
 from services.customer.app import start
 from services.customer.settings import CustomerSettings
 from services.local import stores
+from services.order.app import migrate as migrate_order
+from services.order.app import start as start_order
+from services.order.customers import CustomerDirectory
+from services.order.settings import OrderSettings
 from services.platform.database import Database, create_engine
 from services.platform.grpc_client import open_channel
 
@@ -110,3 +116,53 @@ async def customers(customer_server: int) -> AsyncIterator[customer_pb2_grpc.Cus
     channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
     yield customer_pb2_grpc.CustomerServiceStub(channel)
     await channel.close()
+
+
+# Configuration rows the migrations write; the `database` fixture truncates every table, so they are put back.
+CONFIGURATION_TABLES = ('"order".price_lists', '"order".prices')
+
+
+@pytest.fixture(scope="session")
+def order_configuration(embedded_stores: Stores) -> dict[str, list[dict[str, Any]]]:
+    """Migrate the order schema once per session and keep the price lists it seeds."""
+    migrate_order(OrderSettings(database_url=embedded_stores.database_url))
+
+    async def read() -> dict[str, list[dict[str, Any]]]:
+        database = Database(create_engine(embedded_stores.database_url, pool_size=1))
+        try:
+            async with database.session() as session:
+                return {
+                    table: [dict(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).mappings()]
+                    for table in CONFIGURATION_TABLES
+                }
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+async def order_database(database: Database, order_configuration: dict[str, list[dict[str, Any]]]) -> Database:
+    """The test database with the order schema's configuration (the demo price list) back in place."""
+    async with database.session() as session:
+        for table, rows in order_configuration.items():
+            if rows:
+                columns = list(rows[0])
+                await session.execute(
+                    text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"),
+                    rows,
+                )
+    return database
+
+
+@pytest.fixture
+async def order_server(order_database: Database, customer_server: int, embedded_stores: Stores) -> AsyncIterator[int]:
+    """The real order service on a free port, talking to the real customer service; its own pool, like in prod."""
+    settings = OrderSettings(customer_address=f"127.0.0.1:{customer_server}")  # type: ignore[call-arg]
+    database = Database(create_engine(embedded_stores.database_url, pool_size=10, application_name="order"))
+    channel: grpc.aio.Channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
+    running = await start_order(settings, database, CustomerDirectory(channel), port=0)
+    yield running.port
+    await running.stop(grace=0)
+    await channel.close()
+    await database.dispose()

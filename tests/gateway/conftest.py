@@ -58,9 +58,12 @@ async def make_gateway() -> AsyncIterator[Callable[..., Awaitable[httpx.AsyncCli
 
 @pytest.fixture
 async def gateway(
-    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]], customer_server: int, redis_client: object
+    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
+    customer_server: int,
+    order_server: int,
+    redis_client: object,
 ) -> httpx.AsyncClient:
-    return await make_gateway(f"127.0.0.1:{customer_server}")
+    return await make_gateway(f"127.0.0.1:{customer_server}", order_address=f"127.0.0.1:{order_server}")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
-from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.gateway.context import GatewayContext, get_context
@@ -32,15 +32,23 @@ async def _redis(context: GatewayContext) -> bool:
     return bool(await context.redis.ping())
 
 
-async def _customer(context: GatewayContext) -> bool:
-    reply = await context.customer_health.Check(health_pb2.HealthCheckRequest(service=""), timeout=CHECK_TIMEOUT)
+async def _serving(health: health_pb2_grpc.HealthStub) -> bool:
+    reply = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=CHECK_TIMEOUT)
     return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+async def _customer(context: GatewayContext) -> bool:
+    return await _serving(context.customer_health)
+
+
+async def _order(context: GatewayContext) -> bool:
+    return await _serving(context.order_health)
 
 
 @router.get("/readyz")
 async def readyz(context: Context) -> JSONResponse:
     """Ready: the database, Redis and every service the gateway calls answer."""
-    checks = {"database": _database, "redis": _redis, "customer": _customer}
+    checks = {"database": _database, "redis": _redis, "customer": _customer, "order": _order}
 
     async def run(check: object) -> str:
         try:
