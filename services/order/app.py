@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 from pathlib import Path
-
-from redis.asyncio import Redis
 
 from services.order.customers import CUSTOMER_SERVICE, CustomerDirectory
 from services.order.deliveries import DeliveryService
@@ -19,16 +15,12 @@ from services.order.service import Clock, OrderService, taipei_date, utc_now
 from services.order.servicer import SERVICE_NAME, registrar
 from services.order.settings import OrderSettings
 from services.platform import migrations
-from services.platform.database import Database, create_engine
-from services.platform.errors import Unavailable
+from services.platform.database import Database
 from services.platform.grpc_client import open_channel
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated
-from services.platform.outbox import OutboxRelay
-from services.platform.telemetry import configure_logging, configure_tracing, start_metrics_endpoint
+from services.platform.process import service_process
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# After the server has drained, how long the relay may spend publishing what the last calls committed.
-FINAL_PUBLISH_SECONDS = 2.0
 
 _log = logging.getLogger(__name__)
 
@@ -57,33 +49,13 @@ async def start(
 
 
 async def serve(settings: OrderSettings) -> None:
-    configure_logging("order", settings.log_level)
-    tracer_provider = configure_tracing("order")
-    start_metrics_endpoint(settings.order_metrics_port)
-    database = Database(
-        create_engine(settings.database_url, pool_size=settings.database_pool_size, application_name="order")
-    )
-    channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
-    customers = CustomerDirectory(channel, deadline_seconds=settings.customer_deadline_seconds)
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
-    relay = OutboxRelay(database, OUTBOX, redis)
-    background = [
-        asyncio.create_task(relay.run(), name="order-outbox-relay"),
-        asyncio.create_task(apply_pending_seeds(database, customers, taipei_date(utc_now())), name="order-seeds"),
-    ]
-    try:
-        running = await start(settings, database, customers)
-        _log.info("order service listening", extra={"port": running.port})
-        await serve_until_terminated(running, settings.shutdown_grace_seconds)
-    finally:
-        for task in background:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-        # Events left over are not lost (the next relay publishes them); this only makes them prompt.
-        with suppress(Unavailable, TimeoutError):
-            await asyncio.wait_for(relay.publish_pending(), FINAL_PUBLISH_SECONDS)
-        await channel.close()
-        await redis.aclose()
-        await database.dispose()
-        tracer_provider.shutdown()
+    async with service_process("order", settings, metrics_port=settings.order_metrics_port, outbox=OUTBOX) as process:
+        channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
+        customers = CustomerDirectory(channel, deadline_seconds=settings.customer_deadline_seconds)
+        process.run_in_background(apply_pending_seeds(process.database, customers, taipei_date(utc_now())), "seeds")
+        try:
+            running = await start(settings, process.database, customers)
+            _log.info("order service listening", extra={"port": running.port})
+            await serve_until_terminated(running, settings.shutdown_grace_seconds)
+        finally:
+            await channel.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.auth import AuthService, TokenPair
 from services.gateway.context import GatewayContext, get_context
@@ -19,16 +20,19 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 Context = Annotated[GatewayContext, Depends(get_context)]
 
 
+def _auth_service(context: GatewayContext, session: AsyncSession) -> AuthService:
+    return AuthService(
+        UserRepository(session),
+        RefreshTokenRepository(session),
+        context.signer,
+        context.settings.max_failed_logins,
+        context.settings.lockout_seconds,
+    )
+
+
 async def _run(context: GatewayContext, action: str, argument: str, *extra: str) -> TokenPair:
     async with context.database.session() as session:
-        service = AuthService(
-            UserRepository(session),
-            RefreshTokenRepository(session),
-            context.signer,
-            context.settings.max_failed_logins,
-            context.settings.lockout_seconds,
-        )
-        outcome = await getattr(service, action)(argument, *extra)
+        outcome = await getattr(_auth_service(context, session), action)(argument, *extra)
     # Raised only after the session committed, so counted failures and revocations are kept.
     if isinstance(outcome, DomainError):
         raise outcome
@@ -60,14 +64,7 @@ async def refresh(body: RefreshRequest, context: Context) -> TokenResponse:
 async def logout(body: RefreshRequest, context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
     """Revoke the login behind this refresh token. Access tokens expire on their own within minutes."""
     async with context.database.session() as session:
-        service = AuthService(
-            UserRepository(session),
-            RefreshTokenRepository(session),
-            context.signer,
-            context.settings.max_failed_logins,
-            context.settings.lockout_seconds,
-        )
-        await service.logout(body.refresh_token)
+        await _auth_service(context, session).logout(body.refresh_token)
 
 
 @router.get("/me", response_model=Me)
