@@ -15,6 +15,7 @@ import xmlrpc.client
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 from typing import Any, cast
 
 from supervisor.xmlrpc import Faults, SupervisorTransport  # type: ignore[import-untyped]
@@ -27,17 +28,8 @@ MARKER_VARIABLE = "LUCKYGAS_SUPERVISED_DATA_DIR"
 MAX_SOCKET_PATH_BYTES = 107
 
 # What every program shares; the issue asks for restart on death and whole-group stops.
-PROGRAM_DEFAULTS = {
-    "autorestart": "true",
-    "startsecs": "1",
-    "startretries": "3",
-    "stopasgroup": "true",
-    "killasgroup": "true",
-    "stopwaitsecs": "15",
-    "redirect_stderr": "true",
-    "stdout_logfile_maxbytes": "10MB",
-    "stdout_logfile_backups": "3",
-}
+# The supervisord configuration is data: templates in deploy/local, filled in per data folder.
+TEMPLATES = Path(__file__).resolve().parents[2] / "deploy" / "local"
 
 RUNNING_STATES = frozenset({"STARTING", "RUNNING", "BACKOFF"})
 
@@ -136,45 +128,29 @@ def encode_environment(environment: Mapping[str, str]) -> str:
 
 def render_config(layout: Layout, programs: Iterable[SupervisedProgram]) -> str:
     """The whole supervisord.conf for ``programs``; deterministic, so an unchanged platform reloads as unchanged."""
-    socket = layout.socket_path
-    lines = [
-        "; Written by `luckygas up` on every run: edits here are overwritten.",
-        "[unix_http_server]",
-        f"file={_config_value(str(socket))}",
-        # Only our user may drive supervisord: there is no password on the socket.
-        "chmod=0700",
-        "",
-        "[supervisord]",
-        f"logfile={_config_value(str(layout.log_path('supervisord')))}",
-        "logfile_maxbytes=10MB",
-        "logfile_backups=3",
-        "loglevel=info",
-        f"pidfile={_config_value(str(layout.pidfile))}",
-        f"childlogdir={_config_value(str(layout.logs_dir))}",
-        f"directory={_config_value(str(layout.data_dir))}",
-        "identifier=luckygas",
-        "nodaemon=false",
-        "",
-        "[rpcinterface:supervisor]",
-        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-        "",
-        # Lets a human run `supervisorctl -c <data dir>/supervisord.conf status` too.
-        "[supervisorctl]",
-        f"serverurl=unix://{_config_value(str(socket))}",
-    ]
+    socket = _config_value(str(layout.socket_path))
+    text = Template((TEMPLATES / "supervisord.conf").read_text()).substitute(
+        socket=socket,
+        supervisord_log=_config_value(str(layout.log_path("supervisord"))),
+        pidfile=_config_value(str(layout.pidfile)),
+        logs_dir=_config_value(str(layout.logs_dir)),
+        data_dir=_config_value(str(layout.data_dir)),
+    )
+    program_template = Template((TEMPLATES / "program.conf").read_text())
     for program in programs:
-        lines += ["", f"[program:{program.name}]", f"command={_config_value(shlex.join(program.argv))}"]
-        lines += [f"directory={_config_value(str(layout.data_dir))}"]
-        # `up` starts each program itself, in dependency order, after migrations; supervisord only restarts them.
-        lines += ["autostart=false"]
-        lines += [f"{key}={value}" for key, value in PROGRAM_DEFAULTS.items()]
-        lines += [f"stopsignal={program.stop_signal}", f"priority={program.priority}"]
-        lines += [f"stdout_logfile={_config_value(str(layout.log_path(program.name)))}"]
+        text += program_template.substitute(
+            name=program.name,
+            command=_config_value(shlex.join(program.argv)),
+            data_dir=_config_value(str(layout.data_dir)),
+            stop_signal=program.stop_signal,
+            priority=program.priority,
+            log=_config_value(str(layout.log_path(program.name))),
+        )
         if program.user is not None:
-            lines.append(f"user={_config_value(program.user)}")
+            text += f"user={_config_value(program.user)}\n"
         if program.environment:
-            lines.append(f"environment={encode_environment(program.environment)}")
-    return "\n".join(lines) + "\n"
+            text += f"environment={encode_environment(program.environment)}\n"
+    return text
 
 
 def write_config(layout: Layout, programs: Iterable[SupervisedProgram]) -> None:
