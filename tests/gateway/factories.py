@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+import zlib
 from typing import Any
 
 from tests.customer.factories import next_code
+from tests.order.factories import day
 
 
 def customer_body(**overrides: Any) -> dict[str, Any]:
@@ -31,6 +35,47 @@ def customer_body(**overrides: Any) -> dict[str, Any]:
         "pricing_method": "cylinder",
         "payment_terms": "monthly",
         "credit_limit": 30000,
+    }
+    body.update(overrides)
+    return body
+
+
+def order_body(customer_id: str, **overrides: Any) -> dict[str, Any]:
+    """A valid OrderCreate: two 20 kg cylinders tomorrow morning, paid in cash (NT$1,520 + 5% VAT = NT$1,596)."""
+    body: dict[str, Any] = {
+        "customer_id": customer_id,
+        "scheduled_date": day(1),
+        "window": {"start": "09:00", "end": "12:00"},
+        "items": [{"product": "cylinder-20-regular", "quantity": 2}],
+        "payment_method": "cash",
+        "notes": "送貨前請先來電",
+    }
+    body.update(overrides)
+    return body
+
+
+def png(width: int = 4, height: int = 2) -> bytes:
+    """A small but complete PNG (8-bit greyscale, all white): signature, IHDR, IDAT and IEND with their CRCs."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    scanlines = b"".join(b"\x00" + b"\xff" * width for _ in range(height))  # filter type 0, then the pixels
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines)) + chunk(b"IEND", b"")
+    )
+
+
+def delivery_body(**overrides: Any) -> dict[str, Any]:
+    """A valid DeliveryIn for order_body's order: signed for, two full cylinders in, two empties out, cash paid."""
+    body: dict[str, Any] = {
+        "recipient_name": "林小姐",
+        "signature_png": base64.b64encode(png()).decode(),
+        "delivered": [{"product": "cylinder-20-regular", "quantity": 2}],
+        "empties_received": [{"product": "cylinder-20-regular", "quantity": 2}],
+        "residual_gas_kg": 1.5,
+        "cash_collected": 1596,
     }
     body.update(overrides)
     return body
