@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import asyncpg
 from opentelemetry.propagate import inject
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
