@@ -79,7 +79,8 @@ async def database(embedded_stores: Stores) -> AsyncIterator[Database]:
                     text(
                         # quote_ident: the order service's schema is the reserved word "order".
                         "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
-                        " WHERE schemaname IN ('customer', 'gateway', 'order') AND tablename <> 'alembic_version'"
+                        " WHERE schemaname IN ('customer', 'flags', 'gateway', 'order')"
+                        " AND tablename <> 'alembic_version'"
                     )
                 )
             )
