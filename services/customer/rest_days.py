@@ -94,7 +94,13 @@ class RestDayRule:
         parts += [f"{day}" if bare_month_days else f"{day}日" for day in sorted(self.month_days)]
         if self.public_holidays:
             parts.append(PUBLIC_HOLIDAY_TEXT)
-        lunar = "".join(LUNAR_DAY_NAMES[day] for day in sorted(self.lunar_days))
+        names = [LUNAR_DAY_NAMES[day] for day in sorted(self.lunar_days)]
+        # Lunar names are written side by side (初一十五), except where that reads as another day:
+        # 二十 then 三十 would read as 二十三 (23) and a stray 十, so those two are separated.
+        lunar = "".join(
+            name if index == 0 or not _extends(names[index - 1], name) else "、" + name
+            for index, name in enumerate(names)
+        )
         if not lunar:
             return ".".join(parts)
         return f"{'.'.join(parts)}({lunar})" if parts else lunar
@@ -184,6 +190,12 @@ def _parse(text: str, field: str) -> RestDayRule:
     else:
         weekdays = set(bare_numbers)
     return RestDayRule(frozenset(weekdays), frozenset(month_days), public_holidays, frozenset(lunar_days))
+
+
+def _extends(previous: str, following: str) -> bool:
+    """Whether ``previous`` written directly before ``following`` starts a longer lunar name."""
+    joined = previous + following
+    return any(len(name) > len(previous) and joined.startswith(name) for name, _ in _LUNAR_NAMES_LONGEST_FIRST)
 
 
 def _token_at(text: str, position: int) -> str:

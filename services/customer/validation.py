@@ -20,6 +20,7 @@ PAYMENT_TERMS = ("cash", "monthly")
 
 MAX_LENGTH = {"short_name": 100, "invoice_title": 200, "address": 300, "notes": 2000}
 MAX_PHONES = 5
+MAX_REST_DAYS_LENGTH = 50  # the column's width
 MAX_COUNT = 999
 MAX_CREDIT_LIMIT = 100_000_000
 # Taiwan proper plus the outlying islands (Penghu, Kinmen, Matsu, Green Island, Orchid Island).
@@ -92,6 +93,8 @@ def validate(fields: CustomerFields) -> CustomerFields:
     if fields.slot_code is not None and not 0 <= fields.slot_code <= 3:
         refuse("slot_code", "must be 0 (all day), 1 (morning), 2 (afternoon) or 3 (evening)")
     rest_days = check("rest_days", lambda: parse_rest_days(fields.rest_days).to_text(), fields.rest_days)
+    if len(rest_days) > MAX_REST_DAYS_LENGTH:
+        refuse("rest_days", f"the rule is too long ({len(rest_days)} characters, at most {MAX_REST_DAYS_LENGTH})")
 
     for product, quantity in fields.cylinders.items():
         if product not in PRODUCTS:
