@@ -66,6 +66,7 @@ async def test_get_unknown_customer_is_not_found(customers: Stub) -> None:
         ({"code": "12345"}, "code"),
         ({"segment": "casino"}, "segment"),
         ({"rest_days": "8.9.Blue"}, "rest_days"),
+        ({"rest_days": ".".join(str(day) for day in range(8, 32))}, "rest_days"),
         ({"latitude": 35.0}, "latitude"),
         ({"cylinders": [pb.CylinderHolding(product="cylinder-99-gold", quantity=1)]}, "cylinders[cylinder-99-gold]"),
     ],
