@@ -32,6 +32,8 @@ class Subscription:
         self.closed = False
 
     def push(self, changes: ChangeSet) -> None:
+        if self._resend_full:
+            return  # the full set, taken when it is sent, will include this change
         if len(self._pending) >= self._backlog:
             # A watcher this slow gets one full set rather than an ever longer queue.
             self._pending.clear()

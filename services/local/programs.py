@@ -45,6 +45,8 @@ class Service:
 
 # Start order: each service starts once everything before it is ready, so dependencies come first.
 SERVICES: tuple[Service, ...] = (
+    # First: every other service watches its flags (LUCKYGAS_FLAGS_ADDRESS) and the gateway administers them.
+    Service("flags", "grpc"),
     Service("customer", "grpc"),
     # Reads customers over gRPC (LUCKYGAS_CUSTOMER_ADDRESS, set for every service below).
     Service("order", "grpc"),
