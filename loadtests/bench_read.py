@@ -1,9 +1,9 @@
 """``make bench-read``: GET /api/v1/customers/{id} through gateway → gRPC → Postgres against a one-process baseline.
 
-Starts its own Postgres, Redis, customer service, gateway and baseline (loadtests/baseline_app.py) in a temp
-dir, then lets the same load generator (loadtests/loadgen.py, its own process) hit the baseline and the gateway
-in alternating rounds. Prints figures; fails only on real errors (a non-2xx answer, a dead process), never on
-timing.
+Starts its own Postgres, Redis, customer service, order service (idle here, but the gateway's readiness needs
+it), gateway and baseline (loadtests/baseline_app.py) in a temp dir, then lets the same load generator
+(loadtests/loadgen.py, its own process) hit the baseline and the gateway in alternating rounds. Prints figures;
+fails only on real errors (a non-2xx answer, a dead process), never on timing.
 """
 
 from __future__ import annotations
@@ -12,40 +12,33 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
-import shutil
-import signal
 import statistics
-import string
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import asyncpg
 import httpx
 
+from loadtests.harness import (
+    REPOSITORY,
+    BenchError,
+    Platform,
+    cpu_snapshot,
+    login,
+    python_module,
+    run_bench,
+    start_platform,
+    wait_ready,
+)
 from services.local import stores
-from services.local.stores import ProcessSpec, RunningProcess
+from services.local.stores import ProcessSpec
 
-REPOSITORY = Path(__file__).resolve().parent.parent
 ROUTE = "/api/v1/customers/{id}"
 DATABASE = "luckygas_bench"
-READY_SECONDS = 60.0
-STEP_SECONDS = 300.0
 AIM_RATIO = 0.6
 AIM_P99_MS = 50.0
-LOG_TAIL_LINES = 30
-
-
-class BenchError(Exception):
-    """Something real went wrong (not a slow figure): the run reports it and exits non-zero."""
 
 
 @dataclass
@@ -54,77 +47,6 @@ class Round:
     target: str
     result: dict[str, Any]
     cpu_seconds: dict[str, float]
-
-
-class Platform:
-    """The processes of one bench run; ``stop`` ends them in reverse start order."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.processes: dict[str, RunningProcess] = {}
-
-    def start(self, name: str, spec: ProcessSpec) -> RunningProcess:
-        running = RunningProcess(spec, self.root / f"{name}.log")
-        self.processes[name] = running
-        return running
-
-    def stop(self) -> None:
-        for running in reversed(list(self.processes.values())):
-            running.stop()
-
-    def check_alive(self) -> None:
-        for name, running in self.processes.items():
-            code = running.process.poll()
-            if code is not None:
-                raise BenchError(f"{name} exited with {code}\n{self.log_tail(name)}")
-
-    def log_tail(self, name: str) -> str:
-        path = self.root / f"{name}.log"
-        if not path.exists():
-            return f"({path} is missing)"
-        lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
-        return f"--- last lines of {path} ---\n" + "\n".join(lines)
-
-
-def python_module(module: str, *arguments: str) -> list[str]:
-    return [sys.executable, "-m", module, *arguments]
-
-
-def run_step(root: Path, environment: dict[str, str], module: str, *arguments: str) -> str:
-    """Run one set-up command to completion; its output goes to setup.log and is returned."""
-    command = python_module(module, *arguments)
-    completed = subprocess.run(
-        command,
-        env={**os.environ, **environment},
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=STEP_SECONDS,
-        check=False,
-    )
-    output = completed.stdout + completed.stderr
-    with (root / "setup.log").open("a") as log:
-        log.write(f"$ {' '.join(command[1:])}\n{output}\n")
-    if completed.returncode != 0:
-        raise BenchError(f"`{' '.join(command[1:])}` exited with {completed.returncode}:\n{output[-4000:]}")
-    return output.strip()
-
-
-def wait_ready(platform: Platform, name: str, url: str) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        platform.check_alive()
-        try:
-            response = httpx.get(url, timeout=2.0)
-        except httpx.HTTPError as error:
-            last = repr(error)
-        else:
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:300]}"
-        time.sleep(0.2)
-    raise BenchError(f"{name} was not ready within {READY_SECONDS:.0f}s ({url}: {last})\n{platform.log_tail(name)}")
 
 
 def customer_ids(postgres_port: int) -> list[str]:
@@ -139,15 +61,6 @@ def customer_ids(postgres_port: int) -> list[str]:
         return [str(row["id"]) for row in rows]
 
     return asyncio.run(fetch())
-
-
-def login(gateway: str, password: str) -> str:
-    response = httpx.post(
-        f"{gateway}/api/v1/auth/login", json={"username": "dispatcher", "password": password}, timeout=10.0
-    )
-    if response.status_code != 200:
-        raise BenchError(f"login as dispatcher answered {response.status_code}: {response.text[:500]}")
-    return str(response.json()["access_token"])
 
 
 def check_same_answer(gateway: str, baseline: str, token: str, customer_id: str) -> None:
@@ -165,48 +78,6 @@ def check_same_answer(gateway: str, baseline: str, token: str, customer_id: str)
     for key in ("id", "code", "short_name", "version", "phones", "cylinders"):
         if mine.get(key) != theirs.get(key):
             raise BenchError(f"gateway and baseline disagree on {key}: {mine.get(key)!r} != {theirs.get(key)!r}")
-
-
-# --- CPU accounting: which process burned the shared cores during a round (Linux /proc; empty elsewhere) -------
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces; fields after it are space separated (state is field 3).
-    return text[text.rindex(")") + 2 :].split()
-
-
-def tree_cpu_seconds(root_pid: int) -> float:
-    """User + system CPU of a process and its descendants (Postgres backends are children).
-
-    A process's cutime/cstime hold the CPU of the children it reaped, so backends that ended between two
-    snapshots are still counted and the difference never goes negative.
-    """
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields is not None:
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    pending = [root_pid]
-    while pending:
-        pid = pending.pop()
-        fields = _stat_fields(pid)
-        if fields is not None:
-            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-        pending.extend(children.get(pid, []))
-    return total / ticks
-
-
-def cpu_snapshot(platform: Platform, names: list[str]) -> dict[str, float]:
-    if not Path("/proc/self/stat").exists():
-        return {}
-    return {name: tree_cpu_seconds(platform.processes[name].process.pid) for name in names}
 
 
 # --- One round ----------------------------------------------------------------------------------------------------
@@ -336,56 +207,12 @@ def cpu_per_request(rounds: list[Round]) -> dict[str, str]:
 # --- Main ---------------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the finally blocks stop every process."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> list[Round]:
-    ports = {name: stores.free_port() for name in ("postgres", "redis", "grpc", "metrics", "gateway", "baseline")}
-    postgres = platform.start("postgres", stores.prepare_postgres(root / "pg", ports["postgres"], durable=False))
-    redis = platform.start("redis", stores.redis_spec(root / "redis", ports["redis"], durable=False))
-    stores.wait_for_port(ports["postgres"], 30, postgres.process)
-    stores.wait_for_port(ports["redis"], 10, redis.process)
-    stores.create_database(ports["postgres"], DATABASE)
-
-    password = os.environ.get("LUCKYGAS_DEMO_PASSWORD", "luckygas-demo")
-    alphabet = string.ascii_letters + string.digits
-    environment = {
-        "LUCKYGAS_ENVIRONMENT": "development",
-        "LUCKYGAS_DATABASE_URL": stores.postgres_url(ports["postgres"], DATABASE),
-        "LUCKYGAS_REDIS_URL": stores.redis_url(ports["redis"]),
-        "LUCKYGAS_CUSTOMER_GRPC_PORT": str(ports["grpc"]),
-        "LUCKYGAS_CUSTOMER_METRICS_PORT": str(ports["metrics"]),
-        "LUCKYGAS_CUSTOMER_ADDRESS": f"127.0.0.1:{ports['grpc']}",
-        "LUCKYGAS_GATEWAY_PORT": str(ports["gateway"]),
-        "LUCKYGAS_JWT_SECRET": "".join(secrets.choice(alphabet) for _ in range(48)),
-        "LUCKYGAS_DEMO_PASSWORD": password,
-    }
-    print("setting up: migrate, seed demo customers and users …", flush=True)
-    run_step(root, environment, "services.customer", "migrate")
-    run_step(root, environment, "services.gateway", "migrate")
-    print("  " + run_step(root, environment, "services.customer", "seed", "--seed", "demo").splitlines()[-1])
-    print("  " + run_step(root, environment, "services.gateway", "seed").splitlines()[-1])
-
-    def service(module: str, *extra: str) -> ProcessSpec:
-        return ProcessSpec(argv=python_module(module, *extra), environment=environment)
-
-    platform.start("customer", service("services.customer", "serve"))
-    platform.start("gateway", service("services.gateway", "serve"))
-    platform.start("baseline", service("loadtests.baseline_app", "--port", str(ports["baseline"])))
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    running = start_platform(platform, DATABASE, refill_history=False, extra_ports=("baseline",))
+    ports, password, gateway = running.ports, running.password, running.gateway
+    baseline_spec = python_module("loadtests.baseline_app", "--port", str(ports["baseline"]))
+    platform.start("baseline", ProcessSpec(argv=baseline_spec, environment=running.environment))
     baseline = f"http://127.0.0.1:{ports['baseline']}"
-    wait_ready(platform, "gateway", f"{gateway}/readyz")
     wait_ready(platform, "baseline", f"{baseline}/readyz")
 
     ids = customer_ids(ports["postgres"])
@@ -438,6 +265,12 @@ def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> list
     return rounds
 
 
+def report(rounds: list[Round]) -> int:
+    print_summary(rounds)
+    print()
+    return report_errors(rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_read", description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per round")
@@ -449,34 +282,7 @@ def main() -> None:
     if arguments.rounds < 1 or arguments.concurrency < 1 or arguments.duration <= 0:
         parser.error("--rounds, --concurrency and --duration must be positive")
 
-    root = Path(tempfile.mkdtemp(prefix="luckygas-bench-read-"))
-    # Postgres runs as pgserver's own user when we are root; it must be able to reach its data dir.
-    root.chmod(0o755)
-    platform = Platform(root)
-    # Logs are kept when something went wrong (an exception, errors in the figures) so they can be read.
-    failed = keep_logs = True
-    try:
-        with terminate_as_interrupt():
-            try:
-                rounds = bench(root, platform, arguments)
-            finally:
-                platform.stop()
-        print_summary(rounds)
-        print()
-        errors = report_errors(rounds)
-        failed = keep_logs = errors > 0
-    except BenchError as error:
-        print(f"\nbench-read failed: {error}", file=sys.stderr)
-    except KeyboardInterrupt:
-        keep_logs = arguments.keep
-        print("\nbench-read interrupted; every process it started is stopped", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        if keep_logs or arguments.keep:
-            print(f"logs and data kept in {root}", file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    sys.exit(1 if failed else 0)
+    run_bench("bench-read", arguments, bench, report)
 
 
 if __name__ == "__main__":
