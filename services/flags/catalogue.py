@@ -13,6 +13,8 @@ from collections import deque
 from prometheus_client import Gauge
 
 from services.flags.schemas import ChangeSet, FlagRecord
+from services.platform.errors import InvalidArgument
+from services.platform.flags.engine import FlagDefinition, parse_flag
 
 WATCHERS = Gauge("luckygas_flags_watchers", "Open WatchFlags streams on this replica.")
 REVISION = Gauge("luckygas_flags_revision", "The revision (highest audit sequence) of this replica's copy.")
@@ -65,6 +67,9 @@ class FlagCatalogue:
         self.revision = 0
         # Every key ever seen with its latest version, deleted ones too (so a late, older change is ignored).
         self._flags: dict[str, FlagRecord] = {}
+        # Live flags compiled by the engine once per version; the reason when a stored definition no longer
+        # compiles (an engine grown stricter since it was written): it then evaluates to PARSE_ERROR.
+        self._compiled: dict[str, FlagDefinition | str] = {}
         self._subscriptions: set[Subscription] = set()
         self.loaded = asyncio.Event()
 
@@ -79,6 +84,7 @@ class FlagCatalogue:
             self.loaded.set()
         for record in newer:
             self._flags[record.key] = record
+            self._compile(record)
         moved = changes.revision > self.revision
         self.revision = max(self.revision, changes.revision)
         REVISION.set(self.revision)
@@ -88,6 +94,23 @@ class FlagCatalogue:
                 for subscription in self._subscriptions:
                     subscription.push(published)
         return newer
+
+    def _compile(self, record: FlagRecord) -> None:
+        if record.deleted:
+            self._compiled.pop(record.key, None)
+            return
+        try:
+            self._compiled[record.key] = parse_flag(record.key, record.definition, version=record.version)
+        except InvalidArgument as error:
+            self._compiled[record.key] = str(error)
+
+    def compiled(self, key: str) -> FlagDefinition | str | None:
+        """The live flag as the engine compiled it, the reason it does not compile, or None if there is none."""
+        return self._compiled.get(key)
+
+    def keys(self) -> list[str]:
+        """Every live flag's key, sorted."""
+        return sorted(self._compiled)
 
     def get(self, key: str) -> FlagRecord | None:
         """The flag if it exists and is not deleted."""

@@ -1,35 +1,25 @@
-"""Remote evaluation from the in-memory copy: EvaluateFlag and EvaluateAll, in OpenFeature's vocabulary."""
+"""Remote evaluation from the in-memory copy (EvaluateFlag, EvaluateAll), for clients that cannot run the engine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from services.flags.catalogue import FlagCatalogue
+from services.platform.flags.engine import ErrorCode, Evaluation, Reason, evaluate
 
 
-@dataclass(frozen=True)
-class Outcome:
-    flag_key: str
-    value: Any
-    variant: str
-    reason: str
-    error_code: str = ""
-    error_message: str = ""
-    flag_version: int = 0
+def evaluate_flag(catalogue: FlagCatalogue, key: str, context: dict[str, Any]) -> Evaluation:
+    """Never raises: an unknown or deleted flag is FLAG_NOT_FOUND, a stored definition the engine no longer
+    accepts is PARSE_ERROR. The value is unset when DISABLED or ERROR: the caller uses its code default."""
+    compiled = catalogue.compiled(key)
+    if isinstance(compiled, str):
+        record = catalogue.get(key)
+        version = record.version if record else 0
+        return Evaluation(key, None, None, Reason.ERROR, ErrorCode.PARSE_ERROR, compiled, version)
+    return evaluate(compiled, key, context)
 
 
-def evaluate(catalogue: FlagCatalogue, key: str, context: dict[str, Any]) -> Outcome:
-    """Placeholder until the engine lands."""
-    record = catalogue.get(key)
-    if record is None:
-        return Outcome(key, None, "", "ERROR", "FLAG_NOT_FOUND", f"flag {key} does not exist")
-    if not record.enabled:
-        return Outcome(key, None, "", "DISABLED", flag_version=record.version)
-    variant = record.definition["defaultVariant"]
-    return Outcome(key, record.definition["variants"][variant], variant, "STATIC", flag_version=record.version)
-
-
-def evaluate_all(catalogue: FlagCatalogue, context: dict[str, Any]) -> tuple[int, list[Outcome]]:
-    snapshot = catalogue.snapshot()
-    return snapshot.revision, [evaluate(catalogue, record.key, context) for record in snapshot.flags]
+def evaluate_all(catalogue: FlagCatalogue, context: dict[str, Any]) -> tuple[int, list[Evaluation]]:
+    """Every live flag for one context, by key, and the revision they were evaluated at."""
+    revision, keys = catalogue.revision, catalogue.keys()
+    return revision, [evaluate_flag(catalogue, key, context) for key in keys]

@@ -15,9 +15,10 @@ from luckygas.flags.v1 import flags_pb2 as pb
 from luckygas.flags.v1 import flags_pb2_grpc
 
 from services.flags.catalogue import FlagCatalogue
-from services.flags.evaluation import Outcome, evaluate, evaluate_all
+from services.flags.evaluation import evaluate_all, evaluate_flag
 from services.flags.schemas import Actor, AuditRecord, ChangeSet, FlagRecord, to_json
 from services.flags.service import FlagService
+from services.platform.flags.engine import Evaluation, thaw
 
 _log = logging.getLogger(__name__)
 
@@ -63,20 +64,20 @@ def audit_to_proto(entry: AuditRecord) -> pb.AuditEntry:
 
 def _value(value: Any) -> struct_pb2.Value:
     message = struct_pb2.Value()
-    # Through JSON text: the engine's values are JSON values (variants are written in JSON).
-    json_format.Parse(json.dumps(value), message)
+    # Through JSON text: variants are JSON values (the engine hands out read-only copies; thaw makes them plain).
+    json_format.Parse(json.dumps(thaw(value)), message)
     return message
 
 
-def outcome_to_proto(outcome: Outcome) -> pb.EvaluationResult:
+def evaluation_to_proto(evaluation: Evaluation) -> pb.EvaluationResult:
     return pb.EvaluationResult(
-        flag_key=outcome.flag_key,
-        value=_value(outcome.value) if outcome.value is not None else None,
-        variant=outcome.variant,
-        reason=outcome.reason,
-        error_code=outcome.error_code,
-        error_message=outcome.error_message,
-        flag_version=outcome.flag_version,
+        flag_key=evaluation.flag_key,
+        value=None if evaluation.value is None else _value(evaluation.value),
+        variant=evaluation.variant or "",
+        reason=evaluation.reason.value,
+        error_code=evaluation.error_code.value if evaluation.error_code else "",
+        error_message=evaluation.error_message or "",
+        flag_version=evaluation.flag_version,
     )
 
 
@@ -96,13 +97,13 @@ class FlagServicer(flags_pb2_grpc.FlagServiceServicer):
     async def EvaluateFlag(
         self, request: pb.EvaluateFlagRequest, context: grpc.aio.ServicerContext
     ) -> pb.EvaluationResult:
-        return outcome_to_proto(evaluate(self.catalogue, request.flag_key, _context(request.context)))
+        return evaluation_to_proto(evaluate_flag(self.catalogue, request.flag_key, _context(request.context)))
 
     async def EvaluateAll(
         self, request: pb.EvaluateAllRequest, context: grpc.aio.ServicerContext
     ) -> pb.EvaluateAllResponse:
-        revision, outcomes = evaluate_all(self.catalogue, _context(request.context))
-        return pb.EvaluateAllResponse(results=[outcome_to_proto(outcome) for outcome in outcomes], revision=revision)
+        revision, evaluations = evaluate_all(self.catalogue, _context(request.context))
+        return pb.EvaluateAllResponse(results=[evaluation_to_proto(each) for each in evaluations], revision=revision)
 
     async def GetFlag(self, request: pb.GetFlagRequest, context: grpc.aio.ServicerContext) -> pb.Flag:
         return flag_to_proto(await self.flags.get(request.key))

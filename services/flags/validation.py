@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from services.platform.errors import InvalidArgument
+from services.platform.flags.engine import parse_flag
 
 MAX_DEFINITION_BYTES = 256 * 1024
 
@@ -25,13 +26,6 @@ def parse_definition_json(text: str, field: str = "definition_json") -> dict[str
 
 
 def check_definition(key: str, definition: dict[str, Any], field: str = "definition_json") -> dict[str, Any]:
-    """The definition, if the engine accepts it; InvalidArgument naming the field and reason if not."""
-    # Placeholder until the engine lands: the minimum the rest of the service relies on.
-    variants = definition.get("variants")
-    if not isinstance(variants, dict) or not variants:
-        raise InvalidArgument.for_field(f"{field}.variants", "must be a non-empty object")
-    if definition.get("defaultVariant") not in variants:
-        raise InvalidArgument.for_field(f"{field}.defaultVariant", "must name a variant")
-    if definition.get("state", "ENABLED") not in ("ENABLED", "DISABLED"):
-        raise InvalidArgument.for_field(f"{field}.state", "must be ENABLED or DISABLED")
-    return definition
+    """The definition in the engine's canonical form, if the engine accepts it; InvalidArgument naming each
+    field and reason if not. Stored definitions are canonical, so "did it change?" is a dict comparison."""
+    return parse_flag(key, definition, field=field).to_json()

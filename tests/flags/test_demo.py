@@ -6,6 +6,7 @@ from luckygas.flags.v1 import flags_pb2 as pb
 from luckygas.flags.v1 import flags_pb2_grpc
 
 from services.customer.demo import generate_customers, parse_seed_spec
+from services.flags.app import RunningFlagService
 from services.flags.demo import PILOT_COHORT, seed_flags
 from services.flags.schemas import Actor
 from services.flags.service import FlagService
@@ -46,8 +47,11 @@ async def test_the_pilot_cohort_is_the_first_five_demo_customers() -> None:
     assert list(PILOT_COHORT) == demo_codes
 
 
-async def test_the_pilot_flag_is_on_for_the_cohort_only(flags: Stub, flags_database: Database) -> None:
+async def test_the_pilot_flag_is_on_for_the_cohort_only(
+    flags: Stub, flag_server: RunningFlagService, flags_database: Database
+) -> None:
     await seed_flags(FlagService(flags_database))
+    await flag_server.sync.resync()  # the seed ran beside the server, as `luckygas up --seed demo` does
 
     async def value(code: str) -> bool:
         context = {"targetingKey": code}

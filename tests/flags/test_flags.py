@@ -153,6 +153,26 @@ async def test_a_definition_the_engine_refuses_is_invalid_with_its_field(flags: 
     assert any("defaultVariant" in field for field in violations(error))
 
 
+@pytest.mark.parametrize(
+    ("definition", "field"),
+    [
+        ({"state": "ENABLED", "variants": {"a": True, "b": "x"}, "defaultVariant": "a"}, "definition_json.variants"),
+        (boolean_flag(targeting={"if": [True, "maybe", "off"]}), "definition_json.targeting"),
+        (boolean_flag(owner="me"), "definition_json.owner"),
+        ({"variants": {"on": True}, "defaultVariant": "on"}, "definition_json.state"),
+    ],
+)
+async def test_the_engine_names_the_field_it_refuses(flags: Stub, definition: dict[str, object], field: str) -> None:
+    error = await refused(flags.PutFlag(put_request("bad", definition)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert any(name.startswith(field) for name in violations(error)), violations(error)
+
+
+async def test_definitions_are_stored_in_the_engines_canonical_form(flags: Stub) -> None:
+    created = await flags.PutFlag(put_request("tidy", boolean_flag(targeting={})))
+    assert definition_of(created) == boolean_flag()
+
+
 async def test_a_change_without_an_actor_is_invalid(flags: Stub) -> None:
     error = await refused(flags.PutFlag(put_request("anonymous", actor=pb.Actor())))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
