@@ -17,7 +17,7 @@ def main() -> None:
     seed = commands.add_parser("seed", help="define the pilot's flags (idempotent: existing flags are left alone)")
     seed.add_argument("--seed", default="demo", choices=["demo"], help="data set")
     arguments = parser.parse_args()
-    settings = FlagSettings()  # type: ignore[call-arg]  # required values come from the environment
+    settings = FlagSettings()  # type: ignore[call-arg,unused-ignore]  # required values come from the environment
     if arguments.command == "migrate":
         migrate(settings)
     elif arguments.command == "serve":

@@ -178,6 +178,6 @@ class CatalogueSync:
                 _log.warning("flag pub/sub connection lost; reconnecting", extra={"retry_in_seconds": delay})
             finally:
                 with suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max_seconds)

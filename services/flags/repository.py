@@ -59,7 +59,7 @@ class FlagRepository:
         rows = await self.session.execute(select(*FLAG_COLUMNS).where(FlagRow.key.in_(keys)))
         return {row.key: to_flag(row) for row in rows}
 
-    async def list(self, *, include_deleted: bool = False) -> list[FlagRecord]:
+    async def list_flags(self, *, include_deleted: bool = False) -> list[FlagRecord]:
         statement = select(*FLAG_COLUMNS).order_by(FlagRow.key)
         if not include_deleted:
             statement = statement.where(FlagRow.deleted.is_(False))

@@ -37,7 +37,7 @@ class FlagRecord:
 
     @property
     def enabled(self) -> bool:
-        return self.definition.get("state", "ENABLED") != "DISABLED"
+        return bool(self.definition.get("state", "ENABLED") != "DISABLED")
 
 
 @dataclass(frozen=True)

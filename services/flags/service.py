@@ -206,7 +206,7 @@ class FlagService:
             repository = FlagRepository(session)
             # Revision first: a change committing in between only makes the flags newer than it says.
             revision = await repository.revision()
-            flags = await repository.list(include_deleted=include_deleted)
+            flags = await repository.list_flags(include_deleted=include_deleted)
         return ChangeSet(revision, flags, full=True)
 
     async def revision(self) -> int:
@@ -367,7 +367,7 @@ class FlagService:
     async def export_document(self) -> str:
         """Every flag that is not deleted, as a flagd flag-definition document."""
         async with self.database.read_session() as session:
-            return dump_flags(await FlagRepository(session).list())
+            return dump_flags(await FlagRepository(session).list_flags())
 
 
 def _conflict(current: FlagRecord, expected_version: int, verb: str) -> VersionConflict:
