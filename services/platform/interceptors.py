@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -66,7 +67,14 @@ def _split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
-def _final_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+def _final_code(context: grpc.aio.ServicerContext, cancelled: bool = False) -> grpc.StatusCode:
+    """The status the caller got. A handler cancelled under us means the caller gave up: its deadline passed
+    (DEADLINE_EXCEEDED) or it went away (CANCELLED); context.code() still says nothing was set then."""
+    if cancelled:
+        remaining = context.time_remaining()
+        return (
+            grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
+        )
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
@@ -124,11 +132,15 @@ class MetricsInterceptor(_UnaryInterceptor):
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            cancelled = False
             try:
                 return await behaviour(request, context)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             finally:
                 seconds.observe(time.perf_counter() - started)
-                RPC_HANDLED.labels(service, method, _final_code(context).name).inc()
+                RPC_HANDLED.labels(service, method, _final_code(context, cancelled).name).inc()
 
         return handle
 
@@ -148,10 +160,14 @@ class TracingInterceptor(_UnaryInterceptor):
                 kind=SpanKind.SERVER,
                 attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
             ) as span:
+                cancelled = False
                 try:
                     return await behaviour(request, context)
+                except asyncio.CancelledError:
+                    cancelled = True
+                    raise
                 finally:
-                    code = _final_code(context)
+                    code = _final_code(context, cancelled)
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
                     if code not in (grpc.StatusCode.OK,):
                         span.set_status(Status(StatusCode.ERROR, code.name))
@@ -163,10 +179,14 @@ class AccessLogInterceptor(_UnaryInterceptor):
     def wrap(self, behaviour: UnaryBehaviour, details: grpc.HandlerCallDetails) -> UnaryBehaviour:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
+            cancelled = False
             try:
                 return await behaviour(request, context)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             finally:
-                code = _final_code(context)
+                code = _final_code(context, cancelled)
                 access_log.info(
                     "rpc",
                     extra={

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from services.customer.app import start
@@ -29,6 +30,15 @@ def black_hole() -> Iterator[int]:
     listener.listen(64)
     yield listener.getsockname()[1]
     listener.close()
+
+
+def deadline_exceeded_updates() -> float:
+    labels = {
+        "service": "luckygas.customer.v1.CustomerService",
+        "method": "UpdateCustomer",
+        "code": "DEADLINE_EXCEEDED",
+    }
+    return REGISTRY.get_sample_value("luckygas_grpc_server_handled_total", labels) or 0.0
 
 
 async def office_token(client: httpx.AsyncClient) -> dict[str, str]:
@@ -92,6 +102,8 @@ async def test_service_stuck_on_its_database_is_504_at_the_deadline(
     created = await gateway.post("/api/v1/customers", json=customer_body(), headers=headers)
     customer_id = created.json()["id"]
 
+    timed_out_before = deadline_exceeded_updates()
+
     # Another transaction holds the customer's row lock, so the service's UPDATE waits on Postgres.
     async with database.engine.connect() as blocker:
         await blocker.execute(text("SELECT 1 FROM customer.customers WHERE id = :id FOR UPDATE"), {"id": customer_id})
@@ -107,6 +119,8 @@ async def test_service_stuck_on_its_database_is_504_at_the_deadline(
     assert elapsed < 0.5 + 0.5
     after = await gateway.get(f"/api/v1/customers/{customer_id}", headers=headers)
     assert after.json()["notes"] == ""
+    # The service, whose handler was cancelled at the deadline, counts the call as such, not as OK.
+    assert deadline_exceeded_updates() == timed_out_before + 1
 
 
 async def test_readyz_is_ready_when_everything_answers(gateway: httpx.AsyncClient) -> None:
