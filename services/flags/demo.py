@@ -17,21 +17,12 @@ from services.flags.service import FlagService
 from services.flags.settings import FlagSettings
 from services.platform.database import Database, create_engine
 from services.platform.errors import NotFound, VersionConflict
+from services.platform.flags.documents import pilot_flag
 
 # The first five customers of the customer service's demo data set (codes leave gaps where accounts closed).
 PILOT_COHORT = ("1000001", "1000002", "1000003", "1000012", "1000013")
 FAULT_SERVICES = ("customer", "order", "gateway")
 SEED_ACTOR = Actor(username="luckygas-seed", role="admin")
-
-
-def pilot_flag(cohort: tuple[str, ...] = PILOT_COHORT) -> dict[str, Any]:
-    """On for the cohort (by customer code, the evaluation context's targetingKey), off for everyone else."""
-    return {
-        "state": "ENABLED",
-        "variants": {"on": True, "off": False},
-        "defaultVariant": "off",
-        "targeting": {"if": [{"in": [{"var": "targetingKey"}, list(cohort)]}, "on", "off"]},
-    }
 
 
 def fault_flag() -> dict[str, Any]:
@@ -44,7 +35,8 @@ def demo_flags() -> list[tuple[str, dict[str, Any], str]]:
     flags = [
         (
             "new-platform",
-            pilot_flag(),
+            # On for the cohort (targetingKey = customer code); everyone else gets the default "off" (DEFAULT).
+            pilot_flag(PILOT_COHORT),
             "新平台試營運 The new platform serves these customers: pilot cohort 5 → 10 → 20, then 10% → 50% → 100%",
         )
     ]

@@ -340,10 +340,11 @@ class FlagService:
         check_actor(actor)
         check_text(reason, "reason", MAX_REASON)
         for key in definitions:
-            check_key(key, f"flags.{key}")
+            check_key(key, f"document_json.flags.{key}")
             check_permission(key, actor)
         validated = {
-            key: check_definition(key, definition, field=f"flags.{key}") for key, definition in definitions.items()
+            key: check_definition(key, definition, field=f"document_json.flags.{key}")
+            for key, definition in definitions.items()
         }
         async with self.database.session() as session:
             transaction = _Transaction(FlagRepository(session), actor, reason.strip())
