@@ -49,8 +49,11 @@ async def service_process(
     database = Database(
         create_engine(settings.database_url, pool_size=settings.database_pool_size, application_name=name)
     )
+    # The relay has its own two connections: under load it must not queue behind requests for the pool,
+    # or every event waits as long as the slowest request.
+    relay_database = Database(create_engine(settings.database_url, pool_size=2, application_name=f"{name}-relay"))
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
-    relay = OutboxRelay(database, outbox, redis)
+    relay = OutboxRelay(relay_database, outbox, redis)
     process = ServiceProcess(name, database, redis)
     process.run_in_background(relay.run(), "outbox-relay")
     try:
@@ -63,5 +66,6 @@ async def service_process(
         with suppress(Unavailable, TimeoutError):
             await asyncio.wait_for(relay.publish_pending(), FINAL_PUBLISH_SECONDS)
         await redis.aclose()
+        await relay_database.dispose()
         await database.dispose()
         tracer_provider.shutdown()
