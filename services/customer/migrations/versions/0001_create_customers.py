@@ -65,12 +65,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint(
-            "code ~ '^[0-9]{7}$'", name=op.f("ck_customers_code_seven_digits")
-        ),
-        sa.CheckConstraint(
-            "cardinality(hourly_windows) = 12", name=op.f("ck_customers_twelve_windows")
-        ),
+        sa.CheckConstraint("code ~ '^[0-9]{7}$'", name=op.f("ck_customers_code_seven_digits")),
+        sa.CheckConstraint("cardinality(hourly_windows) = 12", name=op.f("ck_customers_twelve_windows")),
         sa.CheckConstraint(
             "slot_code IS NULL OR slot_code BETWEEN 0 AND 3",
             name=op.f("ck_customers_slot_code_range"),
@@ -78,9 +74,7 @@ def upgrade() -> None:
         sa.CheckConstraint("version >= 1", name=op.f("ck_customers_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
         sa.UniqueConstraint("code", name=op.f("uq_customers_code")),
-        sa.UniqueConstraint(
-            "create_request_id", name=op.f("uq_customers_create_request_id")
-        ),
+        sa.UniqueConstraint("create_request_id", name=op.f("uq_customers_create_request_id")),
         schema="customer",
     )
     op.create_index(
@@ -115,7 +109,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS customer.ix_customers_search_text")
     op.drop_index("ix_customers_zone_code", table_name="customers", schema="customer")
-    op.drop_index(
-        "ix_customers_segment_code", table_name="customers", schema="customer"
-    )
+    op.drop_index("ix_customers_segment_code", table_name="customers", schema="customer")
     op.drop_table("customers", schema="customer")
