@@ -71,7 +71,6 @@ class FlagCatalogue:
         # compiles (an engine grown stricter since it was written): it then evaluates to PARSE_ERROR.
         self._compiled: dict[str, FlagDefinition | str] = {}
         self._subscriptions: set[Subscription] = set()
-        self.loaded = asyncio.Event()
 
     def apply(self, changes: ChangeSet) -> list[FlagRecord]:
         """Take the flags of ``changes`` that are newer than ours; tell every watcher what changed."""
@@ -80,8 +79,6 @@ class FlagCatalogue:
             for record in changes.flags
             if record.key not in self._flags or record.version > self._flags[record.key].version
         ]
-        if changes.full:
-            self.loaded.set()
         for record in newer:
             self._flags[record.key] = record
             self._compile(record)

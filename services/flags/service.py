@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,19 +18,20 @@ from services.flags.models import OUTBOX
 from services.flags.repository import FlagRepository
 from services.flags.schemas import Actor, AuditPage, ChangeSet, FlagRecord
 from services.flags.transfer import dump_flags, load_flags
-from services.flags.validation import check_definition, parse_definition_json
+from services.flags.validation import (
+    MAX_DESCRIPTION,
+    MAX_REASON,
+    check_actor,
+    check_definition,
+    check_key,
+    check_permission,
+    check_text,
+    parse_definition_json,
+)
 from services.platform.database import Database
-from services.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, VersionConflict
+from services.platform.errors import FieldViolation, InvalidArgument, NotFound, VersionConflict
 from services.platform.outbox import record_event
 
-KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
-# Fault-injection flags change how services fail: only these roles may touch them.
-FAULT_PREFIX = "fault."
-FAULT_ROLES = frozenset({"sre", "admin"})
-MAX_DESCRIPTION = 500
-MAX_REASON = 500
-MAX_ACTOR = 100
-MAX_ROLE = 30
 DEFAULT_AUDIT_PAGE = 50
 MAX_AUDIT_PAGE = 500
 CHANGED_EVENT = "flag.changed"
@@ -43,39 +43,6 @@ OnChange = Callable[[ChangeSet], Awaitable[None]]
 
 async def _ignore(changes: ChangeSet) -> None:
     return None
-
-
-def check_key(key: str, field: str = "key") -> None:
-    if not KEY_PATTERN.fullmatch(key):
-        raise InvalidArgument.for_field(
-            field, "must be 1-100 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
-        )
-
-
-def check_actor(actor: Actor) -> None:
-    violations = []
-    if not actor.username.strip():
-        violations.append(FieldViolation("actor.username", "is required: who makes the change"))
-    elif len(actor.username) > MAX_ACTOR:
-        violations.append(FieldViolation("actor.username", f"at most {MAX_ACTOR} characters"))
-    if not actor.role.strip():
-        violations.append(FieldViolation("actor.role", "is required"))
-    elif len(actor.role) > MAX_ROLE:
-        violations.append(FieldViolation("actor.role", f"at most {MAX_ROLE} characters"))
-    if violations:
-        raise InvalidArgument.from_violations(violations)
-
-
-def check_text(value: str, field: str, limit: int) -> None:
-    if len(value) > limit:
-        raise InvalidArgument.for_field(field, f"at most {limit} characters")
-
-
-def check_permission(key: str, actor: Actor) -> None:
-    if key.startswith(FAULT_PREFIX) and actor.role not in FAULT_ROLES:
-        raise PermissionDenied(
-            f"{key} is a fault-injection flag: only the {' and '.join(sorted(FAULT_ROLES))} roles may change it"
-        )
 
 
 def encode_page_token(before_sequence: int) -> str:
@@ -184,7 +151,7 @@ class FlagService:
         self.database = database
         self.on_change = on_change
 
-    async def _commit(self, transaction: _Transaction) -> None:
+    async def _committed(self, transaction: _Transaction) -> None:
         for action in transaction.actions:
             CHANGES.labels(action).inc()
         if transaction.changed:
@@ -263,7 +230,7 @@ class FlagService:
                 record = await transaction.create(key, change)
             else:
                 record = await transaction.write(current, change)
-        await self._commit(transaction)
+        await self._committed(transaction)
         return record
 
     async def kill(self, key: str, actor: Actor, reason: str) -> FlagRecord:
@@ -279,7 +246,7 @@ class FlagService:
                 return current  # already off everywhere: evaluation of a deleted flag is FLAG_NOT_FOUND
             killed = {**current.definition, "state": "DISABLED"}
             record = await transaction.write(current, _Write(killed, current.description, False, "kill"))
-        await self._commit(transaction)
+        await self._committed(transaction)
         return record
 
     async def restore(self, key: str, version: int, actor: Actor, reason: str) -> FlagRecord:
@@ -304,7 +271,7 @@ class FlagService:
             ):
                 return current
             record = await transaction.write(current, _Write(definition, earlier.description, False, "restore"))
-        await self._commit(transaction)
+        await self._committed(transaction)
         return record
 
     async def delete(self, key: str, expected_version: int, actor: Actor, reason: str) -> FlagRecord:
@@ -328,7 +295,7 @@ class FlagService:
             record = await transaction.write(
                 current, _Write(current.definition, current.description, deleted=True, action="delete")
             )
-        await self._commit(transaction)
+        await self._committed(transaction)
         return record
 
     async def import_flags(self, definitions: dict[str, dict[str, Any]], actor: Actor, reason: str) -> list[FlagRecord]:
@@ -357,7 +324,7 @@ class FlagService:
                     await transaction.create(key, _Write(definition, "", False, "import"))
                 elif current.deleted or current.definition != definition:
                     await transaction.write(current, _Write(definition, current.description, False, "import"))
-        await self._commit(transaction)
+        await self._committed(transaction)
         return transaction.changed
 
     async def import_document(self, document_json: str, actor: Actor, reason: str) -> list[FlagRecord]:

@@ -1,14 +1,57 @@
-"""Flag definitions in, checked: JSON text to a flagd flag definition the evaluation engine accepts."""
+"""What a change must carry: a well-formed key, an actor, the role fault flags need, a definition the engine accepts."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from services.platform.errors import InvalidArgument
+from services.flags.schemas import Actor
+from services.platform.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.platform.flags.engine import parse_flag
 
 MAX_DEFINITION_BYTES = 256 * 1024
+KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+# Fault-injection flags change how services fail: only these roles may touch them.
+FAULT_PREFIX = "fault."
+FAULT_ROLES = frozenset({"sre", "admin"})
+MAX_DESCRIPTION = 500
+MAX_REASON = 500
+MAX_ACTOR = 100
+MAX_ROLE = 30
+
+
+def check_key(key: str, field: str = "key") -> None:
+    if not KEY_PATTERN.fullmatch(key):
+        raise InvalidArgument.for_field(
+            field, "must be 1-100 characters of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+        )
+
+
+def check_actor(actor: Actor) -> None:
+    violations = []
+    if not actor.username.strip():
+        violations.append(FieldViolation("actor.username", "is required: who makes the change"))
+    elif len(actor.username) > MAX_ACTOR:
+        violations.append(FieldViolation("actor.username", f"at most {MAX_ACTOR} characters"))
+    if not actor.role.strip():
+        violations.append(FieldViolation("actor.role", "is required"))
+    elif len(actor.role) > MAX_ROLE:
+        violations.append(FieldViolation("actor.role", f"at most {MAX_ROLE} characters"))
+    if violations:
+        raise InvalidArgument.from_violations(violations)
+
+
+def check_text(value: str, field: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidArgument.for_field(field, f"at most {limit} characters")
+
+
+def check_permission(key: str, actor: Actor) -> None:
+    if key.startswith(FAULT_PREFIX) and actor.role not in FAULT_ROLES:
+        raise PermissionDenied(
+            f"{key} is a fault-injection flag: only the {' and '.join(sorted(FAULT_ROLES))} roles may change it"
+        )
 
 
 def parse_definition_json(text: str, field: str = "definition_json") -> dict[str, Any]:
