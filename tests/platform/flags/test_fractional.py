@@ -101,3 +101,18 @@ def test_raising_the_percentage_never_moves_anyone_from_on_to_off(percentages: l
 def test_the_split_reason_is_reported() -> None:
     result = evaluate(rollout_flag(50), FLAG_KEY, {"targetingKey": CUSTOMER_CODES[0]})
     assert result.reason is Reason.SPLIT
+
+
+def test_the_bucket_cache_is_bounded_and_agrees_with_the_hash() -> None:
+    from services.platform.flags import jsonlogic
+    from services.platform.flags.murmur3 import murmur3_32_signed
+
+    for n in range(jsonlogic.BUCKET_CACHE_SIZE + 10):
+        fractional_bucket(f"cache-test{n}")
+    assert len(jsonlogic._BUCKETS) <= jsonlogic.BUCKET_CACHE_SIZE
+    value = f"{FLAG_KEY}{CUSTOMER_CODES[0]}"
+    assert (
+        fractional_bucket(value)
+        == fractional_bucket(value)
+        == abs(murmur3_32_signed(value.encode())) / (2**31 - 1) * 100
+    )
