@@ -33,7 +33,8 @@ from services.platform.grpc_client import open_channel
 CHANGES_CHANNEL = "flags.changed"
 FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
 
-REVISION = Gauge("luckygas_flags_revision", "Revision of the flags this process evaluates from.")
+# Not luckygas_flags_revision: the flag service's own catalogue exports that name, and one process may import both.
+REVISION = Gauge("luckygas_flags_local_revision", "Revision of the in-process flags this process evaluates from.")
 STREAM_CONNECTED = Gauge(
     "luckygas_flags_stream_connected", "1 while the flag watch stream is connected and has delivered its full set."
 )
