@@ -18,14 +18,10 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from services.platform.errors import FieldViolation, InvalidArgument
-from services.platform.flags.jsonlogic import (
-    Rule,
-    RuleError,
-    SplitVariant,
-    TargetingKeyMissing,
-    compile_rule,
-    to_string,
-)
+from services.platform.flags.flagd_operations import SplitVariant, TargetingKeyMissing
+from services.platform.flags.javascript import to_string
+from services.platform.flags.jsonlogic import Rule, RuleError
+from services.platform.flags.targeting import compile_rule
 
 _log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.platform.flags.engine import FlagDefinition, Reason, evaluate, parse_flag
-from services.platform.flags.jsonlogic import fractional_bucket
+from services.platform.flags.flagd_operations import fractional_bucket
 
 CUSTOMER_CODES = [f"{1000000 + n * 7:07d}" for n in range(10_000)]
 FLAG_KEY = "new-order-flow"
@@ -41,7 +41,7 @@ def test_another_process_computes_the_same_buckets_and_variants() -> None:
         f"""
         import json, sys
         from services.platform.flags.engine import evaluate, parse_flag
-        from services.platform.flags.jsonlogic import fractional_bucket
+        from services.platform.flags.flagd_operations import fractional_bucket
         codes = json.load(sys.stdin)
         flag = parse_flag({FLAG_KEY!r}, {{"state": "ENABLED", "variants": {{"on": True, "off": False}},
             "defaultVariant": "off", "targeting": {{"fractional": [["on", 37], ["off", 63]]}}}})
@@ -104,12 +104,12 @@ def test_the_split_reason_is_reported() -> None:
 
 
 def test_the_bucket_cache_is_bounded_and_agrees_with_the_hash() -> None:
-    from services.platform.flags import jsonlogic
+    from services.platform.flags import flagd_operations
     from services.platform.flags.murmur3 import murmur3_32_signed
 
-    for n in range(jsonlogic.BUCKET_CACHE_SIZE + 10):
+    for n in range(flagd_operations.BUCKET_CACHE_SIZE + 10):
         fractional_bucket(f"cache-test{n}")
-    assert len(jsonlogic._BUCKETS) <= jsonlogic.BUCKET_CACHE_SIZE
+    assert len(flagd_operations._BUCKETS) <= flagd_operations.BUCKET_CACHE_SIZE
     value = f"{FLAG_KEY}{CUSTOMER_CODES[0]}"
     assert (
         fractional_bucket(value)

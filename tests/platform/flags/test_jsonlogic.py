@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.platform.flags.jsonlogic import RuleError, compile_rule, parse_semver
+from services.platform.flags.jsonlogic import RuleError
+from services.platform.flags.semver import parse_semver
+from services.platform.flags.targeting import compile_rule
 
 
 def apply(rule: Any, data: Any = None) -> Any:
