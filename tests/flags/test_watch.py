@@ -73,7 +73,7 @@ async def test_a_change_made_on_another_replica_arrives_through_redis(start_flag
     watched_channel = open_channel(f"127.0.0.1:{watched.port}", FLAG_SERVICE)
     other_channel = open_channel(f"127.0.0.1:{other.port}", FLAG_SERVICE)
     try:
-        await watched.sync.subscribed.wait()
+        await asyncio.wait_for(watched.sync.subscribed.wait(), 5)
         call = flags_pb2_grpc.FlagServiceStub(watched_channel).WatchFlags(pb.WatchFlagsRequest(watcher="test"))
         assert (await next_set(call)).flags == []
 
