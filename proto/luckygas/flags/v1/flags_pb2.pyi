@@ -73,7 +73,9 @@ class FlagSet(_message.Message):
     revision: _builtins.int
     """Monotonic across all flags: the highest audit sequence included."""
     full: _builtins.bool
-    """True for the first message of a watch (the whole set); false for changes."""
+    """True for the first message of a watch (the whole set), and again mid-stream when a watcher fell so far
+    behind that the whole set replaces its backlog: the receiver replaces what it holds. False for changes.
+    """
     @_builtins.property
     def flags(self) -> _containers.RepeatedCompositeFieldContainer[Global___Flag]: ...
     def __init__(
