@@ -126,6 +126,10 @@ class FlagCatalogue:
         WATCHERS.set(len(self._subscriptions))
         return self.snapshot(), subscription
 
+    @property
+    def watchers(self) -> int:
+        return len(self._subscriptions)
+
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions.discard(subscription)
         WATCHERS.set(len(self._subscriptions))

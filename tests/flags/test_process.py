@@ -34,7 +34,7 @@ def test_serve_then_sigterm_ends_open_watch_streams_and_exits(flags_schema: None
             [sys.executable, "-m", "services.flags", "serve"], env=environment, stdout=output, stderr=output
         )
     try:
-        wait_for_port(grpc_port, 20, process)  # type: ignore[arg-type]
+        wait_for_port(grpc_port, 20, process)
         with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
             assert (

@@ -10,6 +10,7 @@ import grpc
 from luckygas.flags.v1 import flags_pb2 as pb
 from luckygas.flags.v1 import flags_pb2_grpc
 
+from services.flags.app import RunningFlagService
 from services.flags.catalogue import Subscription
 from services.flags.schemas import Actor, ChangeSet
 from services.flags.service import FlagService
@@ -44,12 +45,12 @@ async def test_watch_starts_with_the_full_set_at_the_latest_revision(flags: Stub
     assert [flag.key for flag in first.flags] == ["a-flag"]
 
 
-async def test_a_change_reaches_an_open_stream_within_a_second(flags: Stub, flag_server: object) -> None:
+async def test_a_change_reaches_an_open_stream_within_a_second(flags: Stub, flag_server: RunningFlagService) -> None:
     await flags.PutFlag(put_request("new-platform", boolean_flag(default="on")))
     call = flags.WatchFlags(pb.WatchFlagsRequest(watcher="test"))
     await next_set(call)
     # The change goes through another channel, as the gateway's would.
-    channel = open_channel(f"127.0.0.1:{flag_server.port}", FLAG_SERVICE)  # type: ignore[attr-defined]
+    channel = open_channel(f"127.0.0.1:{flag_server.port}", FLAG_SERVICE)
     try:
         started = time.perf_counter()
         killed = await flags_pb2_grpc.FlagServiceStub(channel).KillFlag(
@@ -158,3 +159,19 @@ async def test_a_watcher_that_falls_far_behind_is_sent_the_full_set_instead() ->
     assert await subscription.next() is None  # the stream then sends the full set
     subscription.push(ChangeSet(6))
     assert await subscription.next() == ChangeSet(6)
+
+
+async def test_a_watcher_that_leaves_is_forgotten(flags: Stub, flag_server: RunningFlagService) -> None:
+    calls = [flags.WatchFlags(pb.WatchFlagsRequest(watcher=f"service-{n}")) for n in range(5)]
+    for call in calls:
+        await next_set(call)
+    assert flag_server.catalogue.watchers == 5
+
+    for call in calls:
+        call.cancel()
+    for _ in range(100):
+        if flag_server.catalogue.watchers == 0:
+            break
+        await asyncio.sleep(0.02)
+
+    assert flag_server.catalogue.watchers == 0
