@@ -57,7 +57,7 @@ async def test_the_pilot_flag_is_on_for_the_cohort_only(
         context = {"targetingKey": code}
         request = pb.EvaluateFlagRequest(flag_key="new-platform")
         request.context.update(context)
-        return (await flags.EvaluateFlag(request)).value.bool_value
+        return bool((await flags.EvaluateFlag(request)).value.bool_value)
 
     assert [await value(code) for code in PILOT_COHORT] == [True] * 5
     assert not await value("1000004")
