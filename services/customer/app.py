@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import grpc
+
 from services.customer.models import outbox
 from services.customer.servicer import SERVICE_NAME, registrar
 from services.customer.settings import CustomerSettings
@@ -23,13 +25,20 @@ def migrate(settings: CustomerSettings) -> None:
     migrations.upgrade(MIGRATIONS, settings.database_url, SCHEMA)
 
 
-async def start(settings: CustomerSettings, database: Database, port: int | None = None) -> GrpcServer:
+async def start(
+    settings: CustomerSettings,
+    database: Database,
+    port: int | None = None,
+    *,
+    interceptors: list[grpc.aio.ServerInterceptor] | None = None,
+) -> GrpcServer:
     """Start the gRPC server on ``port`` (settings' port when None; 0 for any free port)."""
     return await create_server(
         registrar(database),
         [SERVICE_NAME],
         host=settings.customer_grpc_host,
         port=settings.customer_grpc_port if port is None else port,
+        interceptors=interceptors,
     )
 
 
@@ -37,6 +46,6 @@ async def serve(settings: CustomerSettings) -> None:
     async with service_process(
         "customer", settings, metrics_port=settings.customer_metrics_port, outbox=outbox
     ) as process:
-        running = await start(settings, process.database)
+        running = await start(settings, process.database, interceptors=process.interceptors())
         _log.info("customer service listening", extra={"port": running.port})
         await serve_until_terminated(running, settings.shutdown_grace_seconds)

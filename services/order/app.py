@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import grpc
+
 from services.order.customers import CUSTOMER_SERVICE, CustomerDirectory
 from services.order.deliveries import DeliveryService
 from services.order.demo import apply_pending_seeds
@@ -36,6 +38,7 @@ async def start(
     port: int | None = None,
     *,
     clock: Clock = utc_now,
+    interceptors: list[grpc.aio.ServerInterceptor] | None = None,
 ) -> GrpcServer:
     """Start the gRPC server on ``port`` (settings' port when None; 0 for any free port)."""
     price_lists = PriceLists(database)
@@ -45,6 +48,7 @@ async def start(
         [SERVICE_NAME],
         host=settings.order_grpc_host,
         port=settings.order_grpc_port if port is None else port,
+        interceptors=interceptors,
     )
 
 
@@ -54,7 +58,7 @@ async def serve(settings: OrderSettings) -> None:
         customers = CustomerDirectory(channel, deadline_seconds=settings.customer_deadline_seconds)
         process.run_in_background(apply_pending_seeds(process.database, customers, taipei_date(utc_now())), "seeds")
         try:
-            running = await start(settings, process.database, customers)
+            running = await start(settings, process.database, customers, interceptors=process.interceptors())
             _log.info("order service listening", extra={"port": running.port})
             await serve_until_terminated(running, settings.shutdown_grace_seconds)
         finally:

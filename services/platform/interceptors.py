@@ -200,6 +200,9 @@ class AccessLogInterceptor(_UnaryInterceptor):
         return handle
 
 
-def standard_interceptors() -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: the span covers everything; errors are mapped before metrics and logs read the code."""
-    return [TracingInterceptor(), MetricsInterceptor(), AccessLogInterceptor(), ErrorMappingInterceptor()]
+def standard_interceptors(*innermost: grpc.aio.ServerInterceptor) -> list[grpc.aio.ServerInterceptor]:
+    """Outermost first: the span covers everything; errors are mapped before metrics and logs read the code.
+
+    ``innermost`` (e.g. fault injection) run closest to the handler, so traces and metrics include them.
+    """
+    return [TracingInterceptor(), MetricsInterceptor(), AccessLogInterceptor(), ErrorMappingInterceptor(), *innermost]

@@ -9,11 +9,15 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 from redis.asyncio import Redis
 from sqlalchemy import Table
 
 from services.platform.database import Database, create_engine
 from services.platform.errors import Unavailable
+from services.platform.flags.faults import FaultInjectionInterceptor
+from services.platform.flags.local import FlagStore, FlagWatcher
+from services.platform.interceptors import standard_interceptors
 from services.platform.outbox import OutboxRelay
 from services.platform.settings import PlatformSettings
 from services.platform.telemetry import configure_logging, configure_tracing, start_metrics_endpoint
@@ -32,7 +36,13 @@ class ServiceProcess:
     name: str
     database: Database
     redis: Redis
+    # The in-process flags, kept current by a watcher on the flag service (fail static when it is away).
+    flags: FlagStore
     background: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def interceptors(self) -> list[grpc.aio.ServerInterceptor]:
+        """The standard server interceptors plus fault injection driven by the ``fault.<name>`` flag."""
+        return standard_interceptors(FaultInjectionInterceptor(self.flags, self.name))
 
     def run_in_background(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         self.background.append(asyncio.create_task(work, name=f"{self.name}-{name}"))
@@ -54,11 +64,14 @@ async def service_process(
     relay_database = Database(create_engine(settings.database_url, pool_size=2, application_name=f"{name}-relay"))
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     relay = OutboxRelay(relay_database, outbox, redis)
-    process = ServiceProcess(name, database, redis)
+    process = ServiceProcess(name, database, redis, FlagStore())
     process.run_in_background(relay.run(), "outbox-relay")
+    watcher = FlagWatcher(process.flags, settings.flags_address, watcher=name, redis=redis)
+    watcher.start()
     try:
         yield process
     finally:
+        await watcher.stop()
         for task in process.background:
             task.cancel()
             with suppress(asyncio.CancelledError):

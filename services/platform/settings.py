@@ -18,6 +18,8 @@ class PlatformSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     log_level: str = "INFO"
     database_pool_size: int = 20
+    # Where the flag service listens; every process keeps an in-process copy of the flags from it.
+    flags_address: str = "127.0.0.1:50055"
     # How long a SIGTERM'd server keeps finishing in-flight calls before it stops.
     shutdown_grace_seconds: float = 5.0
 
