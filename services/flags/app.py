@@ -91,7 +91,9 @@ async def start(
 
 
 async def serve(settings: FlagSettings) -> None:
-    async with service_process("flags", settings, metrics_port=settings.flags_metrics_port, outbox=OUTBOX) as process:
+    async with service_process(
+        "flags", settings, metrics_port=settings.flags_metrics_port, outbox=OUTBOX, watch_flags=False
+    ) as process:
         running = await start(settings, process.database, process.redis)
         _log.info("flag service listening", extra={"port": running.port, "revision": running.catalogue.revision})
         try:

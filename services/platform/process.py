@@ -50,7 +50,7 @@ class ServiceProcess:
 
 @asynccontextmanager
 async def service_process(
-    name: str, settings: PlatformSettings, *, metrics_port: int, outbox: Table
+    name: str, settings: PlatformSettings, *, metrics_port: int, outbox: Table, watch_flags: bool = True
 ) -> AsyncIterator[ServiceProcess]:
     """Logging, tracing and /metrics for ``name``; its database pool and Redis; its outbox relay running."""
     configure_logging(name, settings.log_level)
@@ -66,8 +66,10 @@ async def service_process(
     relay = OutboxRelay(relay_database, outbox, redis)
     process = ServiceProcess(name, database, redis, FlagStore())
     process.run_in_background(relay.run(), "outbox-relay")
+    # The flag service itself is the source of the flags: it does not watch its own stream.
     watcher = FlagWatcher(process.flags, settings.flags_address, watcher=name, redis=redis)
-    watcher.start()
+    if watch_flags:
+        watcher.start()
     try:
         yield process
     finally:
