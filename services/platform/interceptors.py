@@ -81,6 +81,25 @@ def _final_code(context: grpc.aio.ServicerContext, cancelled: bool = False) -> g
     return grpc.StatusCode.OK if code in (None, 0) else grpc.StatusCode.UNKNOWN
 
 
+class _Call:
+    """Runs one RPC's handler and remembers whether it was cancelled, so ``code`` is what the caller got."""
+
+    def __init__(self, context: grpc.aio.ServicerContext) -> None:
+        self.context = context
+        self.cancelled = False
+
+    async def run(self, behaviour: UnaryBehaviour, request: Any) -> Any:
+        try:
+            return await behaviour(request, self.context)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+    @property
+    def code(self) -> grpc.StatusCode:
+        return _final_code(self.context, self.cancelled)
+
+
 class _UnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Wraps unary-unary handlers; streaming handlers pass through unchanged until a service needs them."""
 
@@ -132,15 +151,12 @@ class MetricsInterceptor(_UnaryInterceptor):
 
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            cancelled = False
+            call = _Call(context)
             try:
-                return await behaviour(request, context)
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
+                return await call.run(behaviour, request)
             finally:
                 seconds.observe(time.perf_counter() - started)
-                RPC_HANDLED.labels(service, method, _final_code(context, cancelled).name).inc()
+                RPC_HANDLED.labels(service, method, call.code.name).inc()
 
         return handle
 
@@ -160,14 +176,11 @@ class TracingInterceptor(_UnaryInterceptor):
                 kind=SpanKind.SERVER,
                 attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
             ) as span:
-                cancelled = False
+                call = _Call(context)
                 try:
-                    return await behaviour(request, context)
-                except asyncio.CancelledError:
-                    cancelled = True
-                    raise
+                    return await call.run(behaviour, request)
                 finally:
-                    code = _final_code(context, cancelled)
+                    code = call.code
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
                     if code not in (grpc.StatusCode.OK,):
                         span.set_status(Status(StatusCode.ERROR, code.name))
@@ -179,14 +192,11 @@ class AccessLogInterceptor(_UnaryInterceptor):
     def wrap(self, behaviour: UnaryBehaviour, details: grpc.HandlerCallDetails) -> UnaryBehaviour:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            cancelled = False
+            call = _Call(context)
             try:
-                return await behaviour(request, context)
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
+                return await call.run(behaviour, request)
             finally:
-                code = _final_code(context, cancelled)
+                code = call.code
                 access_log.info(
                     "rpc",
                     extra={
