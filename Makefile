@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test lint typecheck proto bench-read bench-orders clean
+.PHONY: install up down status test lint typecheck proto bench-read bench-orders bench-flags clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -46,6 +46,9 @@ bench-read: install
 
 bench-orders: install
 	$(PY) -m loadtests.bench_orders
+
+bench-flags: install
+	$(PY) -m loadtests.bench_flags
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

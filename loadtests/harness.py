@@ -155,7 +155,7 @@ def start_platform(
     extra_ports: tuple[str, ...] = (),
     durable_postgres: bool = False,
 ) -> Running:
-    """Postgres, Redis, then the customer, order and gateway services, migrated and seeded with the demo data.
+    """Postgres, Redis, then the flag, customer, order and gateway services, migrated and seeded with the demo data.
 
     The data is thrown away, so Postgres runs with fsync and synchronous commit off unless ``durable_postgres``
     (commits then wait for the disk, as in production) and Redis without persistence. The gateway's readiness
@@ -163,7 +163,17 @@ def start_platform(
     ``refill_history`` also seeds the order service's demo refill history; ``extra_ports`` reserves more free
     ports for the caller.
     """
-    names = ("postgres", "redis", "customer_grpc", "customer_metrics", "order_grpc", "order_metrics", "gateway")
+    names = (
+        "postgres",
+        "redis",
+        "flags_grpc",
+        "flags_metrics",
+        "customer_grpc",
+        "customer_metrics",
+        "order_grpc",
+        "order_metrics",
+        "gateway",
+    )
     ports = {name: stores.free_port() for name in (*names, *extra_ports)}
     root = platform.root
     postgres_spec = stores.prepare_postgres(root / "pg", ports["postgres"], durable=durable_postgres)
@@ -179,6 +189,9 @@ def start_platform(
         "LUCKYGAS_ENVIRONMENT": "development",
         "LUCKYGAS_DATABASE_URL": stores.postgres_url(ports["postgres"], database),
         "LUCKYGAS_REDIS_URL": stores.redis_url(ports["redis"]),
+        "LUCKYGAS_FLAGS_GRPC_PORT": str(ports["flags_grpc"]),
+        "LUCKYGAS_FLAGS_METRICS_PORT": str(ports["flags_metrics"]),
+        "LUCKYGAS_FLAGS_ADDRESS": f"127.0.0.1:{ports['flags_grpc']}",
         "LUCKYGAS_CUSTOMER_GRPC_PORT": str(ports["customer_grpc"]),
         "LUCKYGAS_CUSTOMER_METRICS_PORT": str(ports["customer_metrics"]),
         "LUCKYGAS_CUSTOMER_ADDRESS": f"127.0.0.1:{ports['customer_grpc']}",
@@ -191,7 +204,7 @@ def start_platform(
     }
     seeds = "customers, users and refill history" if refill_history else "customers and users"
     print(f"setting up: migrate, seed demo {seeds} …", flush=True)
-    for service in ("customer", "order", "gateway"):
+    for service in ("flags", "customer", "order", "gateway"):
         run_step(root, environment, f"services.{service}", "migrate")
     print("  " + run_step(root, environment, "services.customer", "seed", "--seed", "demo").splitlines()[-1])
     print("  " + run_step(root, environment, "services.gateway", "seed").splitlines()[-1])
@@ -199,6 +212,9 @@ def start_platform(
     def serve(module: str) -> ProcessSpec:
         return ProcessSpec(argv=python_module(module, "serve"), environment=environment)
 
+    # First, as `luckygas up` starts it: every service watches its flags and the gateway administers them.
+    platform.start("flags", serve("services.flags"))
+    wait_grpc_ready(platform, "flags", ports["flags_grpc"])
     platform.start("customer", serve("services.customer"))
     if refill_history:
         # With the customer service up, the seed applies at once instead of when the order service starts.
