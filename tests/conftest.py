@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
 import redis.asyncio as aioredis
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
+from luckygas.flags.v1 import flags_pb2, flags_pb2_grpc
 from sqlalchemy import text
 
 from services.customer.app import start
@@ -23,6 +24,9 @@ from services.order.customers import CustomerDirectory
 from services.order.settings import OrderSettings
 from services.platform.database import Database, create_engine
 from services.platform.grpc_client import open_channel
+
+if TYPE_CHECKING:
+    from services.flags.app import RunningFlagService
 
 
 class Stores:
@@ -167,3 +171,55 @@ async def order_server(order_database: Database, customer_server: int, embedded_
     await running.stop(grace=0)
     await channel.close()
     await database.dispose()
+
+
+# --- the flag service: its schema migrated once, real servers on free ports with their own Redis clients ---------
+
+FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
+
+StartServer = Callable[..., Awaitable["RunningFlagService"]]
+
+
+@pytest.fixture(scope="session")
+def flags_schema(embedded_stores: Stores) -> None:
+    from services.flags.app import migrate as migrate_flags
+    from services.flags.settings import FlagSettings
+
+    migrate_flags(FlagSettings(database_url=embedded_stores.database_url))
+
+
+@pytest.fixture
+async def flags_database(database: Database, flags_schema: None) -> Database:
+    return database
+
+
+@pytest.fixture
+async def start_flag_server(flags_database: Database, embedded_stores: Stores) -> AsyncIterator[StartServer]:
+    """Starts flag servers (replicas: they share the database and Redis); all are stopped at the end."""
+    from services.flags.app import start as start_flags
+    from services.flags.settings import FlagSettings
+
+    started: list[tuple[RunningFlagService, aioredis.Redis]] = []
+
+    async def start_one(**settings: object) -> RunningFlagService:
+        redis = aioredis.Redis.from_url(embedded_stores.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        running = await start_flags(FlagSettings(**settings), flags_database, redis, port=0)  # type: ignore[arg-type]
+        started.append((running, redis))
+        return running
+
+    yield start_one
+    for running, redis in started:
+        await running.stop(grace=0)
+        await redis.aclose()
+
+
+@pytest.fixture
+async def flag_server(start_flag_server: StartServer) -> RunningFlagService:
+    return await start_flag_server()
+
+
+@pytest.fixture
+async def flags(flag_server: RunningFlagService) -> AsyncIterator[flags_pb2_grpc.FlagServiceStub]:
+    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{flag_server.port}", FLAG_SERVICE)
+    yield flags_pb2_grpc.FlagServiceStub(channel)
+    await channel.close()

@@ -15,13 +15,22 @@ from services.gateway import problems
 from services.gateway.context import GatewayContext
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability
-from services.gateway.routes import auth, customers, health, live, orders
+from services.gateway.routes import auth, customers, flags, health, live, orders, pilot
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "gateway"
-ROUTERS = (auth.router, customers.router, orders.router, live.router, health.router)
+ROUTERS = (
+    auth.router,
+    customers.router,
+    orders.router,
+    flags.router,
+    flags.customer_router,
+    pilot.router,
+    live.router,
+    health.router,
+)
 LIVE_STREAMS = ("events.order",)
 
 

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from fastapi import Request
 from grpc_health.v1 import health_pb2_grpc
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
+from luckygas.flags.v1 import flags_pb2, flags_pb2_grpc
 from luckygas.order.v1 import order_pb2, order_pb2_grpc
 
 from services.gateway.ratelimit import RateLimiter
@@ -19,6 +20,7 @@ from services.platform.grpc_client import open_channel
 
 CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
 ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
+FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
 
 
 @dataclass
@@ -34,6 +36,9 @@ class GatewayContext:
     order_channel: grpc.aio.Channel
     orders: order_pb2_grpc.OrderServiceStub
     order_health: health_pb2_grpc.HealthStub
+    flag_channel: grpc.aio.Channel
+    flags: flags_pb2_grpc.FlagServiceStub
+    flag_health: health_pb2_grpc.HealthStub
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> GatewayContext:
@@ -43,6 +48,9 @@ class GatewayContext:
         )
         order_channel = open_channel(
             settings.order_address, ORDER_SERVICE, default_deadline=settings.call_deadline_seconds
+        )
+        flag_channel = open_channel(
+            settings.flags_address, FLAG_SERVICE, default_deadline=settings.call_deadline_seconds
         )
         return cls(
             settings=settings,
@@ -60,11 +68,15 @@ class GatewayContext:
             order_channel=order_channel,
             orders=order_pb2_grpc.OrderServiceStub(order_channel),
             order_health=health_pb2_grpc.HealthStub(order_channel),
+            flag_channel=flag_channel,
+            flags=flags_pb2_grpc.FlagServiceStub(flag_channel),
+            flag_health=health_pb2_grpc.HealthStub(flag_channel),
         )
 
     async def close(self) -> None:
         await self.customer_channel.close()
         await self.order_channel.close()
+        await self.flag_channel.close()
         await self.redis.aclose()
         await self.database.dispose()
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.flags.app import RunningFlagService
 from services.gateway.app import create_app
 from services.gateway.models import User
 from services.gateway.settings import GatewaySettings
@@ -61,9 +62,14 @@ async def gateway(
     make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
     customer_server: int,
     order_server: int,
+    flag_server: RunningFlagService,
     redis_client: object,
 ) -> httpx.AsyncClient:
-    return await make_gateway(f"127.0.0.1:{customer_server}", order_address=f"127.0.0.1:{order_server}")
+    return await make_gateway(
+        f"127.0.0.1:{customer_server}",
+        order_address=f"127.0.0.1:{order_server}",
+        flags_address=f"127.0.0.1:{flag_server.port}",
+    )
 
 
 @pytest.fixture

@@ -126,7 +126,13 @@ async def test_service_stuck_on_its_database_is_504_at_the_deadline(
 async def test_readyz_is_ready_when_everything_answers(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "customer": "ok", "order": "ok"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "redis": "ok",
+        "customer": "ok",
+        "order": "ok",
+        "flags": "ok",
+    }
 
 
 async def test_healthz_and_metrics(gateway: httpx.AsyncClient) -> None:

@@ -14,6 +14,8 @@ from tests.gateway.conftest import ROLES, bearer, gateway_settings
 
 OFFICE = {"admin", "dispatcher"}
 EVERYONE = set(ROLES)
+FLAG_READERS = {"admin", "dispatcher", "sre"}
+FLAG_WRITERS = {"admin", "sre"}
 PUBLIC = None
 
 # (method, path, roles allowed); PUBLIC routes need no token.
@@ -38,6 +40,18 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/orders/{order_id}/start-delivery", OFFICE | {"driver"}),
     ("POST", "/api/v1/orders/{order_id}/delivery", OFFICE | {"driver"}),
     ("POST", "/api/v1/orders/{order_id}/failure", OFFICE | {"driver"}),
+    ("GET", "/api/v1/flags", FLAG_READERS),
+    ("GET", "/api/v1/flags/audit", FLAG_READERS),
+    ("GET", "/api/v1/flags/{key}", FLAG_READERS),
+    ("PUT", "/api/v1/flags/{key}", FLAG_WRITERS),
+    ("POST", "/api/v1/flags/{key}/kill", FLAG_WRITERS),
+    ("POST", "/api/v1/flags/{key}/restore", FLAG_WRITERS),
+    ("GET", "/api/v1/flags/{key}/audit", FLAG_READERS),
+    ("POST", "/api/v1/flags/{key}/evaluate", FLAG_READERS),
+    ("GET", "/api/v1/customers/{customer_id}/flags", OFFICE),
+    ("PUT", "/api/v1/pilot/{key}/cohort", FLAG_WRITERS),
+    ("POST", "/api/v1/pilot/{key}/cohort/grow", FLAG_WRITERS),
+    ("PUT", "/api/v1/pilot/{key}/percentage", FLAG_WRITERS),
     ("GET", "/healthz", PUBLIC),
     ("GET", "/readyz", PUBLIC),
     ("GET", "/metrics", PUBLIC),
@@ -80,6 +94,7 @@ async def test_role_may_call_route_only_if_allowed(
     allowed = next(roles for m, p, roles in MATRIX if (m, p) == (method, path))
     headers = bearer(tokens[role]) if role else {}
     url = path.replace("{customer_id}", str(uuid.uuid4())).replace("{order_id}", str(uuid.uuid4()))
+    url = url.replace("{key}", "rbac-probe")
 
     response = await gateway.request(method, url, headers=headers, json={})
 

@@ -45,10 +45,14 @@ async def _order(context: GatewayContext) -> bool:
     return await _serving(context.order_health)
 
 
+async def _flags(context: GatewayContext) -> bool:
+    return await _serving(context.flag_health)
+
+
 @router.get("/readyz")
 async def readyz(context: Context) -> JSONResponse:
     """Ready: the database, Redis and every service the gateway calls answer."""
-    checks = {"database": _database, "redis": _redis, "customer": _customer, "order": _order}
+    checks = {"database": _database, "redis": _redis, "customer": _customer, "order": _order, "flags": _flags}
 
     async def run(check: object) -> str:
         try:

@@ -1,0 +1,271 @@
+"""``/api/v1/flags``: feature flags through the flag service — read, change, kill, restore, audit, evaluate."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from google.protobuf import json_format
+from google.protobuf.struct_pb2 import Struct
+from luckygas.customer.v1 import customer_pb2
+from luckygas.flags.v1 import flags_pb2 as pb
+from pydantic import BaseModel, Field
+
+from services.gateway.context import GatewayContext, get_context
+from services.gateway.schemas import Strict, Text
+from services.gateway.security import DISPATCHER, SRE, Allow
+from services.gateway.tokens import AccessClaims
+from services.platform.errors import InvalidArgument
+
+router = APIRouter(prefix="/api/v1/flags", tags=["flags"])
+customer_router = APIRouter(prefix="/api/v1/customers", tags=["flags"])
+
+Context = Annotated[GatewayContext, Depends(get_context)]
+Readers = Annotated[AccessClaims, Depends(Allow(DISPATCHER, SRE))]
+# The flag service refuses fault.* flags to every role but sre and admin; it is told who is asking.
+Writers = Annotated[AccessClaims, Depends(Allow(SRE))]
+OfficeStaff = Annotated[AccessClaims, Depends(Allow(DISPATCHER))]
+IfMatch = Annotated[str | None, Header(description='the flag\'s version (its ETag), e.g. "3"; absent: create')]
+
+
+class FlagOut(BaseModel):
+    key: str
+    definition: dict[str, Any] = Field(description="flagd flag definition")
+    description: str
+    version: int
+    updated_at: datetime | None
+    updated_by: str
+    deleted: bool
+
+
+class FlagList(BaseModel):
+    items: list[FlagOut]
+    revision: int
+
+
+class FlagPut(Strict):
+    definition: dict[str, Any] = Field(
+        description="flagd flag definition",
+        examples=[{"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}],
+    )
+    description: str = Field("", max_length=500)
+    reason: Text = ""
+
+
+class Reason(Strict):
+    reason: Text = ""
+
+
+class Restore(Strict):
+    version: int = Field(ge=1, description="the earlier version whose definition becomes current again")
+    reason: Text = ""
+
+
+class AuditEntryOut(BaseModel):
+    sequence: int
+    flag_key: str
+    flag_version: int
+    action: str
+    actor: str
+    actor_role: str
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    at: datetime | None
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next_page_token: str | None
+
+
+class EvaluateIn(Strict):
+    context: dict[str, Any] = Field(
+        default_factory=dict, description='evaluation context; "targetingKey" is the customer code'
+    )
+
+
+class EvaluationOut(BaseModel):
+    flag_key: str
+    value: Any
+    variant: str
+    reason: str
+    error_code: str
+    error_message: str
+    flag_version: int
+
+
+class CustomerFlags(BaseModel):
+    customer_id: str
+    customer_code: str
+    context: dict[str, Any]
+    flags: list[EvaluationOut]
+    revision: int
+
+
+def actor(claims: AccessClaims) -> pb.Actor:
+    return pb.Actor(username=claims.username, role=claims.role)
+
+
+def _json_or_none(text: str) -> dict[str, Any] | None:
+    return json.loads(text) if text else None
+
+
+def flag_out(flag: pb.Flag, response: Response | None = None) -> FlagOut:
+    if response is not None:
+        response.headers["ETag"] = f'"{flag.version}"'
+    return FlagOut(
+        key=flag.key,
+        definition=json.loads(flag.definition_json) if flag.definition_json else {},
+        description=flag.description,
+        version=flag.version,
+        updated_at=flag.updated_at.ToDatetime() if flag.HasField("updated_at") else None,
+        updated_by=flag.updated_by,
+        deleted=flag.deleted,
+    )
+
+
+def evaluation_out(result: pb.EvaluationResult) -> EvaluationOut:
+    return EvaluationOut(
+        flag_key=result.flag_key,
+        value=json_format.MessageToDict(result.value) if result.HasField("value") else None,
+        variant=result.variant,
+        reason=result.reason,
+        error_code=result.error_code,
+        error_message=result.error_message,
+        flag_version=result.flag_version,
+    )
+
+
+def _struct(values: dict[str, Any]) -> Struct:
+    context = Struct()
+    context.update(values)
+    return context
+
+
+def parse_if_match(if_match: str) -> int:
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or int(value) < 1:
+        raise InvalidArgument.for_field("If-Match", 'must be the ETag of the flag, e.g. "3"')
+    return int(value)
+
+
+async def _audit(context: GatewayContext, flag_key: str, page_size: int, page_token: str) -> AuditPage:
+    reply = await context.flags.ListAudit(
+        pb.ListAuditRequest(flag_key=flag_key, page_size=page_size, page_token=page_token)
+    )
+    return AuditPage(
+        entries=[
+            AuditEntryOut(
+                sequence=entry.sequence,
+                flag_key=entry.flag_key,
+                flag_version=entry.flag_version,
+                action=entry.action,
+                actor=entry.actor,
+                actor_role=entry.actor_role,
+                reason=entry.reason,
+                before=_json_or_none(entry.before_json),
+                after=_json_or_none(entry.after_json),
+                at=entry.at.ToDatetime() if entry.HasField("at") else None,
+            )
+            for entry in reply.entries
+        ],
+        next_page_token=reply.next_page_token or None,
+    )
+
+
+PageSize = Annotated[int, Query(ge=1, le=500)]
+PageToken = Annotated[str, Query(max_length=500)]
+
+
+@router.get("", response_model=FlagList)
+async def list_flags(context: Context, claims: Readers) -> FlagList:
+    reply = await context.flags.ListFlags(pb.ListFlagsRequest())
+    return FlagList(items=[flag_out(flag) for flag in reply.flags], revision=reply.revision)
+
+
+# Declared before /{key} so "audit" is never read as a flag key.
+@router.get("/audit", response_model=AuditPage)
+async def list_all_audit(
+    context: Context, claims: Readers, page_size: PageSize = 50, page_token: PageToken = ""
+) -> AuditPage:
+    """Every change to every flag: who, when, why, before and after."""
+    return await _audit(context, "", page_size, page_token)
+
+
+@router.get("/{key}", response_model=FlagOut)
+async def get_flag(key: str, context: Context, claims: Readers, response: Response) -> FlagOut:
+    return flag_out(await context.flags.GetFlag(pb.GetFlagRequest(key=key)), response)
+
+
+@router.put("/{key}", response_model=FlagOut)
+async def put_flag(
+    key: str, body: FlagPut, context: Context, claims: Writers, response: Response, if_match: IfMatch = None
+) -> FlagOut:
+    """Create a flag (no If-Match) or change it (If-Match: its current version; a stale one is 412)."""
+    expected = parse_if_match(if_match) if if_match is not None else 0
+    flag = await context.flags.PutFlag(
+        pb.PutFlagRequest(
+            key=key,
+            definition_json=json.dumps(body.definition, ensure_ascii=False),
+            description=body.description,
+            expected_version=expected,
+            actor=actor(claims),
+            reason=body.reason,
+        )
+    )
+    if expected == 0:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"{router.prefix}/{flag.key}"
+    return flag_out(flag, response)
+
+
+@router.post("/{key}/kill", response_model=FlagOut)
+async def kill_flag(key: str, body: Reason, context: Context, claims: Writers, response: Response) -> FlagOut:
+    """The kill switch: the flag is disabled and every caller gets its code default."""
+    flag = await context.flags.KillFlag(pb.KillFlagRequest(key=key, actor=actor(claims), reason=body.reason))
+    return flag_out(flag, response)
+
+
+@router.post("/{key}/restore", response_model=FlagOut)
+async def restore_flag(key: str, body: Restore, context: Context, claims: Writers, response: Response) -> FlagOut:
+    """Make an earlier version's definition current again, as a new version."""
+    flag = await context.flags.RestoreFlag(
+        pb.RestoreFlagRequest(key=key, version=body.version, actor=actor(claims), reason=body.reason)
+    )
+    return flag_out(flag, response)
+
+
+@router.get("/{key}/audit", response_model=AuditPage)
+async def list_flag_audit(
+    key: str, context: Context, claims: Readers, page_size: PageSize = 50, page_token: PageToken = ""
+) -> AuditPage:
+    return await _audit(context, key, page_size, page_token)
+
+
+@router.post("/{key}/evaluate", response_model=EvaluationOut)
+async def evaluate_flag(key: str, body: EvaluateIn, context: Context, claims: Readers) -> EvaluationOut:
+    """What the flag gives for a context, e.g. {"targetingKey": "<customer code>"}."""
+    result = await context.flags.EvaluateFlag(pb.EvaluateFlagRequest(flag_key=key, context=_struct(body.context)))
+    return evaluation_out(result)
+
+
+@customer_router.get("/{customer_id}/flags", response_model=CustomerFlags)
+async def customer_flags(customer_id: str, context: Context, claims: OfficeStaff) -> CustomerFlags:
+    """Every flag as this customer gets it (code as targetingKey, with zone and segment), for support calls."""
+    customer = await context.customers.GetCustomer(customer_pb2.GetCustomerRequest(id=customer_id))
+    values = {
+        "targetingKey": customer.fields.code,
+        "zone": customer.fields.zone,
+        "segment": customer.fields.segment,
+    }
+    reply = await context.flags.EvaluateAll(pb.EvaluateAllRequest(context=_struct(values)))
+    return CustomerFlags(
+        customer_id=customer.id,
+        customer_code=customer.fields.code,
+        context=values,
+        flags=[evaluation_out(result) for result in reply.results],
+        revision=reply.revision,
+    )
