@@ -82,6 +82,14 @@ class _Transaction:
         self.revision = 0
         self.actions: list[str] = []
 
+    async def existing(self, key: str) -> FlagRecord:
+        """Take the write lock and read ``key``, which must exist (deleted or not)."""
+        await self.repository.lock_writes()
+        current = await self.repository.get(key)
+        if current is None:
+            raise NotFound(f"flag {key} does not exist")
+        return current
+
     async def write(self, current: FlagRecord, change: _Write) -> FlagRecord:
         """The next version of an existing flag, with its history row, audit row and flag.changed event."""
         saved = await self.repository.save(
@@ -238,10 +246,7 @@ class FlagService:
         self._check_write(key, actor, reason)
         async with self.database.session() as session:
             transaction = _Transaction(FlagRepository(session), actor, reason.strip())
-            await transaction.repository.lock_writes()
-            current = await transaction.repository.get(key)
-            if current is None:
-                raise NotFound(f"flag {key} does not exist")
+            current = await transaction.existing(key)
             if current.deleted or not current.enabled:
                 return current  # already off everywhere: evaluation of a deleted flag is FLAG_NOT_FOUND
             killed = {**current.definition, "state": "DISABLED"}
@@ -256,10 +261,7 @@ class FlagService:
             raise InvalidArgument.for_field("version", "must be a version of the flag (1 or more)")
         async with self.database.session() as session:
             transaction = _Transaction(FlagRepository(session), actor, reason.strip())
-            await transaction.repository.lock_writes()
-            current = await transaction.repository.get(key)
-            if current is None:
-                raise NotFound(f"flag {key} does not exist")
+            current = await transaction.existing(key)
             earlier = await transaction.repository.get_version(key, version)
             if earlier is None:
                 raise NotFound(f"flag {key} has no version {version} (it is at version {current.version})")
@@ -284,10 +286,7 @@ class FlagService:
             raise InvalidArgument.for_field("expected_version", "must not be negative (0: any version)")
         async with self.database.session() as session:
             transaction = _Transaction(FlagRepository(session), actor, reason.strip())
-            await transaction.repository.lock_writes()
-            current = await transaction.repository.get(key)
-            if current is None:
-                raise NotFound(f"flag {key} does not exist")
+            current = await transaction.existing(key)
             if expected_version and current.version != expected_version:
                 raise _conflict(current, expected_version, "is at")
             if current.deleted:
