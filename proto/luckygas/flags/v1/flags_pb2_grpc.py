@@ -5,7 +5,7 @@ import warnings
 
 from luckygas.flags.v1 import flags_pb2 as luckygas_dot_flags_dot_v1_dot_flags__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 

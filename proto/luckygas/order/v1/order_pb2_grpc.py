@@ -5,7 +5,7 @@ import warnings
 
 from luckygas.order.v1 import order_pb2 as luckygas_dot_order_dot_v1_dot_order__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
