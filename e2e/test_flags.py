@@ -1,10 +1,16 @@
-"""Fault flags on the embedded platform: an SRE slows one customer RPC through the gateway, the slowdown reaches
-the customer service within a second, outlives the flag service being stopped, and is lifted by the kill
-switch within a second once the flag service is back."""
+"""Flags on the embedded platform.
+
+- A kill through the gateway reaches every running service's in-process flags within a second; with the flag
+  service stopped they keep their last known flags, and they resync when it is back.
+- An SRE slows one customer RPC through the gateway; the slowdown reaches the customer service within a
+  second, outlives the flag service being stopped, and is lifted by the kill switch within a second.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +20,7 @@ import httpx
 import pytest
 
 from e2e.conftest import Platform, demo_platform, log_in
+from services.local.programs import SERVICES, PlatformState
 from services.local.supervision import Layout, SupervisorClient
 
 pytestmark = pytest.mark.e2e
@@ -168,3 +175,112 @@ def test_a_fault_flag_slows_get_customer_survives_the_flag_service_stopping_and_
         timings["recovery"] = changed_after(kill_at, probes(platform, one, office), slow=False)
         assert timings["recovery"] <= PROPAGATION_SECONDS, timings
     print(f"flag timings (s): {timings}")
+
+
+# --- The kill switch reaches every service -------------------------------------------------------------------
+
+KILLED_FLAG = "e2e-kill-switch"
+POLL_EVERY = 0.01
+
+
+def metrics_urls(platform: Platform) -> dict[str, str]:
+    """Each service that evaluates flags in-process (all but the flag service, their source) → its /metrics."""
+    state = PlatformState.load(Layout.at(platform.data_dir).state_path)
+    urls = {}
+    for service in SERVICES:
+        if service.name == "flags":
+            continue
+        if service.protocol == "grpc":
+            urls[service.name] = f"http://127.0.0.1:{state.ports[f'{service.name}_metrics']}/metrics"
+        else:
+            urls[service.name] = f"{platform.base_url}/metrics"
+    return urls
+
+
+def gauge(text: str, name: str, flag: str | None = None) -> float | None:
+    labels = re.escape(f'{{flag="{flag}"}}') if flag else ""
+    found = re.search(rf"^{name}{labels} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class Seen:
+    version: float | None
+    enabled: float | None
+    stream_connected: float | None
+
+
+def seen(client: httpx.Client, url: str) -> Seen:
+    text = client.get(url).text
+    return Seen(
+        gauge(text, "luckygas_flag_version", KILLED_FLAG),
+        gauge(text, "luckygas_flag_enabled", KILLED_FLAG),
+        gauge(text, "luckygas_flags_stream_connected"),
+    )
+
+
+def wait_everywhere(urls: dict[str, str], wanted: Any, within: float, since: float | None = None) -> dict[str, float]:
+    """Polls every service at once; returns, per service, seconds from ``since`` (default: now) until its
+    flags matched ``wanted(Seen)``."""
+    started = time.monotonic() if since is None else since
+    arrived: dict[str, float] = {}
+
+    def poll(name: str, url: str) -> None:
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() - started < within:
+                if wanted(seen(client, url)):
+                    arrived[name] = time.monotonic() - started
+                    return
+                time.sleep(POLL_EVERY)  # the polling interval of this observer; what is timed is the service
+
+    threads = [threading.Thread(target=poll, args=item) for item in urls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(arrived) == set(urls), f"not every service got there within {within} s: {arrived}"
+    return arrived
+
+
+def test_a_kill_reaches_every_service_within_a_second_and_they_resync_after_the_flag_service_is_back(
+    platform: Platform,
+) -> None:
+    urls = metrics_urls(platform)
+    assert set(urls) >= {"customer", "order", "gateway"}
+    supervisor = SupervisorClient(Layout.at(platform.data_dir))
+    with httpx.Client(base_url=platform.base_url, timeout=10) as client:
+        admin = log_in(client, "admin")
+        definition = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}
+        created = client.put(
+            f"/api/v1/flags/{KILLED_FLAG}",
+            json={"definition": definition, "description": "e2e kill switch", "reason": "e2e"},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        wait_everywhere(urls, lambda now: now.version == 1 and now.enabled == 1, within=10)
+
+        # Timed from just before the request: the gateway's call to the flag service is part of a kill.
+        sent = time.monotonic()
+        killed = client.post(f"/api/v1/flags/{KILLED_FLAG}/kill", json={"reason": "e2e: kill"}, headers=admin)
+        arrived = wait_everywhere(urls, lambda now: now.version == 2 and now.enabled == 0, within=5, since=sent)
+        assert killed.status_code == 200, killed.text
+        print(f"kill observed after (s): {arrived}")
+        assert max(arrived.values()) <= PROPAGATION_SECONDS, arrived
+
+        # The flag service stopped: every service notices the stream is gone and keeps the killed flag.
+        supervisor.stop("flags")
+        try:
+            wait_everywhere(urls, lambda now: now.stream_connected == 0, within=10)
+            kept = {name: seen(client, url) for name, url in urls.items()}
+            assert all(now.version == 2 and now.enabled == 0 for now in kept.values()), kept
+        finally:
+            supervisor.start("flags")
+        # Back: every service has its full set again, and the next change reaches all of them.
+        wait_everywhere(urls, lambda now: now.stream_connected == 1 and now.version == 2, within=30)
+        sent = time.monotonic()
+        restored = client.post(
+            f"/api/v1/flags/{KILLED_FLAG}/restore", json={"version": 1, "reason": "e2e: restore"}, headers=admin
+        )
+        assert restored.status_code == 200, restored.text
+        arrived = wait_everywhere(urls, lambda now: now.version == 3 and now.enabled == 1, within=5, since=sent)
+        assert max(arrived.values()) <= PROPAGATION_SECONDS, arrived

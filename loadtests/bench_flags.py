@@ -35,8 +35,13 @@ SPLIT_KEY = "bench-split"
 ACTOR = pb.Actor(username="bench-flags", role="admin")
 ENABLED = {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}
 SPLIT = {**in_process.BOOLEAN, "targeting": {"fractional": [["on", 10], ["off", 90]]}}
-# The processes that keep an in-process copy, by the environment variable naming their /metrics port.
-WATCHERS = {"customer": "LUCKYGAS_CUSTOMER_METRICS_PORT", "order": "LUCKYGAS_ORDER_METRICS_PORT"}
+# The processes that keep an in-process copy, by the environment variable naming their /metrics port (the
+# gateway serves /metrics on its HTTP port).
+WATCHERS = {
+    "customer": "LUCKYGAS_CUSTOMER_METRICS_PORT",
+    "order": "LUCKYGAS_ORDER_METRICS_PORT",
+    "gateway": "LUCKYGAS_GATEWAY_PORT",
+}
 REVISION_METRIC = "luckygas_flags_local_revision"
 
 

@@ -9,28 +9,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.gateway import problems
 from services.gateway.context import GatewayContext
+from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability
 from services.gateway.routes import auth, customers, flags, health, live, orders, pilot
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
+from services.platform.flags.local import FlagWatcher
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "gateway"
-ROUTERS = (
-    auth.router,
-    customers.router,
-    orders.router,
-    flags.router,
-    flags.customer_router,
-    pilot.router,
-    live.router,
-    health.router,
-)
+# The REST API, where fault.gateway may inject faults; then routes it never touches (probes, /metrics, live).
+API_ROUTERS = (auth.router, customers.router, orders.router, flags.router, flags.customer_router, pilot.router)
+PLUMBING_ROUTERS = (live.router, health.router)
 LIVE_STREAMS = ("events.order",)
 
 
@@ -47,9 +42,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         feed_redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=10)
         app.state.live = LiveHub(feed_redis, LIVE_STREAMS)
         await app.state.live.start()
+        # Flags in-process, like every service: fail static when the flag service or Redis is away.
+        watcher = FlagWatcher(context.flag_store, settings.flags_address, watcher="gateway", redis=feed_redis)
+        watcher.start()
         try:
             yield
         finally:
+            await watcher.stop()
             await app.state.live.stop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(feed_redis.aclose(), 2.0)
@@ -65,7 +64,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
-    for router in ROUTERS:
+    for router in API_ROUTERS:
+        app.include_router(router, dependencies=[Depends(inject_fault)])
+    for router in PLUMBING_ROUTERS:
         app.include_router(router)
     app.add_middleware(
         BodySizeLimit,

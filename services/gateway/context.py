@@ -16,6 +16,8 @@ from services.gateway.ratelimit import RateLimiter
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenSigner
 from services.platform.database import Database, create_engine
+from services.platform.flags.faults import FaultPolicy
+from services.platform.flags.local import FlagStore
 from services.platform.grpc_client import open_channel
 
 CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
@@ -39,6 +41,9 @@ class GatewayContext:
     flag_channel: grpc.aio.Channel
     flags: flags_pb2_grpc.FlagServiceStub
     flag_health: health_pb2_grpc.HealthStub
+    # The gateway's in-process flags (kept current by a watcher started in the lifespan) and its fault policy.
+    flag_store: FlagStore
+    faults: FaultPolicy
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> GatewayContext:
@@ -52,6 +57,7 @@ class GatewayContext:
         flag_channel = open_channel(
             settings.flags_address, FLAG_SERVICE, default_deadline=settings.call_deadline_seconds
         )
+        flag_store = FlagStore()
         return cls(
             settings=settings,
             database=Database(
@@ -71,6 +77,8 @@ class GatewayContext:
             flag_channel=flag_channel,
             flags=flags_pb2_grpc.FlagServiceStub(flag_channel),
             flag_health=health_pb2_grpc.HealthStub(flag_channel),
+            flag_store=flag_store,
+            faults=FaultPolicy(flag_store, "gateway"),
         )
 
     async def close(self) -> None:

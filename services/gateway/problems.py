@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.gateway.errors import AccountLocked, TooManyRequests, Unauthenticated
+from services.gateway.faults import InjectedFault
 from services.platform.errors import DomainError, FieldViolation
 from services.platform.interceptors import VIOLATIONS_METADATA_KEY, status_for
 
@@ -112,6 +113,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, error: DomainError) -> JSONResponse:
         return from_domain_error(error)
+
+    @app.exception_handler(InjectedFault)
+    async def injected_fault(request: Request, error: InjectedFault) -> JSONResponse:
+        status, slug, title = STATUS_MAP.get(error.status, _UPSTREAM_FAULT)
+        return problem(status, slug, title, str(error))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from services.gateway.app import ROUTERS, create_app
+from services.gateway.app import API_ROUTERS, PLUMBING_ROUTERS, create_app
 from services.gateway.security import Allow
 from tests.gateway.conftest import ROLES, bearer, gateway_settings
 
@@ -61,7 +61,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
 def test_the_matrix_lists_every_route_and_each_declares_its_roles(embedded_stores: object) -> None:
     routes = {
         (method, route.path): route
-        for router in ROUTERS
+        for router in (*API_ROUTERS, *PLUMBING_ROUTERS)
         for route in router.routes
         if isinstance(route, APIRoute)
         for method in route.methods

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from services.gateway.context import GatewayContext, get_context
 
@@ -69,5 +69,8 @@ async def readyz(context: Context) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    # ``?name[]=...`` picks metrics by name, as the services' own /metrics servers (prometheus_client) allow.
+    names = request.query_params.getlist("name[]")
+    registry = REGISTRY.restricted_registry(names) if names else REGISTRY
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

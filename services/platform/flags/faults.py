@@ -9,8 +9,9 @@ the share of calls aborted with ``error_code`` (default UNAVAILABLE), ``methods`
 (missing or empty: every method of the service). ``{}``, or the flag DISABLED, is no fault. Targeting sees
 ``service`` and ``method`` in the context, so a rule may also pick a variant per method.
 
-Install ``FaultInjectionInterceptor(store, "order")`` innermost, after the standard interceptors, so traces,
-metrics and access logs include what it injects::
+``FaultPolicy`` decides per call; ``FaultInjectionInterceptor`` applies it to gRPC servers (the gateway applies
+the same policy to its REST routes). Install ``FaultInjectionInterceptor(store, "order")`` innermost, after
+the standard interceptors, so traces, metrics and access logs include what it injects::
 
     create_server(register, names, interceptors=[*standard_interceptors(), FaultInjectionInterceptor(store, "order")])
 
@@ -131,11 +132,11 @@ def check_fault_flag(flag: FlagDefinition, *, field: str = "definition_json") ->
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Any]
 
 
-class FaultInjectionInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Evaluates ``fault.<service>`` per RPC and adds its latency and/or aborts with its status.
+class FaultPolicy:
+    """What ``fault.<service>`` asks of one call now, for the gRPC interceptor and the gateway's HTTP middleware.
 
-    With no fault (flag missing, DISABLED, ``{}``, or another method) the handler is returned untouched: the
-    cost is one dictionary lookup, or one evaluation when the flag is on.
+    With no fault (flag missing, DISABLED, ``{}``, or another method) the answer is ``NO_FAULT`` after one
+    dictionary lookup, or one evaluation when the flag is on.
     """
 
     def __init__(self, store: FlagStore, service: str, *, rng: random.Random | None = None) -> None:
@@ -145,8 +146,14 @@ class FaultInjectionInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         self.rng = rng or random.Random()
         self._parsed: dict[int, tuple[Any, Fault]] = {}
 
-    def fault_for(self, method: str) -> Fault:
-        """The fault for ``method`` now (NO_FAULT when none); never raises."""
+    def enabled(self) -> bool:
+        """False when no call can be faulted: the cheap check before working out a call's method name."""
+        flag = self.store.get(self.flag_key)
+        return flag is not None and flag.enabled
+
+    def fault_for(self, method: str, *aliases: str) -> Fault:
+        """The fault for ``method`` now (NO_FAULT when none); never raises. A fault's ``methods`` may name the
+        call by ``method`` or by any of its ``aliases`` (the gateway's path template without the HTTP verb)."""
         flag = self.store.get(self.flag_key)
         if flag is None or not flag.enabled:
             return NO_FAULT
@@ -166,7 +173,32 @@ class FaultInjectionInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
             if len(self._parsed) >= 64:
                 self._parsed.clear()
             self._parsed[id(value)] = (value, fault)
-        return fault if fault.applies_to(method) else NO_FAULT
+        return fault if any(fault.applies_to(name) for name in (method, *aliases)) else NO_FAULT
+
+    async def delay(self, method: str, fault: Fault) -> None:
+        """The fault's added latency, if it has one."""
+        if fault.latency_ms is not None:
+            low, high = fault.latency_ms
+            # The sleep is the injected fault itself: this call is meant to be slow.
+            await asyncio.sleep(self.rng.uniform(low, high) / 1000)
+            FAULTS_INJECTED.labels(self.service, method, "latency").inc()
+
+    def fails(self, method: str, fault: Fault) -> bool:
+        """Whether this call is one the fault's error rate aborts (counted when it is)."""
+        if fault.error_rate > 0 and self.rng.random() < fault.error_rate:
+            FAULTS_INJECTED.labels(self.service, method, "error").inc()
+            return True
+        return False
+
+
+class FaultInjectionInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Applies ``fault.<service>`` to each RPC: adds its latency and/or aborts with its status.
+
+    Without a fault the handler is returned untouched.
+    """
+
+    def __init__(self, store: FlagStore, service: str, *, rng: random.Random | None = None) -> None:
+        self.policy = FaultPolicy(store, service, rng=rng)
 
     async def intercept_service(
         self,
@@ -178,20 +210,15 @@ class FaultInjectionInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[mis
         if handler is None or full_method.lstrip("/").startswith(EXEMPT_SERVICES):
             return handler
         method = full_method.rpartition("/")[2]
-        fault = self.fault_for(method)
+        fault = self.policy.fault_for(method)
         if fault is NO_FAULT:
             return handler
         return self._wrap(handler, method, fault)
 
     async def _inject(self, method: str, fault: Fault, context: grpc.aio.ServicerContext) -> None:
-        if fault.latency_ms is not None:
-            low, high = fault.latency_ms
-            # The sleep is the injected fault itself: this RPC is meant to be slow.
-            await asyncio.sleep(self.rng.uniform(low, high) / 1000)
-            FAULTS_INJECTED.labels(self.service, method, "latency").inc()
-        if fault.error_rate > 0 and self.rng.random() < fault.error_rate:
-            FAULTS_INJECTED.labels(self.service, method, "error").inc()
-            await context.abort(fault.error_code, f"fault injected by flag {self.flag_key}")
+        await self.policy.delay(method, fault)
+        if self.policy.fails(method, fault):
+            await context.abort(fault.error_code, f"fault injected by flag {self.policy.flag_key}")
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str, fault: Fault) -> grpc.RpcMethodHandler:
         def wrap(behaviour: Behaviour) -> Behaviour:

@@ -41,6 +41,9 @@ STREAM_CONNECTED = Gauge(
 UPDATES = Counter(
     "luckygas_flags_updates_total", "Flag sets and change messages applied to the in-process copy.", ["source"]
 )
+# Per flag, so an SRE (and the end-to-end test) can see when each process has taken a change such as a kill.
+FLAG_VERSION = Gauge("luckygas_flag_version", "Version of each flag this process evaluates from.", ["flag"])
+FLAG_ENABLED = Gauge("luckygas_flag_enabled", "1 when the flag is ENABLED in this process, 0 when killed.", ["flag"])
 REJECTED = Counter(
     "luckygas_flags_rejected_total", "Flag definitions received that did not parse; the last good one is kept."
 )
@@ -176,12 +179,25 @@ class FlagStore:
         self._revision = revision
         if changed:
             self.last_applied_at = time.time()
+            _export(changed, flags)
             for listener in list(self._listeners):
                 try:
                     listener(changed)
                 except Exception:  # noqa: BLE001 - a listener's bug must not stop flag updates
                     _log.exception("flag change listener failed")
         return changed
+
+
+def _export(changed: set[str], flags: Mapping[str, FlagDefinition]) -> None:
+    for key in changed:
+        flag = flags.get(key)
+        if flag is None:
+            with suppress(KeyError):
+                FLAG_VERSION.remove(key)
+                FLAG_ENABLED.remove(key)
+            continue
+        FLAG_VERSION.labels(key).set(flag.version)
+        FLAG_ENABLED.labels(key).set(1 if flag.enabled else 0)
 
 
 class FlagWatcher:
