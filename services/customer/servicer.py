@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from datetime import date
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -13,6 +14,7 @@ from luckygas.customer.v1 import customer_pb2_grpc
 
 from services.customer.models import outbox
 from services.customer.repository import CustomerRepository
+from services.customer.rest_days import is_open
 from services.customer.schemas import CustomerFields, CustomerRecord, SearchFilter
 from services.customer.service import CustomerService
 from services.platform.database import Database
@@ -126,9 +128,13 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     async def BatchGetCustomers(
         self, request: pb.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetCustomersResponse:
+        resting_on = _date(request.resting_on, "resting_on") if request.resting_on else None
         async with self._reader() as service:
             records, missing = await service.batch_get(list(request.ids), list(request.codes))
-        return pb.BatchGetCustomersResponse(customers=[record_to_proto(r) for r in records], missing=missing)
+        resting = [str(r.id) for r in records if resting_on is not None and not is_open(r.fields.rest_days, resting_on)]
+        return pb.BatchGetCustomersResponse(
+            customers=[record_to_proto(r) for r in records], missing=missing, resting_ids=resting
+        )
 
     async def SearchCustomers(
         self, request: pb.SearchCustomersRequest, context: grpc.aio.ServicerContext
@@ -168,3 +174,10 @@ def registrar(database: Database) -> Callable[[grpc.aio.Server], None]:
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CustomerService"].full_name
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise InvalidArgument.for_field(field, "a date as YYYY-MM-DD") from error

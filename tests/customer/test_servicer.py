@@ -243,6 +243,26 @@ async def test_batch_get_returns_found_and_lists_missing(customers: Stub) -> Non
     assert list(reply.missing) == ["4999999"]
 
 
+async def test_batch_get_says_which_customers_rest_on_a_date(customers: Stub) -> None:
+    sundays = await customers.CreateCustomer(
+        pb.CreateCustomerRequest(customer=customer_fields(code="4000011", rest_days="7"))
+    )
+    open_daily = await customers.CreateCustomer(
+        pb.CreateCustomerRequest(customer=customer_fields(code="4000012", rest_days=""))
+    )
+    ids = [sundays.id, open_daily.id]
+
+    sunday = await customers.BatchGetCustomers(pb.BatchGetCustomersRequest(ids=ids, resting_on="2026-11-29"))
+    monday = await customers.BatchGetCustomers(pb.BatchGetCustomersRequest(ids=ids, resting_on="2026-11-30"))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await customers.BatchGetCustomers(pb.BatchGetCustomersRequest(ids=ids, resting_on="29/11/2026"))
+
+    assert list(sunday.resting_ids) == [sundays.id]
+    assert list(monday.resting_ids) == []
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(raised.value) == {"resting_on": "a date as YYYY-MM-DD"}
+
+
 async def published_customer_events(database: Database, redis: aioredis.Redis) -> list[EventEnvelope]:
     await OutboxRelay(database, outbox, redis).publish_pending()
     return [EventEnvelope.from_fields(fields) for _, fields in await redis.xrange("events.customer")]

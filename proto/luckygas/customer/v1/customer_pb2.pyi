@@ -274,6 +274,9 @@ class BatchGetCustomersRequest(_message.Message):
 
     IDS_FIELD_NUMBER: _builtins.int
     CODES_FIELD_NUMBER: _builtins.int
+    RESTING_ON_FIELD_NUMBER: _builtins.int
+    resting_on: _builtins.str
+    """YYYY-MM-DD, optional: also say which of the customers found rest on that day (their rest_days rule)."""
     @_builtins.property
     def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -283,10 +286,11 @@ class BatchGetCustomersRequest(_message.Message):
         *,
         ids: _abc.Iterable[_builtins.str] | None = ...,
         codes: _abc.Iterable[_builtins.str] | None = ...,
+        resting_on: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes", "ids", b"ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codes", b"codes", "ids", b"ids", "resting_on", b"resting_on"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -298,21 +302,27 @@ class BatchGetCustomersResponse(_message.Message):
 
     CUSTOMERS_FIELD_NUMBER: _builtins.int
     MISSING_FIELD_NUMBER: _builtins.int
+    RESTING_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def customers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Customer]: ...
     @_builtins.property
     def missing(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """ids and codes that matched nothing"""
 
+    @_builtins.property
+    def resting_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ids of the customers found that take no deliveries on resting_on"""
+
     def __init__(
         self,
         *,
         customers: _abc.Iterable[Global___Customer] | None = ...,
         missing: _abc.Iterable[_builtins.str] | None = ...,
+        resting_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers", "missing", b"missing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers", "missing", b"missing", "resting_ids", b"resting_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
