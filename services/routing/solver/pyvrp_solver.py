@@ -1,0 +1,297 @@
+"""The routing engine: a RoutingProblem solved with PyVRP's iterated local search (Model API, PyVRP 0.14).
+
+How the problem maps onto PyVRP, and why:
+
+- Travel: PyVRP's distance matrix is the problem's objective matrix (travel time for Lucky Gas, distance for
+  Solomon) at unit cost, its duration matrix the travel times. The driving limit is PyVRP's ``max_distance``,
+  exact only when the objective is travel time (or the two matrices are equal); otherwise it is refused.
+- Vehicles: identical vehicles share one vehicle type (``num_available``); the fixed cost is the problem's.
+- Compatibility: extra load dimensions. A car-only stop loads one unit of "needs a car", which motorcycles
+  carry zero of; a motorcycle-only stop likewise. Load excess is a hard violation, so it is exact, and it needs
+  no copies of the distance matrix (the alternative, per-kind routing profiles with huge edges, does).
+- Disjoint windows: one client per window in a mutually exclusive client group; the group is required.
+- Lunch: PyVRP has no breaks (issues #352, #415). Each stop gets, per lunch class (vehicles sharing a lunch
+  window), a "lunch form": the same client with the lunch added to its service and its window narrowed so the
+  lunch starts in time, loading one unit of that class's lunch dimension (capacity 1 on those vehicles, 0 on
+  the others: at most one lunch per route, only on the right vehicles). A lunch client at the depot (one per
+  vehicle) covers lunch before leaving or after coming back. A used vehicle must eat: the vehicle's fixed cost
+  carries the lunch prize on top, which the lunch form or lunch client pays back, so a route without lunch is
+  penalised and a route with one costs exactly the fixed cost. The plan is then timed exactly by timeline.py,
+  which may only move the lunch earlier (anywhere on the chosen leg), never make it infeasible; a route that
+  still lacks a feasible lunch is repaired by assemble.py.
+- Stops that cannot all be served: first every servable required stop is required. If no feasible plan shows
+  up within a share of the budget, the rest of it solves the same model with those stops optional at a prize
+  above a vehicle plus any detour, warm-started from the infeasible plan, so the answer serves what it can.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyvrp
+from pyvrp.search import NeighbourhoodParams
+from pyvrp.stop import MaxRuntime
+
+from services.routing.solver.assemble import assemble
+from services.routing.solver.precheck import precheck
+from services.routing.solver.problem import DEPOT, LunchBreak, RoutingProblem, Solution, Stop, Unplaced, Vehicle
+from services.routing.solver.timeline import merged_windows
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+SOLVER_NAME = "pyvrp"
+# Share of the budget the all-required attempt gets to find a feasible plan before stops become optional.
+REQUIRED_ATTEMPT_SHARE = 0.35
+_INFEASIBLE_COST = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class _Form:
+    """What one PyVRP client stands for: a stop in one of its windows, with or without a lunch; or a lunch alone
+    at the depot (``stop`` None)."""
+
+    stop: Stop | None
+    lunch: bool
+
+
+@dataclass(frozen=True)
+class _Built:
+    data: pyvrp.ProblemData
+    forms: list[_Form]
+    type_vehicles: list[list[Vehicle]]
+
+
+class _RequiredAttemptStop:
+    """Stop at the deadline, or early once ``give_up_after`` seconds pass without a feasible plan."""
+
+    def __init__(self, budget: float, give_up_after: float) -> None:
+        self._budget = budget
+        self._give_up_after = give_up_after
+        self._started: float | None = None
+
+    def __call__(self, best_cost: int) -> bool:
+        if self._started is None:
+            self._started = time.perf_counter()
+        elapsed = time.perf_counter() - self._started
+        return elapsed > self._budget or (elapsed > self._give_up_after and best_cost >= _INFEASIBLE_COST)
+
+
+def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> Solution:
+    """Plan the problem within about ``time_limit_seconds``; every stop ends up in a route or in ``unplaced``."""
+    started = time.perf_counter()
+    deadline = started + time_limit_seconds
+    servable, unplaced = precheck(problem)
+    if not servable or not problem.vehicles:
+        return assemble(problem, {}, {}, unplaced, SOLVER_NAME, started)
+    notes: list[str] = []
+    required = _build(problem, servable, stops_required=True)
+    remaining = max(0.0, deadline - time.perf_counter())
+    attempt = _RequiredAttemptStop(remaining, REQUIRED_ATTEMPT_SHARE * time_limit_seconds)
+    result = pyvrp.solve(required.data, stop=attempt, seed=seed, collect_stats=False, params=_params())
+    built, best = required, result.best
+    if not result.is_feasible() and any(stop.required for stop in servable):
+        built = _build(problem, servable, stops_required=False)
+        warm = pyvrp.Solution(built.data, [_same_route(built.data, route) for route in best.routes()])
+        remaining = max(0.05, deadline - time.perf_counter())
+        result = pyvrp.solve(
+            built.data,
+            stop=MaxRuntime(remaining),
+            seed=seed,
+            collect_stats=False,
+            params=_params(),
+            initial_solution=warm,
+        )
+        best = result.best
+        notes.append("no plan served every stop in time: the rest of the budget let stops go at a high price")
+    sequences, lunch_legs = _read_routes(built, best)
+    return assemble(problem, sequences, lunch_legs, unplaced, SOLVER_NAME, started, notes)
+
+
+def _params() -> pyvrp.SolveParams:
+    # A wider granular neighbourhood than the default 50 pays off on clustered instances (Solomon C and RC).
+    return pyvrp.SolveParams(neighbourhood=NeighbourhoodParams(num_neighbours=50))
+
+
+def _same_route(data: pyvrp.ProblemData, route: pyvrp.Route) -> pyvrp.Route:
+    visits = [activity.idx for activity in route if activity.is_client()]
+    return pyvrp.Route(data, visits, route.vehicle_type())
+
+
+def _prizes(problem: RoutingProblem, servable: list[Stop]) -> tuple[int, int]:
+    """The prize of a required stop (above a vehicle plus any detour it causes) and of a lunch (above a stop)."""
+    matrix = problem.objective_matrix
+    locations = {DEPOT, *(stop.location for stop in servable), *(v.start_location for v in problem.vehicles)}
+    longest = max(matrix[a][b] for a in locations for b in locations)
+    stop_prize = problem.vehicle_fixed_cost + 4 * longest + 1
+    return stop_prize, 2 * stop_prize
+
+
+def _driving_limit_is_exact(problem: RoutingProblem) -> bool:
+    return problem.objective == "duration" or all(
+        list(row_a) == list(row_b) for row_a, row_b in zip(problem.duration, problem.distance, strict=True)
+    )
+
+
+def _build(problem: RoutingProblem, servable: list[Stop], stops_required: bool) -> _Built:
+    stop_prize, lunch_prize = _prizes(problem, servable)
+    width = len(problem.dimensions)
+    needs_car = any(stop.car_only for stop in servable)
+    needs_motorcycle = any(stop.motorcycle_only for stop in servable)
+    lunch_classes: list[LunchBreak] = []
+    for vehicle in problem.vehicles:
+        if vehicle.lunch is not None and vehicle.lunch not in lunch_classes:
+            lunch_classes.append(vehicle.lunch)
+    extra = int(needs_car) + int(needs_motorcycle)
+    plenty = len(servable) + 1
+
+    def delivery(stop: Stop | None, lunch_class: int | None) -> list[int]:
+        amounts = list(stop.demand) if stop is not None else [0] * width
+        if needs_car:
+            amounts.append(int(stop is not None and stop.car_only))
+        if needs_motorcycle:
+            amounts.append(int(stop is not None and stop.motorcycle_only))
+        amounts.extend(int(index == lunch_class) for index in range(len(lunch_classes)))
+        return amounts
+
+    model = pyvrp.Model()
+    locations = [model.add_location(x=0, y=0) for _ in range(len(problem.duration))]
+    horizon = max(vehicle.shift_end for vehicle in problem.vehicles)
+    depot = model.add_depot(locations[DEPOT], tw_late=horizon, name="depot")
+    start_depots = {DEPOT: depot}
+    enforce_driving = _driving_limit_is_exact(problem)
+
+    groups: dict[tuple[object, ...], list[Vehicle]] = {}
+    for vehicle in problem.vehicles:
+        key = (
+            vehicle.capacity,
+            vehicle.motorcycle,
+            vehicle.lunch,
+            vehicle.max_driving_seconds,
+            vehicle.start_location,
+            vehicle.ready_time,
+            vehicle.shift_end,
+        )
+        groups.setdefault(key, []).append(vehicle)
+    type_vehicles = list(groups.values())
+    for vehicles in type_vehicles:
+        vehicle = vehicles[0]
+        if vehicle.start_location not in start_depots:
+            start_depots[vehicle.start_location] = model.add_depot(
+                locations[vehicle.start_location], tw_late=horizon, name=f"start of {vehicle.id}"
+            )
+        capacity = list(vehicle.capacity)
+        if needs_car:
+            capacity.append(0 if vehicle.motorcycle else plenty)
+        if needs_motorcycle:
+            capacity.append(plenty if vehicle.motorcycle else 0)
+        capacity.extend(int(vehicle.lunch == lunch) for lunch in lunch_classes)
+        limit = vehicle.max_driving_seconds
+        if limit is not None and not enforce_driving and limit < vehicle.shift_end - vehicle.ready_time:
+            raise NotImplementedError("a driving limit needs the objective to be travel time (objective='duration')")
+        model.add_vehicle_type(
+            num_available=len(vehicles),
+            capacity=capacity,
+            start_depot=start_depots[vehicle.start_location],
+            end_depot=depot,
+            fixed_cost=problem.vehicle_fixed_cost + (lunch_prize if vehicle.lunch is not None else 0),
+            tw_early=vehicle.ready_time,
+            tw_late=vehicle.shift_end,
+            max_distance=limit if limit is not None and enforce_driving else np.iinfo(np.int64).max,
+            name=",".join(v.id for v in vehicles),
+        )
+
+    forms: list[_Form] = []
+    for stop in servable:
+        classes = [
+            index
+            for index, lunch in enumerate(lunch_classes)
+            if any(v.lunch == lunch and stop.compatible_with(v) for v in problem.vehicles)
+        ]
+        options: list[tuple[int, int, int | None]] = []  # (earliest start, latest start, lunch class)
+        for start, end in merged_windows(stop):
+            options.append((start, end, None))
+            for index in classes:
+                lunch = lunch_classes[index]
+                early = max(start, lunch.earliest_start - stop.service_seconds)
+                late = min(end, lunch.latest_start - stop.service_seconds)
+                if early <= late:
+                    options.append((early, late, index))
+        required = stop.required and stops_required
+        base_prize = 0 if required else (stop_prize if stop.required else stop.prize)
+        group = None
+        if len(options) > 1:
+            group = model.add_client_group(required=required, name=stop.id)
+        for early, late, lunch_class in options:
+            has_lunch = lunch_class is not None
+            extra_service = lunch_classes[lunch_class].duration if lunch_class is not None else 0
+            model.add_client(
+                locations[stop.location],
+                delivery=delivery(stop, lunch_class),
+                service_duration=stop.service_seconds + extra_service,
+                tw_early=early,
+                tw_late=late,
+                prize=base_prize + (lunch_prize if has_lunch else 0),
+                required=required and group is None,
+                group=group,
+                name=stop.id,
+            )
+            forms.append(_Form(stop, has_lunch))
+    for vehicle in problem.vehicles:
+        if vehicle.lunch is None:
+            continue
+        lunch = vehicle.lunch
+        model.add_client(
+            locations[DEPOT],
+            delivery=delivery(None, lunch_classes.index(lunch)),
+            service_duration=lunch.duration,
+            tw_early=lunch.earliest_start,
+            tw_late=lunch.latest_start,
+            prize=lunch_prize,
+            required=False,
+            name=f"lunch {vehicle.id}",
+        )
+        forms.append(_Form(None, True))
+
+    # The Model builds its matrices edge by edge in Python; handing it whole arrays keeps a 200-stop day cheap.
+    distance: NDArray[np.int64] = np.array(problem.objective_matrix, dtype=np.int64)
+    duration: NDArray[np.int64] = np.array(problem.duration, dtype=np.int64)
+    np.fill_diagonal(distance, 0)
+    np.fill_diagonal(duration, 0)
+    data = model.data().replace(distance_matrices=[distance], duration_matrices=[duration])
+    assert data.num_load_dimensions == width + extra + len(lunch_classes)
+    return _Built(data, forms, type_vehicles)
+
+
+def _read_routes(built: _Built, best: pyvrp.Solution) -> tuple[dict[str, list[Stop]], dict[str, int | None]]:
+    """Each vehicle's stops in order, and the leg its lunch is on (PyVRP routes are per type: hand them out)."""
+    free = [list(vehicles) for vehicles in built.type_vehicles]
+    sequences: dict[str, list[Stop]] = {}
+    lunch_legs: dict[str, int | None] = {}
+    for route in best.routes():
+        stops: list[Stop] = []
+        lunch_leg: int | None = None
+        for activity in route:
+            if not activity.is_client():
+                continue
+            form = built.forms[activity.idx]
+            if form.stop is not None:
+                stops.append(form.stop)
+            if form.lunch:
+                lunch_leg = len(stops)
+        if not stops:
+            continue
+        vehicle = free[route.vehicle_type()].pop(0)
+        sequences[vehicle.id] = stops
+        lunch_legs[vehicle.id] = lunch_leg
+    return sequences, lunch_legs
+
+
+def unplaced_ids(solution: Solution) -> set[str]:
+    return {entry.stop_id for entry in solution.unplaced}
+
+
+__all__ = ["SOLVER_NAME", "Unplaced", "solve"]
