@@ -80,7 +80,7 @@ async def database(embedded_stores: Stores) -> AsyncIterator[Database]:
                     text(
                         # quote_ident: the order service's schema is the reserved word "order".
                         "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
-                        " WHERE schemaname IN ('customer', 'flags', 'gateway', 'order')"
+                        " WHERE schemaname IN ('customer', 'flags', 'gateway', 'order', 'routing')"
                         " AND tablename <> 'alembic_version'"
                     )
                 )
@@ -220,3 +220,77 @@ async def flags(flag_server: RunningFlagService) -> AsyncIterator[flags_pb2_grpc
     channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{flag_server.port}", FLAG_SERVICE)
     yield flags_pb2_grpc.FlagServiceStub(channel)
     await channel.close()
+
+
+# --- the routing service: its schema migrated once (the Taitung depot kept), a real server on a free port --------
+
+ROUTING_CONFIGURATION_TABLES = ("routing.depots",)
+
+
+@pytest.fixture(scope="session")
+def routing_configuration(embedded_stores: Stores) -> dict[str, list[dict[str, Any]]]:
+    from services.routing.app import migrate as migrate_routing
+    from services.routing.settings import RoutingSettings
+
+    migrate_routing(RoutingSettings(database_url=embedded_stores.database_url))
+
+    async def read() -> dict[str, list[dict[str, Any]]]:
+        database = Database(create_engine(embedded_stores.database_url, pool_size=1))
+        try:
+            async with database.session() as session:
+                return {
+                    table: [dict(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).mappings()]
+                    for table in ROUTING_CONFIGURATION_TABLES
+                }
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+async def routing_database(
+    order_database: Database, routing_configuration: dict[str, list[dict[str, Any]]]
+) -> Database:
+    async with order_database.session() as session:
+        for table, rows in routing_configuration.items():
+            if rows:
+                columns = list(rows[0])
+                await session.execute(
+                    text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"),
+                    rows,
+                )
+    return order_database
+
+
+@pytest.fixture
+async def routing_server(
+    routing_database: Database, customer_server: int, order_server: int, embedded_stores: Stores
+) -> AsyncIterator[int]:
+    """The real routing service on a free port, with the real order and customer services behind it."""
+    from services.routing.app import start as start_routing
+    from services.routing.app import travel_provider
+    from services.routing.directory import ORDER_SERVICE
+    from services.routing.directory import CustomerDirectory as RoutingCustomers
+    from services.routing.directory import OrderDirectory
+    from services.routing.settings import RoutingSettings
+
+    settings = RoutingSettings(  # type: ignore[call-arg]
+        customer_address=f"127.0.0.1:{customer_server}", order_address=f"127.0.0.1:{order_server}"
+    )
+    database = Database(create_engine(embedded_stores.database_url, pool_size=5, application_name="routing"))
+    order_channel: grpc.aio.Channel = open_channel(settings.order_address, ORDER_SERVICE)
+    customer_channel: grpc.aio.Channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
+    running = await start_routing(
+        settings,
+        database,
+        OrderDirectory(order_channel, deadline_seconds=10),
+        RoutingCustomers(customer_channel, deadline_seconds=10),
+        travel_provider(settings),
+        port=0,
+    )
+    yield running.port
+    await running.stop(grace=0)
+    await order_channel.close()
+    await customer_channel.close()
+    await database.dispose()

@@ -143,6 +143,10 @@ class RouteRow(Base):
     lunch_start_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     load: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)
     load_kg: Mapped[int] = mapped_column(Integer, default=0)
+    # The solver's route exactly (seconds since midnight): {"start", "end", "lunch": {"after_visits", "start",
+    # "end"} | null, "distance", "duration", "driving_seconds", "load": [...], "visits": [[order_id, arrival,
+    # service_start, departure], ...]}; insertion and re-optimisation start from it.
+    timeline: Mapped[dict[str, Any]] = mapped_column(JSONB)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
 
 

@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.Column("lunch_start_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("load", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("load_kg", sa.Integer(), nullable=False),
+        sa.Column("timeline", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["plan_id"], ["routing.plans.id"], name=op.f("fk_routes_plan_id_plans"), ondelete="CASCADE"

@@ -1,0 +1,246 @@
+"""The gRPC transport of the routing service: proto in, service call, proto out. No SQL here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from luckygas.routing.v1 import routing_pb2 as pb
+from luckygas.routing.v1 import routing_pb2_grpc
+
+from services.routing.fleet import DepotInput, FleetService, ShiftInput, VehicleInput
+from services.routing.model_builder import clock_text
+from services.routing.models import DepotRow, PlanRow, RouteRow, ShiftRow, StopRow, VehicleRow
+from services.routing.planning import PlanningService
+from services.routing.repository import PlanDocument
+
+PLAN_STATUS = {
+    "draft": pb.PLAN_STATUS_DRAFT,
+    "published": pb.PLAN_STATUS_PUBLISHED,
+    "superseded": pb.PLAN_STATUS_SUPERSEDED,
+}
+STOP_STATUS = {
+    "planned": pb.STOP_STATUS_PLANNED,
+    "arrived": pb.STOP_STATUS_ARRIVED,
+    "delivered": pb.STOP_STATUS_DELIVERED,
+    "failed": pb.STOP_STATUS_FAILED,
+}
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
+
+
+def _sizes(counts: Mapping[str, int]) -> list[pb.SizeCount]:
+    return [
+        pb.SizeCount(size_kg=int(size), count=count) for size, count in sorted(counts.items(), key=lambda i: int(i[0]))
+    ]
+
+
+def depot_to_proto(row: DepotRow) -> pb.Depot:
+    return pb.Depot(id=str(row.id), code=row.code, name=row.name, latitude=row.latitude, longitude=row.longitude)
+
+
+def vehicle_to_proto(row: VehicleRow, depot_code: str) -> pb.Vehicle:
+    return pb.Vehicle(
+        id=str(row.id),
+        plate=row.plate,
+        kind=row.kind,
+        capacity=_sizes(row.capacity),
+        max_load_kg=row.max_load_kg,
+        depot_code=depot_code,
+        active=row.active,
+        version=row.version,
+    )
+
+
+def shift_to_proto(row: ShiftRow, plate: str) -> pb.Shift:
+    def clock(value: object) -> str:
+        return "" if value is None else value.strftime("%H:%M")  # type: ignore[attr-defined]
+
+    return pb.Shift(
+        id=str(row.id),
+        vehicle_plate=plate,
+        driver=row.driver,
+        date=row.date.isoformat(),
+        start=clock(row.start_time),
+        end=clock(row.end_time),
+        lunch_start=clock(row.lunch_start),
+        lunch_latest_start=clock(row.lunch_latest_start),
+        lunch_minutes=row.lunch_minutes,
+        max_driving_minutes=row.max_driving_minutes,
+    )
+
+
+def stop_to_proto(row: StopRow) -> pb.Stop:
+    deliver = [pb.ItemCount(product=product, quantity=quantity) for product, quantity in sorted(row.deliver.items())]
+    windows = row.windows
+    return pb.Stop(
+        id=str(row.id),
+        sequence=row.sequence,
+        order_id=str(row.order_id),
+        order_number=row.order_number,
+        customer_id=str(row.customer_id),
+        customer_code=row.customer_code,
+        customer_name=row.customer_name,
+        address=row.address,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        # The window kept (its first piece to its last), closing when service must be over.
+        window_start=clock_text(windows[0][0]) if windows else "",
+        window_end=clock_text(windows[-1][1] + row.service_minutes * 60) if windows else "",
+        eta=_timestamp(row.eta),
+        service_start=_timestamp(row.service_start),
+        service_minutes=row.service_minutes,
+        deliver=deliver,
+        # Cylinder exchange: an empty comes back for every full one.
+        collect=deliver,
+        status=STOP_STATUS[row.status],
+        urgent=row.urgent,
+    )
+
+
+def route_to_proto(route: RouteRow, stops: Sequence[StopRow]) -> pb.Route:
+    return pb.Route(
+        id=str(route.id),
+        plan_id=str(route.plan_id),
+        date=route.date.isoformat(),
+        vehicle_plate=route.vehicle_plate,
+        vehicle_kind=route.vehicle_kind,
+        driver=route.driver,
+        stops=[stop_to_proto(stop) for stop in stops],
+        distance_m=route.distance_m,
+        duration_s=route.duration_s,
+        start=_timestamp(route.start_at),
+        end=_timestamp(route.end_at),
+        load=_sizes(route.load),
+        load_kg=route.load_kg,
+        lunch_start=_timestamp(route.lunch_start_at),
+        version=route.version,
+    )
+
+
+def plan_to_proto(document: PlanDocument) -> pb.Plan:
+    plan: PlanRow = document.plan
+    routes = [route_to_proto(route, document.stops[route.id]) for route in document.routes]
+    return pb.Plan(
+        id=str(plan.id),
+        date=plan.date.isoformat(),
+        status=PLAN_STATUS[plan.status],
+        routes=routes,
+        unplaced=[pb.Unplaced(**item) for item in plan.unplaced],
+        distance_m=sum(route.distance_m for route in document.routes),
+        duration_s=sum(route.duration_s for route in document.routes),
+        vehicles_used=sum(1 for route in document.routes if document.stops[route.id]),
+        solver=plan.solver,
+        solve_seconds=plan.solve_seconds,
+        time_budget_seconds=plan.time_budget_seconds,
+        degraded=plan.degraded,
+        degraded_reason=plan.degraded_reason,
+        created_at=_timestamp(plan.created_at),
+        published_at=_timestamp(plan.published_at),
+        created_by=plan.created_by,
+        version=plan.version,
+        travel_source=plan.travel_source,
+    )
+
+
+class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(self, fleet: FleetService, planning: PlanningService) -> None:
+        self.fleet = fleet
+        self.planning = planning
+
+    async def PutDepot(self, request: pb.PutDepotRequest, context: grpc.aio.ServicerContext) -> pb.Depot:
+        depot = request.depot
+        row = await self.fleet.put_depot(DepotInput(depot.code, depot.name, depot.latitude, depot.longitude))
+        return depot_to_proto(row)
+
+    async def ListDepots(
+        self, request: pb.ListDepotsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDepotsResponse:
+        return pb.ListDepotsResponse(depots=[depot_to_proto(row) for row in await self.fleet.depots()])
+
+    async def PutVehicle(self, request: pb.PutVehicleRequest, context: grpc.aio.ServicerContext) -> pb.Vehicle:
+        vehicle = request.vehicle
+        capacity: dict[int, int] = {}
+        for entry in vehicle.capacity:
+            capacity[entry.size_kg] = capacity.get(entry.size_kg, 0) + entry.count
+        row, depot_code = await self.fleet.put_vehicle(
+            VehicleInput(vehicle.plate, vehicle.kind, capacity, vehicle.max_load_kg, vehicle.depot_code, vehicle.active)
+        )
+        return vehicle_to_proto(row, depot_code)
+
+    async def ListVehicles(
+        self, request: pb.ListVehiclesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListVehiclesResponse:
+        found = await self.fleet.vehicles(include_inactive=request.include_inactive)
+        return pb.ListVehiclesResponse(vehicles=[vehicle_to_proto(row, depot) for row, depot in found])
+
+    async def PutShift(self, request: pb.PutShiftRequest, context: grpc.aio.ServicerContext) -> pb.Shift:
+        shift = request.shift
+        row, plate = await self.fleet.put_shift(
+            ShiftInput(
+                vehicle_plate=shift.vehicle_plate,
+                driver=shift.driver,
+                date=shift.date,
+                start=shift.start,
+                end=shift.end,
+                lunch_start=shift.lunch_start,
+                lunch_latest_start=shift.lunch_latest_start,
+                lunch_minutes=shift.lunch_minutes,
+                max_driving_minutes=shift.max_driving_minutes,
+            )
+        )
+        return shift_to_proto(row, plate)
+
+    async def ListShifts(
+        self, request: pb.ListShiftsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListShiftsResponse:
+        found = await self.fleet.shifts(request.date)
+        return pb.ListShiftsResponse(shifts=[shift_to_proto(item.shift, item.vehicle.plate) for item in found])
+
+    async def DeleteShift(
+        self, request: pb.DeleteShiftRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteShiftResponse:
+        return pb.DeleteShiftResponse(deleted=await self.fleet.delete_shift(request.vehicle_plate, request.date))
+
+    async def PlanDay(self, request: pb.PlanDayRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
+        document = await self.planning.plan_day(
+            request.date, request.time_budget_seconds, request.request_id, request.actor
+        )
+        return plan_to_proto(document)
+
+    async def GetPlan(self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
+        if request.WhichOneof("key") == "id":
+            return plan_to_proto(await self.planning.get(plan_id=request.id))
+        return plan_to_proto(await self.planning.get(day_text=request.date))
+
+    async def PublishPlan(self, request: pb.PublishPlanRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
+        return plan_to_proto(await self.planning.publish(request.id, request.actor))
+
+    async def InsertOrder(self, request: pb.InsertOrderRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
+        return plan_to_proto(await self.planning.insert_order(request.plan_id, request.order_id, request.actor))
+
+    async def ReoptimizePlan(self, request: pb.ReoptimizePlanRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
+        document = await self.planning.reoptimize(request.plan_id, request.time_budget_seconds, request.actor)
+        return plan_to_proto(document)
+
+    async def GetDriverRoute(self, request: pb.GetDriverRouteRequest, context: grpc.aio.ServicerContext) -> pb.Route:
+        route, stops = await self.planning.driver_route(request.driver, request.date)
+        return route_to_proto(route, stops)
+
+
+def registrar(fleet: FleetService, planning: PlanningService) -> Callable[[grpc.aio.Server], None]:
+    def register(server: grpc.aio.Server) -> None:
+        routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(fleet, planning), server)
+
+    return register
+
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
