@@ -86,7 +86,7 @@ class FleetRepository:
         statement = (
             insert(ShiftRow)
             .values(id=uuid.uuid4(), **values)
-            .on_conflict_do_update(constraint="uq_shifts_one_per_vehicle_and_day", set_=changes)
+            .on_conflict_do_update(index_elements=[ShiftRow.vehicle_id, ShiftRow.date], set_=changes)
             .returning(ShiftRow)
         )
         return (await self.session.execute(statement)).scalar_one()
