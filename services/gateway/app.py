@@ -16,7 +16,7 @@ from services.gateway.context import GatewayContext
 from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability
-from services.gateway.routes import auth, customers, flags, health, live, orders, pilot
+from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 from services.platform.flags.local import FlagWatcher
@@ -24,7 +24,17 @@ from services.platform.flags.local import FlagWatcher
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA = "gateway"
 # The REST API, where fault.gateway may inject faults; then routes it never touches (probes, /metrics, live).
-API_ROUTERS = (auth.router, customers.router, orders.router, flags.router, flags.customer_router, pilot.router)
+API_ROUTERS = (
+    auth.router,
+    customers.router,
+    orders.router,
+    routing.fleet_router,
+    routing.plans_router,
+    routing.driver_router,
+    flags.router,
+    flags.customer_router,
+    pilot.router,
+)
 PLUMBING_ROUTERS = (live.router, health.router)
 LIVE_STREAMS = ("events.order",)
 

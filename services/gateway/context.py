@@ -11,6 +11,7 @@ from grpc_health.v1 import health_pb2_grpc
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from luckygas.flags.v1 import flags_pb2, flags_pb2_grpc
 from luckygas.order.v1 import order_pb2, order_pb2_grpc
+from luckygas.routing.v1 import routing_pb2, routing_pb2_grpc
 
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.settings import GatewaySettings
@@ -23,6 +24,7 @@ from services.platform.grpc_client import open_channel
 CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
 ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
 FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
+ROUTING_SERVICE = routing_pb2.DESCRIPTOR.services_by_name["RoutingService"]
 
 
 @dataclass
@@ -41,6 +43,9 @@ class GatewayContext:
     flag_channel: grpc.aio.Channel
     flags: flags_pb2_grpc.FlagServiceStub
     flag_health: health_pb2_grpc.HealthStub
+    routing_channel: grpc.aio.Channel
+    routing: routing_pb2_grpc.RoutingServiceStub
+    routing_health: health_pb2_grpc.HealthStub
     # The gateway's in-process flags (kept current by a watcher started in the lifespan) and its fault policy.
     flag_store: FlagStore
     faults: FaultPolicy
@@ -56,6 +61,9 @@ class GatewayContext:
         )
         flag_channel = open_channel(
             settings.flags_address, FLAG_SERVICE, default_deadline=settings.call_deadline_seconds
+        )
+        routing_channel = open_channel(
+            settings.routing_address, ROUTING_SERVICE, default_deadline=settings.call_deadline_seconds
         )
         flag_store = FlagStore()
         return cls(
@@ -77,6 +85,9 @@ class GatewayContext:
             flag_channel=flag_channel,
             flags=flags_pb2_grpc.FlagServiceStub(flag_channel),
             flag_health=health_pb2_grpc.HealthStub(flag_channel),
+            routing_channel=routing_channel,
+            routing=routing_pb2_grpc.RoutingServiceStub(routing_channel),
+            routing_health=health_pb2_grpc.HealthStub(routing_channel),
             flag_store=flag_store,
             faults=FaultPolicy(flag_store, "gateway"),
         )
@@ -85,6 +96,7 @@ class GatewayContext:
         await self.customer_channel.close()
         await self.order_channel.close()
         await self.flag_channel.close()
+        await self.routing_channel.close()
         await self.redis.aclose()
         await self.database.dispose()
 

@@ -10,6 +10,7 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     gateway_port: int = 8000
     customer_address: str = "127.0.0.1:50051"
     order_address: str = "127.0.0.1:50052"
+    routing_address: str = "127.0.0.1:50053"
     # Every call to a service carries this deadline; a slow service becomes a 504, never a hang.
     call_deadline_seconds: float = 2.0
     access_token_seconds: int = 600

@@ -40,6 +40,20 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/orders/{order_id}/start-delivery", OFFICE | {"driver"}),
     ("POST", "/api/v1/orders/{order_id}/delivery", OFFICE | {"driver"}),
     ("POST", "/api/v1/orders/{order_id}/failure", OFFICE | {"driver"}),
+    ("GET", "/api/v1/fleet/depots", OFFICE),
+    ("PUT", "/api/v1/fleet/depots/{code}", OFFICE),
+    ("GET", "/api/v1/fleet/vehicles", OFFICE),
+    ("PUT", "/api/v1/fleet/vehicles/{plate}", OFFICE),
+    ("GET", "/api/v1/fleet/shifts", OFFICE),
+    ("PUT", "/api/v1/fleet/shifts/{day}/{plate}", OFFICE),
+    ("DELETE", "/api/v1/fleet/shifts/{day}/{plate}", OFFICE),
+    ("POST", "/api/v1/plans", OFFICE),
+    ("GET", "/api/v1/plans", OFFICE),
+    ("GET", "/api/v1/plans/{plan_id}", OFFICE),
+    ("POST", "/api/v1/plans/{plan_id}/publish", OFFICE),
+    ("POST", "/api/v1/plans/{plan_id}/urgent", OFFICE),
+    ("POST", "/api/v1/plans/{plan_id}/reoptimize", OFFICE),
+    ("GET", "/api/v1/drivers/me/route", {"admin", "driver"}),
     ("GET", "/api/v1/flags", FLAG_READERS),
     ("GET", "/api/v1/flags/audit", FLAG_READERS),
     ("GET", "/api/v1/flags/{key}", FLAG_READERS),
@@ -94,7 +108,8 @@ async def test_role_may_call_route_only_if_allowed(
     allowed = next(roles for m, p, roles in MATRIX if (m, p) == (method, path))
     headers = bearer(tokens[role]) if role else {}
     url = path.replace("{customer_id}", str(uuid.uuid4())).replace("{order_id}", str(uuid.uuid4()))
-    url = url.replace("{key}", "rbac-probe")
+    url = url.replace("{key}", "rbac-probe").replace("{code}", "rbac-probe").replace("{plate}", "RBAC-1")
+    url = url.replace("{day}", "2030-01-02").replace("{plan_id}", str(uuid.uuid4()))
 
     response = await gateway.request(method, url, headers=headers, json={})
 

@@ -49,10 +49,21 @@ async def _flags(context: GatewayContext) -> bool:
     return await _serving(context.flag_health)
 
 
+async def _routing(context: GatewayContext) -> bool:
+    return await _serving(context.routing_health)
+
+
 @router.get("/readyz")
 async def readyz(context: Context) -> JSONResponse:
     """Ready: the database, Redis and every service the gateway calls answer."""
-    checks = {"database": _database, "redis": _redis, "customer": _customer, "order": _order, "flags": _flags}
+    checks = {
+        "database": _database,
+        "redis": _redis,
+        "customer": _customer,
+        "order": _order,
+        "routing": _routing,
+        "flags": _flags,
+    }
 
     async def run(check: object) -> str:
         try:
