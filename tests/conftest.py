@@ -270,9 +270,8 @@ async def routing_server(
     """The real routing service on a free port, with the real order and customer services behind it."""
     from services.routing.app import start as start_routing
     from services.routing.app import travel_provider
-    from services.routing.directory import ORDER_SERVICE
+    from services.routing.directory import ORDER_SERVICE, OrderDirectory
     from services.routing.directory import CustomerDirectory as RoutingCustomers
-    from services.routing.directory import OrderDirectory
     from services.routing.settings import RoutingSettings
 
     settings = RoutingSettings(  # type: ignore[call-arg]

@@ -22,7 +22,8 @@ def upgrade() -> None:
     op.execute(
         sa.text(
             f"INSERT INTO {SCHEMA}.depots (id, code, name, latitude, longitude) "
-            "VALUES (:id, 'taitung', '幸福氣 台東總站 (Taitung depot)', 22.7553, 121.1504) ON CONFLICT (code) DO NOTHING"
+            "VALUES (:id, 'taitung', '幸福氣 台東總站 (Taitung depot)', 22.7553, 121.1504) "
+            "ON CONFLICT (code) DO NOTHING"
         ).bindparams(id=DEPOT_ID)
     )
 
