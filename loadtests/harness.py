@@ -155,11 +155,12 @@ def start_platform(
     extra_ports: tuple[str, ...] = (),
     durable_postgres: bool = False,
 ) -> Running:
-    """Postgres, Redis, then the flag, customer, order and gateway services, migrated and seeded with the demo data.
+    """Postgres, Redis, then the flag, customer, order, routing and gateway services, migrated and seeded with the
+    demo data.
 
     The data is thrown away, so Postgres runs with fsync and synchronous commit off unless ``durable_postgres``
     (commits then wait for the disk, as in production) and Redis without persistence. The gateway's readiness
-    covers both services, so every bench starts the order service, even one that reads only customers.
+    covers every service, so every bench starts them all, even one that reads only customers.
     ``refill_history`` also seeds the order service's demo refill history; ``extra_ports`` reserves more free
     ports for the caller.
     """
@@ -172,6 +173,8 @@ def start_platform(
         "customer_metrics",
         "order_grpc",
         "order_metrics",
+        "routing_grpc",
+        "routing_metrics",
         "gateway",
     )
     ports = {name: stores.free_port() for name in (*names, *extra_ports)}
@@ -198,16 +201,20 @@ def start_platform(
         "LUCKYGAS_ORDER_GRPC_PORT": str(ports["order_grpc"]),
         "LUCKYGAS_ORDER_METRICS_PORT": str(ports["order_metrics"]),
         "LUCKYGAS_ORDER_ADDRESS": f"127.0.0.1:{ports['order_grpc']}",
+        "LUCKYGAS_ROUTING_GRPC_PORT": str(ports["routing_grpc"]),
+        "LUCKYGAS_ROUTING_METRICS_PORT": str(ports["routing_metrics"]),
+        "LUCKYGAS_ROUTING_ADDRESS": f"127.0.0.1:{ports['routing_grpc']}",
         "LUCKYGAS_GATEWAY_PORT": str(ports["gateway"]),
         "LUCKYGAS_JWT_SECRET": "".join(secrets.choice(alphabet) for _ in range(48)),
         "LUCKYGAS_DEMO_PASSWORD": password,
     }
     seeds = "customers, users and refill history" if refill_history else "customers and users"
     print(f"setting up: migrate, seed demo {seeds} …", flush=True)
-    for service in ("flags", "customer", "order", "gateway"):
+    for service in ("flags", "customer", "order", "routing", "gateway"):
         run_step(root, environment, f"services.{service}", "migrate")
     print("  " + run_step(root, environment, "services.customer", "seed", "--seed", "demo").splitlines()[-1])
     print("  " + run_step(root, environment, "services.gateway", "seed").splitlines()[-1])
+    print("  " + run_step(root, environment, "services.routing", "seed", "--seed", "demo").splitlines()[-1])
 
     def serve(module: str) -> ProcessSpec:
         return ProcessSpec(argv=python_module(module, "serve"), environment=environment)
@@ -221,6 +228,7 @@ def start_platform(
         wait_grpc_ready(platform, "customer", ports["customer_grpc"])
         print("  " + run_step(root, environment, "services.order", "seed", "--seed", "demo").splitlines()[-1])
     platform.start("order", serve("services.order"))
+    platform.start("routing", serve("services.routing"))
     platform.start("gateway", serve("services.gateway"))
     running = Running(ports, environment, password)
     wait_ready(platform, "gateway", f"{running.gateway}/readyz")

@@ -50,6 +50,8 @@ SERVICES: tuple[Service, ...] = (
     Service("customer", "grpc"),
     # Reads customers over gRPC (LUCKYGAS_CUSTOMER_ADDRESS, set for every service below).
     Service("order", "grpc"),
+    # Plans from the order and customer services' data; its demo seed is the fleet and two weeks of shifts.
+    Service("routing", "grpc"),
     Service("gateway", "http"),
 )
 
