@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test lint typecheck proto bench-read bench-orders bench-flags clean
+.PHONY: install up down status test lint typecheck proto bench-read bench-orders bench-flags bench-routing clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -49,6 +49,9 @@ bench-orders: install
 
 bench-flags: install
 	$(PY) -m loadtests.bench_flags
+
+bench-routing: install
+	$(PY) -m loadtests.bench_routing
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
