@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 import time
 
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+# OR-Tools ships .pyi files but no py.typed marker.
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2  # type: ignore[import-untyped]
 
 from services.routing.solver.assemble import assemble
 from services.routing.solver.precheck import precheck

@@ -307,7 +307,8 @@ def _build(problem: RoutingProblem, servable: list[Stop], stops_required: bool) 
     duration: NDArray[np.int64] = np.array(problem.duration, dtype=np.int64)
     np.fill_diagonal(distance, 0)
     np.fill_diagonal(duration, 0)
-    data = model.data().replace(distance_matrices=[distance], duration_matrices=[duration])
+    # PyVRP's stub types a matrix as np.ndarray[int], which no real array matches.
+    data = model.data().replace(distance_matrices=[distance], duration_matrices=[duration])  # type: ignore[list-item]
     assert data.num_load_dimensions == width + extra + len(lunch_classes)
     return _Built(data, forms, type_vehicles, _search_settings(problem.vehicle_fixed_cost))
 

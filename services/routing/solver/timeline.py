@@ -122,8 +122,8 @@ def build_route(
         if delay:
             start += delay
             if taken is None or taken.after_visits != 0:
-                first = visits[0]
-                visits[0] = Visit(first.stop_id, first.arrival + delay, first.service_start, first.departure)
+                opening = visits[0]
+                visits[0] = Visit(opening.stop_id, opening.arrival + delay, opening.service_start, opening.departure)
     return Route(
         vehicle_id=vehicle.id,
         visits=tuple(visits),
