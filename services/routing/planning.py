@@ -41,6 +41,7 @@ from services.routing.repository import FleetRepository, PlanDocument, PlanRepos
 from services.routing.settings import RoutingSettings
 from services.routing.solver import pyvrp_solver
 from services.routing.solver.checker import check
+from services.routing.solver.insertion import insert_urgent, replan_problem
 from services.routing.solver.problem import DEPOT, LunchTaken, Route, RoutingProblem, Solution, Visit
 from services.routing.travel import Coordinate, TravelMatrix, TravelTimeProvider
 
@@ -482,8 +483,6 @@ class PlanningService:
             stops = [*model.stops, found]
             matrix = await self._matrix(plan.depot, stops)
             problem = build_problem(stops, model.vehicles, matrix, name=f"plan {plan.date}")
-            from services.routing.solver.insertion import insert_urgent  # TODO(top-level once it lands)
-
             with SOLVE_SECONDS.labels("insert").time():
                 solution = insert_urgent(problem, model.solution, problem.stops[-1], model.completed)
             _checked(problem, solution)
@@ -512,8 +511,6 @@ class PlanningService:
             if plan.date < today.date():
                 raise FailedPrecondition(f"plan {plan_id} is for {plan.date}, which is over")
             now = seconds_since_midnight(plan.date, today) if plan.date == today.date() else 0
-            from services.routing.solver.insertion import replan_problem  # TODO(top-level once it lands)
-
             remaining = replan_problem(model.problem, model.solution, now, model.completed)
             rest = await self._solve("reoptimize", remaining, budget)
             before = {visit.stop_id for route in model.solution.routes for visit in route.visits}
