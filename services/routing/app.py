@@ -18,7 +18,9 @@ from services.platform.process import service_process
 from services.routing.directory import CUSTOMER_SERVICE, ORDER_SERVICE, CustomerDirectory, OrderDirectory
 from services.routing.fleet import FleetService
 from services.routing.models import HANDLED_EVENTS, OUTBOX, SCHEMA
-from services.routing.planning import Clock, PlanningService, utc_now
+from services.routing.plan_changes import PlanChanges
+from services.routing.plan_rows import utc_now
+from services.routing.planning import Clock
 from services.routing.servicer import SERVICE_NAME, registrar
 from services.routing.settings import RoutingSettings
 from services.routing.stop_updates import GROUP, STREAM, apply_order_event
@@ -59,7 +61,7 @@ async def start(
     interceptors: list[grpc.aio.ServerInterceptor] | None = None,
 ) -> GrpcServer:
     """Start the gRPC server on ``port`` (settings' port when None; 0 for any free port)."""
-    planning = PlanningService(database, orders, customers, travel, settings, clock=clock)
+    planning = PlanChanges(database, orders, customers, travel, settings, clock=clock)
     return await create_server(
         registrar(FleetService(database), planning),
         [SERVICE_NAME],

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from services.platform.database import Database, create_engine
 from services.routing.fleet import FleetService, ShiftInput, VehicleInput
-from services.routing.planning import TAIPEI, utc_now
+from services.routing.plan_rows import TAIPEI, utc_now
 from services.routing.settings import RoutingSettings
 
 DAYS = 14

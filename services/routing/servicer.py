@@ -13,7 +13,7 @@ from luckygas.routing.v1 import routing_pb2_grpc
 from services.routing.fleet import DepotInput, FleetService, ShiftInput, VehicleInput
 from services.routing.model_builder import clock_text
 from services.routing.models import DepotRow, PlanRow, RouteRow, ShiftRow, StopRow, VehicleRow
-from services.routing.planning import PlanningService
+from services.routing.plan_changes import PlanChanges
 from services.routing.repository import PlanDocument
 
 PLAN_STATUS = {
@@ -152,7 +152,7 @@ def plan_to_proto(document: PlanDocument) -> pb.Plan:
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, fleet: FleetService, planning: PlanningService) -> None:
+    def __init__(self, fleet: FleetService, planning: PlanChanges) -> None:
         self.fleet = fleet
         self.planning = planning
 
@@ -236,7 +236,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return route_to_proto(route, stops)
 
 
-def registrar(fleet: FleetService, planning: PlanningService) -> Callable[[grpc.aio.Server], None]:
+def registrar(fleet: FleetService, planning: PlanChanges) -> Callable[[grpc.aio.Server], None]:
     def register(server: grpc.aio.Server) -> None:
         routing_pb2_grpc.add_RoutingServiceServicer_to_server(RoutingServicer(fleet, planning), server)
 

@@ -1,0 +1,252 @@
+"""Changing a published plan during the day: an urgent order inserted without moving visited stops or
+reordering the others, and the rest of the day re-optimised from where each vehicle is. Visited stops (arrived,
+delivered or failed) never move."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from services.platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.routing.model_builder import PlannedStop, PlannedVehicle, build_problem
+from services.routing.models import PlanRow, RouteRow, StopRow
+from services.routing.plan_rows import (
+    TAIPEI,
+    Excluded,
+    fill_route,
+    new_route,
+    planned_stop,
+    route_event,
+    route_from_timeline,
+    route_timeline,
+    seconds_since_midnight,
+    stop_from_row,
+    stop_row,
+    vehicle_from_shift,
+)
+from services.routing.planning import SOLVE_SECONDS, PlanningService, checked
+from services.routing.repository import FleetRepository, PlanDocument, PlanRepository
+from services.routing.solver.insertion import insert_urgent, replan_problem
+from services.routing.solver.problem import DEPOT, LunchTaken, RoutingProblem, Solution
+
+DONE = ("arrived", "delivered", "failed")  # a stop in one of these is never moved again
+
+
+@dataclass
+class _DayModel:
+    """A published plan turned back into solver terms: the problem, the solution and what is already done."""
+
+    document: PlanDocument
+    stops: list[PlannedStop]
+    vehicles: list[PlannedVehicle]
+    problem: RoutingProblem
+    solution: Solution
+    completed: dict[str, int]  # plate → visits already done (a prefix of the route)
+    routes: dict[str, RouteRow]  # plate → route row (vehicles on shift without a route yet have none)
+
+
+class PlanChanges(PlanningService):
+    """The planning service plus the changes a published plan takes during the day."""
+
+    async def _day_model(self, repository: PlanRepository, plan: PlanRow) -> _DayModel:
+        document = await repository.document(plan)
+        routes = {route.vehicle_plate: route for route in document.routes}
+        vehicles = [
+            PlannedVehicle.from_json(route.vehicle_plate, route.driver, route.shift) for route in document.routes
+        ]
+        # Vehicles on shift that the plan left unused may take an urgent order or a share of the rest.
+        for item in await FleetRepository(repository.session).shifts(plan.date):
+            if item.vehicle.plate not in routes and item.vehicle.active:
+                vehicles.append(vehicle_from_shift(item.shift, item.vehicle))
+        rows = [stop for route in document.routes for stop in document.stops[route.id]]
+        stops = [stop_from_row(row) for row in rows]
+        matrix = await self._matrix(plan.depot, stops)
+        problem = build_problem(stops, vehicles, matrix, name=f"plan {plan.date}")
+        solved_routes = tuple(route_from_timeline(route.vehicle_plate, route.timeline) for route in document.routes)
+        solution = Solution(
+            routes=solved_routes,
+            unplaced=(),
+            objective=0,
+            total_distance=sum(route.distance for route in solved_routes),
+            total_duration=sum(route.duration for route in solved_routes),
+            total_driving_seconds=sum(route.driving_seconds for route in solved_routes),
+            vehicles_used=sum(1 for route in solved_routes if route.visits),
+            solver="stored",
+            runtime_seconds=0.0,
+        )
+        completed = {}
+        for route in document.routes:
+            done = 0
+            for stop in document.stops[route.id]:
+                if stop.status not in DONE:
+                    break
+                done += 1
+            completed[route.vehicle_plate] = done
+        return _DayModel(document, stops, vehicles, problem, solution, completed, routes)
+
+    async def _published(self, repository: PlanRepository, plan_id: str) -> PlanRow:
+        parsed = self._plan_id(plan_id)
+        plan = await repository.plan(parsed)
+        if plan is None:
+            raise NotFound(f"plan {plan_id} does not exist")
+        await repository.lock_date(plan.date)
+        plan = await repository.plan(parsed, for_update=True)
+        assert plan is not None
+        if plan.status != "published":
+            raise FailedPrecondition(f"plan {plan_id} is {plan.status}: only a published plan changes during the day")
+        return plan
+
+    async def insert_order(self, plan_id: str, order_id: str, actor: str) -> PlanDocument:
+        try:
+            uuid.UUID(order_id)
+        except ValueError as error:
+            raise InvalidArgument.for_field("order_id", "an order id (UUID)") from error
+        async with self.database.session() as session:
+            repository = PlanRepository(session)
+            plan = await self._published(repository, plan_id)
+            model = await self._day_model(repository, plan)
+            if any(stop.order_id == order_id for stop in model.stops):
+                return model.document  # already in the plan: a retried insert
+            order = await self.orders.get(order_id)
+            if order.scheduled_date != plan.date.isoformat():
+                raise FailedPrecondition(f"order {order.number} is for {order.scheduled_date}, not {plan.date}")
+            if order.status != "confirmed":
+                raise FailedPrecondition(f"order {order.number} is {order.status}; only a confirmed order is inserted")
+            customers, resting = await self.customers.get_many([order.customer_id], plan.date.isoformat())
+            found = planned_stop(order, customers.get(order.customer_id), order.customer_id in resting)
+            if isinstance(found, Excluded):
+                raise FailedPrecondition(f"order {order.number} cannot be delivered: {found.reason}: {found.detail}")
+            stops = [*model.stops, found]
+            matrix = await self._matrix(plan.depot, stops)
+            problem = build_problem(stops, model.vehicles, matrix, name=f"plan {plan.date}")
+            with SOLVE_SECONDS.labels("insert").time():
+                solution = insert_urgent(problem, model.solution, problem.stops[-1], model.completed)
+            checked(problem, solution)
+            left = [unplaced for unplaced in solution.unplaced if unplaced.stop_id == order_id]
+            if left:
+                raise FailedPrecondition(
+                    f"order {order.number} fits in no route without moving others: {left[0].reason}: {left[0].detail}"
+                )
+            changed = await self._write_routes(repository, plan, model, stops, solution, urgent={order_id})
+            route_of = {visit.stop_id: route.vehicle_id for route in solution.routes for visit in route.visits}
+            plates = {row.vehicle_plate: row for row in changed}
+            await self.orders.assign([(order_id, str(plates[route_of[order_id]].id))], actor)
+            plan.version += 1
+            document = await repository.document(plan)
+            for route in changed:
+                await route_event(session, "route.updated", plan, route, document.stops[route.id])
+            return document
+
+    async def reoptimize(self, plan_id: str, budget: float, actor: str) -> PlanDocument:
+        budget = self._budget(budget)
+        async with self.database.session() as session:
+            repository = PlanRepository(session)
+            plan = await self._published(repository, plan_id)
+            model = await self._day_model(repository, plan)
+            today = self.clock().astimezone(TAIPEI)
+            if plan.date < today.date():
+                raise FailedPrecondition(f"plan {plan_id} is for {plan.date}, which is over")
+            now = seconds_since_midnight(plan.date, today) if plan.date == today.date() else 0
+            remaining = replan_problem(model.problem, model.solution, now, model.completed)
+            rest = await self._solve("reoptimize", remaining, budget)
+            before = {visit.stop_id for route in model.solution.routes for visit in route.visits}
+            dropped = [unplaced.stop_id for unplaced in rest.unplaced if unplaced.stop_id in before]
+            if dropped:
+                numbers = sorted(stop.order_number for stop in model.stops if stop.order_id in dropped)
+                raise FailedPrecondition(
+                    f"re-optimising from now would leave out {', '.join(numbers)}; the plan is unchanged"
+                )
+            merged = _merge(model, rest)
+            changed = await self._write_routes(repository, plan, model, model.stops, merged, urgent=set())
+            plates = {row.vehicle_plate: row for row in changed}
+            moved = [
+                (visit.stop_id, str(plates[route.vehicle_id].id))
+                for route in merged.routes
+                if route.vehicle_id in plates
+                for visit in route.visits
+            ]
+            await self.orders.assign(moved, actor)  # unchanged assignments are no-ops in the order service
+            plan.version += 1
+            document = await repository.document(plan)
+            for route in changed:
+                await route_event(session, "route.updated", plan, route, document.stops[route.id])
+            return document
+
+    async def _write_routes(
+        self,
+        repository: PlanRepository,
+        plan: PlanRow,
+        model: _DayModel,
+        stops: Sequence[PlannedStop],
+        solution: Solution,
+        urgent: set[str],
+    ) -> list[RouteRow]:
+        """Writes the routes whose timeline changed (stop rows keep their id and status); returns them."""
+        existing = {str(row.order_id): row for rows in model.document.stops.values() for row in rows}
+        planned = {stop.order_id: stop for stop in stops}
+        vehicles = {vehicle.plate: vehicle for vehicle in model.vehicles}
+        changed: list[RouteRow] = []
+        rows: list[StopRow] = []
+        for route in solution.routes:
+            row = model.routes.get(route.vehicle_id)
+            if row is not None and row.timeline == route_timeline(route):
+                continue
+            if row is None:
+                if not route.visits:
+                    continue
+                row = new_route(plan, vehicles[route.vehicle_id])
+                await repository.add([row])
+            else:
+                row.version += 1
+            fill_route(row, plan.date, route)
+            changed.append(row)
+            for sequence, visit in enumerate(route.visits, start=1):
+                written = stop_row(plan, row, sequence, planned[visit.stop_id], visit)
+                before = existing.get(visit.stop_id)
+                if before is not None:
+                    written.id, written.status = before.id, before.status
+                written.urgent = written.urgent or visit.stop_id in urgent
+                rows.append(written)
+        await repository.replace_stops([row.id for row in changed], rows)
+        return changed
+
+
+def _merge(model: _DayModel, rest: Solution) -> Solution:
+    """The day's routes: each vehicle's completed visits as they were, then the re-optimised rest."""
+    old = {route.vehicle_id: route for route in model.solution.routes}
+    locations = {stop.id: stop.location for stop in model.problem.stops}
+    demand = {stop.id: stop.demand for stop in model.problem.stops}
+    routes = []
+    for route in rest.routes:
+        before = old.get(route.vehicle_id)
+        done = model.completed.get(route.vehicle_id, 0)
+        if before is None or done == 0:
+            routes.append(route)
+            continue
+        lunch = route.lunch
+        if lunch is not None:
+            lunch = LunchTaken(lunch.after_visits + done, lunch.start, lunch.end)
+        elif before.lunch is not None and before.lunch.after_visits < done:
+            lunch = before.lunch  # eaten already, on the part of the day that is done
+        visits = (*before.visits[:done], *route.visits)
+        path = [DEPOT, *(locations[visit.stop_id] for visit in visits), DEPOT]
+        legs = list(itertools.pairwise(path))
+        # What the vehicle left the depot with: the completed visits' cylinders plus the rest's.
+        load = tuple(
+            sum(amounts) for amounts in zip(route.load, *(demand[v.stop_id] for v in visits[:done]), strict=True)
+        )
+        routes.append(
+            replace(
+                route,
+                visits=visits,
+                start=before.start,
+                lunch=lunch,
+                distance=sum(model.problem.distance[a][b] for a, b in legs),
+                duration=route.end - before.start,
+                driving_seconds=sum(model.problem.duration[a][b] for a, b in legs),
+                load=load,
+            )
+        )
+    return replace(rest, routes=tuple(routes))
