@@ -248,6 +248,7 @@ async def route_event(
                     "order_id": str(stop.order_id),
                     "order_number": stop.order_number,
                     "eta": stop.eta.isoformat(),
+                    "service_minutes": stop.service_minutes,
                     "latitude": stop.latitude,
                     "longitude": stop.longitude,
                     "status": stop.status,
