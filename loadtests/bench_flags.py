@@ -3,7 +3,7 @@
 Prints three sets of figures: (1) in-process evaluation latency (services/platform/flags/bench.py's cases);
 (2) EvaluateFlag calls per second over gRPC with a fixed number in flight; (3) how long a change (KillFlag, then
 PutFlag turning it back on) takes until every service process reports the new revision on its /metrics
-(``luckygas_flags_local_revision``). Starts its own Postgres, Redis, flag, customer, order and gateway services
+(``luckygas_flags_local_revision``). Starts its own Postgres, Redis, flag, customer, order, routing and gateway services
 in a temp dir (harness.py). Fails only on real errors (a failed RPC, a change a process never saw, a dead
 process), never on timing: the aims are reported, not asserted.
 """
@@ -40,6 +40,7 @@ SPLIT = {**in_process.BOOLEAN, "targeting": {"fractional": [["on", 10], ["off", 
 WATCHERS = {
     "customer": "LUCKYGAS_CUSTOMER_METRICS_PORT",
     "order": "LUCKYGAS_ORDER_METRICS_PORT",
+    "routing": "LUCKYGAS_ROUTING_METRICS_PORT",
     "gateway": "LUCKYGAS_GATEWAY_PORT",
 }
 REVISION_METRIC = "luckygas_flags_local_revision"
@@ -239,8 +240,8 @@ def report(measured: Measured) -> int:
     print()
     print("bench-flags")
     print(
-        f"  machine:  {os.cpu_count()} CPU(s) shared by this bench (clients and pollers), the flag, customer, order"
-        " and gateway services, Postgres and Redis: absolute figures are this machine's"
+        f"  machine:  {os.cpu_count()} CPU(s) shared by this bench (clients and pollers), the flag, customer, order,"
+        " routing and gateway services, Postgres and Redis: absolute figures are this machine's"
     )
     if hasattr(os, "getloadavg"):
         print(f"  load:     load average {os.getloadavg()[0]:.1f} at the end (other work skews the figures)")
