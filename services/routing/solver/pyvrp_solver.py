@@ -55,8 +55,9 @@ if TYPE_CHECKING:
     from pyvrp.stop import StoppingCriterion
 
 SOLVER_NAME = "pyvrp"
-# Share of the budget the all-required attempt gets to find a feasible plan before stops become optional.
-REQUIRED_ATTEMPT_SHARE = 0.4
+# Share of the budget the all-required attempt gets to find a feasible plan before stops become optional. On six
+# synthetic 165-stop days at 2 s, 0.6 left 4 stops out in total where 0.4 left 7 (0.75 did no better than 0.6).
+REQUIRED_ATTEMPT_SHARE = 0.6
 _INFEASIBLE_COST = np.iinfo(np.int64).max
 
 
@@ -71,16 +72,21 @@ class _Form:
 
 @dataclass(frozen=True)
 class _SearchSettings:
-    """Penalties for a second of lateness or a unit of excess load, and how hard the search perturbs."""
+    """Penalties for a second of lateness or a unit of excess load, how hard the search perturbs, and how many
+    neighbours of each client the local search tries."""
 
     initial_penalty: float
     max_penalty: float
     penalty_update_every: int
     max_perturbations: int
+    num_neighbours: int
 
 
-# PyVRP's defaults, tuned on VRPTW benchmarks (no fixed cost): kept for problems without one.
-_BENCHMARK_SEARCH = _SearchSettings(50_000.0, 100_000.0, 500, 25)
+# PyVRP's defaults for problems without a vehicle cost (VRPTW benchmarks), except a granular neighbourhood of 30
+# instead of 50: more iterations in a short budget. On Solomon at 2 s it lowered the mean gap from 0.56 % to
+# 0.48 % on the type-1 instances (three seeds) and from 0.24 % to 0.18 % on type 2 (two seeds); 20 was better
+# on type 1 but worse on type 2; lighter or heavier perturbation (10, 40) and other history lengths were worse.
+_BENCHMARK_SEARCH = _SearchSettings(50_000.0, 100_000.0, 500, 25, 30)
 
 
 def _search_settings(fixed_cost: int) -> _SearchSettings:
@@ -88,9 +94,9 @@ def _search_settings(fixed_cost: int) -> _SearchSettings:
     few seconds of lateness look cheap, and the search seldom gets feasible on a full day. Penalties starting at
     a tenth of a vehicle, capped at one, revised every 20 candidates, with lighter perturbations, find a
     feasible 165-stop day within a few tenths of a second (measured on synthetic Taitung days)."""
-    if fixed_cost <= _BENCHMARK_SEARCH.max_penalty:
+    if fixed_cost == 0:
         return _BENCHMARK_SEARCH
-    return _SearchSettings(fixed_cost / 10, float(fixed_cost), 20, 10)
+    return _SearchSettings(max(fixed_cost / 10, 10_000.0), max(float(fixed_cost), 100_000.0), 20, 10, 50)
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,9 @@ def _run(built: _Built, stop: StoppingCriterion, seed: int, initial: pyvrp.Solut
     data, settings = built.data, built.search
     rng = pyvrp.RandomNumberGenerator(seed=seed)
     perturbation = PerturbationManager(PerturbationParams(1, settings.max_perturbations))
-    search = LocalSearch(data, rng, compute_neighbours(data, NeighbourhoodParams()), perturbation)
+    search = LocalSearch(
+        data, rng, compute_neighbours(data, NeighbourhoodParams(num_neighbours=settings.num_neighbours)), perturbation
+    )
     for operator in OPERATORS:
         if operator.supports(data):
             search.add_operator(operator(data))
