@@ -67,6 +67,7 @@ def assemble(
     """Build the Solution from each vehicle's sequence; stops in no sequence and not in ``unplaced`` are reported
     as ``no_room`` (required) or ``optional_skipped`` (optional)."""
     routes: list[Route] = []
+    notes = list(notes)
     listed = {entry.stop_id for entry in unplaced}
     left_out = list(unplaced)
     placed: set[str] = set()
@@ -79,6 +80,10 @@ def assemble(
                 raise RuntimeError(f"solver placed stop {stop.id} twice")
             placed.add(stop.id)
         route, dropped = repaired_route(problem, vehicle, stops, lunch_legs.get(vehicle.id))
+        if dropped:
+            notes.append(
+                f"{vehicle.id}: {len(dropped)} stops taken off a route that did not hold up when timed exactly"
+            )
         for stop in dropped:
             placed.discard(stop.id)
             detail = f"taken off {vehicle.id}'s route: it did not fit once the route was timed exactly"

@@ -258,7 +258,8 @@ class Solution:
     """A plan: every stop of the problem is in exactly one route or in ``unplaced``.
 
     ``objective`` is ``vehicle_fixed_cost`` × vehicles used + travel over the problem's objective matrix; stops
-    left out add nothing to it (they are listed, with their reason, instead).
+    left out add nothing to it (they are listed, with their reason, instead). ``notes`` are what the solver wants
+    a dispatcher to know: that it had to let stops go, or took stops off a route that did not hold up.
     """
 
     routes: tuple[Route, ...]

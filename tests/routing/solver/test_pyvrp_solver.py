@@ -44,6 +44,7 @@ def test_a_city_day_is_served_completely_and_feasibly(seed: int) -> None:
     solution = solved(problem, budget=1.0)
 
     assert solution.unplaced == ()
+    assert solution.notes == ()  # no fallback, no repair
     assert sorted(solution.served_stop_ids()) == sorted(stop.id for stop in problem.stops)
     assert all(route.lunch is not None for route in solution.routes)
     assert solution.solver == "pyvrp"
@@ -95,6 +96,17 @@ def test_a_window_nobody_can_reach_is_unplaced_as_unreachable() -> None:
     solution = solved(day.problem())
 
     assert reasons(solution) == {"too early": UnplacedReason.WINDOW_UNREACHABLE}
+
+
+def test_a_round_trip_longer_than_the_driving_limit_is_unplaced_for_it() -> None:
+    day = Day()
+    day.stop("dawu", DAWU, {20: 1})
+    day.stop("home", SOUTH, {20: 1})
+    day.vehicles.append(truck("truck1", max_driving_seconds=hours(3)))
+
+    solution = solved(day.problem())
+
+    assert reasons(solution) == {"dawu": UnplacedReason.BEYOND_DRIVING_LIMIT}
 
 
 def test_stops_without_a_window_or_a_vehicle_of_their_kind_are_named() -> None:
