@@ -6,12 +6,10 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from services.routing.solver import luckygas
 from services.routing.solver.problem import LunchBreak, RoutingProblem, Stop, Vehicle
 
 DEPOT_POSITION = (22.7553, 121.1504)
-DIMENSIONS = ("cyl_4kg", "cyl_10kg", "cyl_16kg", "cyl_20kg", "cyl_50kg", "weight_kg")
-SIZES = (4, 10, 16, 20, 50)
-GROSS_KG = {4: 6, 10: 15, 16: 24, 20: 30, 50: 75}
 DETOUR = 1.3
 SPEED_METRES_PER_SECOND = 30_000 / 3600
 LUNCH = LunchBreak(earliest_start=41_400, latest_start=46_800, duration=3_600)  # start 11:30–13:00, 1 h
@@ -25,13 +23,11 @@ def hours(value: float) -> int:
 
 
 def demand_of(cylinders: dict[int, int]) -> tuple[int, ...]:
-    counts = tuple(cylinders.get(size, 0) for size in SIZES)
-    return (*counts, sum(GROSS_KG[size] * count for size, count in cylinders.items()))
+    return luckygas.demand(cylinders)
 
 
 def service_of(cylinders: dict[int, int]) -> int:
-    """About 5 min + 2 min per cylinder (+3 per 50 kg cylinder), DOMAIN.md's rule of thumb."""
-    return 300 + 120 * sum(cylinders.values()) + 180 * cylinders.get(50, 0)
+    return luckygas.service_seconds(cylinders)
 
 
 def truck(vehicle_id: str, **changes: object) -> Vehicle:
@@ -85,13 +81,13 @@ class Day:
         metres = [[round(haversine(a, b) * DETOUR) for b in self.positions] for a in self.positions]
         seconds = [[round(m / SPEED_METRES_PER_SECOND) for m in row] for row in metres]
         if fixed_cost is None:
-            fixed_cost = sum(v.max_driving_seconds or v.shift_end - v.shift_start for v in self.vehicles) + 1
+            fixed_cost = luckygas.fewest_vehicles_first(self.vehicles)
         return RoutingProblem(
             duration=seconds,
             distance=metres,
             stops=tuple(self.stops),
             vehicles=tuple(self.vehicles),
-            dimensions=DIMENSIONS,
+            dimensions=luckygas.DIMENSIONS,
             vehicle_fixed_cost=fixed_cost,
             objective="duration",
             name="test day",
