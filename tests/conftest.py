@@ -80,7 +80,7 @@ async def database(embedded_stores: Stores) -> AsyncIterator[Database]:
                     text(
                         # quote_ident: the order service's schema is the reserved word "order".
                         "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables"
-                        " WHERE schemaname IN ('customer', 'flags', 'gateway', 'order', 'routing')"
+                        " WHERE schemaname IN ('customer', 'flags', 'gateway', 'order', 'routing', 'tracking')"
                         " AND tablename <> 'alembic_version'"
                     )
                 )
@@ -292,4 +292,38 @@ async def routing_server(
     await running.stop(grace=0)
     await order_channel.close()
     await customer_channel.close()
+    await database.dispose()
+
+
+# --- the tracking service: its schema migrated once, a real server on a free port with its own pool and Redis ------
+
+
+@pytest.fixture(scope="session")
+def tracking_schema(embedded_stores: Stores) -> None:
+    from services.tracking.app import migrate as migrate_tracking
+    from services.tracking.settings import TrackingSettings
+
+    migrate_tracking(TrackingSettings(database_url=embedded_stores.database_url))
+
+
+@pytest.fixture
+async def tracking_database(database: Database, tracking_schema: None) -> Database:
+    return database
+
+
+@pytest.fixture
+async def tracking_server(
+    tracking_database: Database, redis_client: aioredis.Redis, embedded_stores: Stores
+) -> AsyncIterator[int]:
+    """The real tracking service on a free port (Redis flushed for the test by ``redis_client``)."""
+    from services.tracking.app import start as start_tracking
+    from services.tracking.settings import TrackingSettings
+
+    settings = TrackingSettings()  # type: ignore[call-arg]
+    database = Database(create_engine(embedded_stores.database_url, pool_size=5, application_name="tracking"))
+    redis = aioredis.Redis.from_url(embedded_stores.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    running = await start_tracking(settings, database, redis, port=0)
+    yield running.port
+    await running.stop(grace=0)
+    await redis.aclose()
     await database.dispose()

@@ -109,7 +109,7 @@ class StopProgressRow(Base):
 
     __tablename__ = "stop_progress"
     __table_args__ = (
-        CheckConstraint("status IN ('planned', 'arrived', 'delivered', 'failed')", name="known_status"),
+        CheckConstraint("status IN ('planned', 'arrived', 'delivered', 'failed', 'cancelled')", name="known_status"),
         CheckConstraint("arrived_by IN ('', 'position', 'driver')", name="known_arrived_by"),
         Index("ix_stop_progress_stop_id", "stop_id"),
         Index("ix_stop_progress_order_id", "order_id"),
@@ -118,6 +118,7 @@ class StopProgressRow(Base):
     route_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     stop_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # planned | arrived | delivered | failed | cancelled (the order was cancelled: nobody goes there any more)
     status: Mapped[str] = mapped_column(String(12), default="planned")
     arrived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     arrived_by: Mapped[str] = mapped_column(String(10), default="")  # position | driver
@@ -125,11 +126,12 @@ class StopProgressRow(Base):
 
 
 class DeliveryOutcomeRow(Base):
-    """Delivered or failed, by order, from the order service's events. Kept on its own because the order and
-    route streams are consumed independently: an outcome read before its route's event still reaches the stop."""
+    """Delivered, failed or cancelled, by order, from the order service's events. Kept on its own because the
+    order and route streams are consumed independently: an outcome read before its route's event still reaches the
+    stop."""
 
     __tablename__ = "delivery_outcomes"
-    __table_args__ = (CheckConstraint("status IN ('delivered', 'failed')", name="known_status"),)
+    __table_args__ = (CheckConstraint("status IN ('delivered', 'failed', 'cancelled')", name="known_status"),)
 
     order_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     status: Mapped[str] = mapped_column(String(12))

@@ -21,7 +21,9 @@ def upgrade() -> None:
         sa.Column("order_id", sa.Uuid(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("status IN ('delivered', 'failed')", name=op.f("ck_delivery_outcomes_known_status")),
+        sa.CheckConstraint(
+            "status IN ('delivered', 'failed', 'cancelled')", name=op.f("ck_delivery_outcomes_known_status")
+        ),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_delivery_outcomes")),
         schema="tracking",
     )
@@ -121,7 +123,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("arrived_by IN ('', 'position', 'driver')", name=op.f("ck_stop_progress_known_arrived_by")),
         sa.CheckConstraint(
-            "status IN ('planned', 'arrived', 'delivered', 'failed')", name=op.f("ck_stop_progress_known_status")
+            "status IN ('planned', 'arrived', 'delivered', 'failed', 'cancelled')",
+            name=op.f("ck_stop_progress_known_status"),
         ),
         sa.PrimaryKeyConstraint("route_id", "stop_id", name=op.f("pk_stop_progress")),
         schema="tracking",

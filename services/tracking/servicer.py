@@ -1,0 +1,185 @@
+"""The gRPC transport of the tracking service: proto in, service call, proto out. No SQL here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from luckygas.tracking.v1 import tracking_pb2 as pb
+from luckygas.tracking.v1 import tracking_pb2_grpc
+
+from services.tracking.drivers import DriverService
+from services.tracking.models import DriverRow
+from services.tracking.positions import PositionService
+from services.tracking.progress import ProgressService
+from services.tracking.schemas import BatchResult, DriverInput, FixInput, Position, StopState
+
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
+
+
+def _moment(stamp: Timestamp) -> datetime:
+    """An aware UTC datetime; a timestamp beyond what datetime holds becomes its far end (and fails the checks)."""
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return _LATEST if stamp.seconds > 0 else _EARLIEST
+
+
+def _optional_moment(message: pb.ClockRequest | pb.MarkArrivedRequest) -> datetime | None:
+    return _moment(message.at) if message.HasField("at") else None
+
+
+def driver_to_proto(row: DriverRow) -> pb.Driver:
+    return pb.Driver(
+        username=row.username,
+        name=row.name,
+        phone=row.phone,
+        vehicle_kind=row.vehicle_kind,
+        on_road=row.on_road,
+        clocked_in_at=_timestamp(row.clocked_in_at),
+        clocked_out_at=_timestamp(row.clocked_out_at),
+    )
+
+
+def position_to_proto(position: Position) -> pb.Position:
+    return pb.Position(
+        driver=position.driver,
+        latitude=position.latitude,
+        longitude=position.longitude,
+        accuracy_m=position.accuracy_m,
+        speed_mps=position.speed_mps,
+        heading_deg=position.heading_deg,
+        battery=position.battery,
+        device_time=_timestamp(position.device_time),
+        received_at=_timestamp(position.received_at),
+        distance_m=position.distance_m,
+    )
+
+
+def stop_to_proto(state: StopState) -> pb.StopProgress:
+    return pb.StopProgress(
+        route_id=state.route_id,
+        stop_id=state.stop_id,
+        order_id=state.order_id,
+        sequence=state.sequence,
+        status=state.status,
+        latitude=state.latitude,
+        longitude=state.longitude,
+        planned_eta=_timestamp(state.planned_eta),
+        eta=_timestamp(state.eta),
+        arrived_at=_timestamp(state.arrived_at),
+        arrived_by=state.arrived_by,
+    )
+
+
+def batch_to_proto(result: BatchResult) -> pb.RecordPositionsResponse:
+    return pb.RecordPositionsResponse(
+        stored=result.stored,
+        duplicates=result.duplicates,
+        replayed=result.replayed,
+        latest=None if result.latest is None else position_to_proto(result.latest),
+        arrivals=[stop_to_proto(state) for state in result.arrivals],
+    )
+
+
+def fix_from_proto(fix: pb.Fix) -> FixInput:
+    return FixInput(
+        latitude=fix.latitude,
+        longitude=fix.longitude,
+        accuracy_m=fix.accuracy_m,
+        speed_mps=fix.speed_mps,
+        heading_deg=fix.heading_deg,
+        battery=fix.battery,
+        device_time=_moment(fix.device_time) if fix.HasField("device_time") else None,
+    )
+
+
+class TrackingServicer(tracking_pb2_grpc.TrackingServiceServicer):
+    def __init__(self, drivers: DriverService, positions: PositionService, progress: ProgressService) -> None:
+        self.drivers = drivers
+        self.positions = positions
+        self.progress = progress
+
+    async def PutDriver(self, request: pb.PutDriverRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
+        driver = request.driver
+        row = await self.drivers.put(
+            DriverInput(driver.username, driver.name, driver.phone, driver.vehicle_kind), request.actor
+        )
+        return driver_to_proto(row)
+
+    async def ListDrivers(
+        self, request: pb.ListDriversRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDriversResponse:
+        return pb.ListDriversResponse(drivers=[driver_to_proto(row) for row in await self.drivers.drivers()])
+
+    async def ClockIn(self, request: pb.ClockRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
+        return driver_to_proto(await self.drivers.clock_in(request.driver, _optional_moment(request)))
+
+    async def ClockOut(self, request: pb.ClockRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
+        return driver_to_proto(await self.drivers.clock_out(request.driver, _optional_moment(request)))
+
+    async def RecordPositions(
+        self, request: pb.RecordPositionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordPositionsResponse:
+        fixes = [fix_from_proto(fix) for fix in request.fixes]
+        return batch_to_proto(await self.positions.record(request.driver, request.batch_id, fixes))
+
+    async def ListLivePositions(
+        self, request: pb.ListLivePositionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListLivePositionsResponse:
+        found = await self.positions.live(request.max_age_seconds)
+        return pb.ListLivePositionsResponse(positions=[position_to_proto(position) for position in found])
+
+    async def FindNearestDrivers(
+        self, request: pb.FindNearestDriversRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindNearestDriversResponse:
+        found = await self.positions.nearest(request.latitude, request.longitude, request.radius_m, request.limit)
+        return pb.FindNearestDriversResponse(positions=[position_to_proto(position) for position in found])
+
+    async def GetTrack(self, request: pb.GetTrackRequest, context: grpc.aio.ServicerContext) -> pb.Track:
+        track = await self.positions.track(request.driver, request.date)
+        return pb.Track(
+            driver=track.driver,
+            date=track.date.isoformat(),
+            positions=[position_to_proto(position) for position in track.positions],
+            distance_m=track.distance_m,
+        )
+
+    async def GetDriverProgress(
+        self, request: pb.GetDriverProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DriverProgress:
+        progress = await self.progress.driver_progress(request.driver, request.date)
+        return pb.DriverProgress(
+            driver=progress.driver,
+            route_id=progress.route_id,
+            date=progress.date.isoformat(),
+            stops=[stop_to_proto(state) for state in progress.stops],
+            latest=None if progress.latest is None else position_to_proto(progress.latest),
+        )
+
+    async def MarkArrived(self, request: pb.MarkArrivedRequest, context: grpc.aio.ServicerContext) -> pb.StopProgress:
+        state = await self.progress.mark_arrived(request.driver, request.stop_id, _optional_moment(request))
+        return stop_to_proto(state)
+
+
+def registrar(
+    drivers: DriverService, positions: PositionService, progress: ProgressService
+) -> Callable[[grpc.aio.Server], None]:
+    def register(server: grpc.aio.Server) -> None:
+        tracking_pb2_grpc.add_TrackingServiceServicer_to_server(TrackingServicer(drivers, positions, progress), server)
+
+    return register
+
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TrackingService"].full_name
