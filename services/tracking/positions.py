@@ -91,24 +91,19 @@ class PositionService:
         for fix in fixes:
             assert fix.device_time is not None  # checked
             unique.setdefault(fix.device_time, fix)
-        stored = set(
-            await repository.insert_positions(
-                [
-                    {
-                        "driver": driver,
-                        "device_time": device_time,
-                        "latitude": fix.latitude,
-                        "longitude": fix.longitude,
-                        "accuracy_m": fix.accuracy_m,
-                        "speed_mps": fix.speed_mps,
-                        "heading_deg": fix.heading_deg,
-                        "battery": fix.battery,
-                        "received_at": now,
-                    }
-                    for device_time, fix in unique.items()
-                ]
-            )
-        )
+        rows = [
+            {
+                "device_time": device_time,
+                "latitude": fix.latitude,
+                "longitude": fix.longitude,
+                "accuracy_m": fix.accuracy_m,
+                "speed_mps": fix.speed_mps,
+                "heading_deg": fix.heading_deg,
+                "battery": fix.battery,
+            }
+            for device_time, fix in unique.items()
+        ]
+        stored = set(await repository.insert_positions(driver, now, rows))
         arrivals = await Arrivals(repository).detect(driver, [unique[device_time] for device_time in stored])
         latest = await repository.latest_position(driver)
         return BatchResult(
