@@ -41,7 +41,9 @@ async def drivers(tracking: Stub) -> Stub:
 
 
 async def latest_in_redis(redis: aioredis.Redis, username: str) -> dict[str, Any]:
-    return dict(json.loads(await redis.hget(LATEST_KEY, username)))  # type: ignore[misc]
+    held = await redis.hget(LATEST_KEY, username)
+    assert held is not None
+    return dict(json.loads(held))
 
 
 async def test_a_batch_sent_twice_is_stored_once_and_gets_the_first_answer_again(
@@ -181,17 +183,16 @@ async def test_a_batch_of_2000_bad_fixes_lists_the_first_violations_and_counts_t
 async def test_the_new_latest_position_is_published_on_positions_live_only_when_it_moves_forward(
     drivers: Stub, redis_client: aioredis.Redis
 ) -> None:
-    pubsub = redis_client.pubsub()
-    await pubsub.subscribe(CHANNEL)
-    await pubsub.get_message(timeout=1)  # the subscription confirmation
     moment = now() - timedelta(seconds=30)
     newest = fix(north_of(DEPOT, 200), moment, accuracy_m=5.0, speed_mps=-1, heading_deg=-1, battery=0.42)
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(CHANNEL)
+        await pubsub.get_message(timeout=1)  # the subscription confirmation
 
-    await drivers.RecordPositions(batch("driver01", [fix(DEPOT, moment - timedelta(seconds=15)), newest]))
-    await drivers.RecordPositions(batch("driver01", [fix(DEPOT, moment - timedelta(minutes=5))]))  # older: silent
-    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
-    silence = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3)
-    await pubsub.aclose()
+        await drivers.RecordPositions(batch("driver01", [fix(DEPOT, moment - timedelta(seconds=15)), newest]))
+        await drivers.RecordPositions(batch("driver01", [fix(DEPOT, moment - timedelta(minutes=5))]))  # older: silent
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+        silence = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3)
 
     assert message is not None
     published = json.loads(message["data"])
