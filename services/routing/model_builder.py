@@ -1,7 +1,7 @@
 """From orders, customers and shifts to the solver's RoutingProblem, following DOMAIN.md's rules.
 
-- Capacity has six dimensions: full cylinders of 4, 10, 16, 20 and 50 kg, and their gross weight in kg.
-- Service time is 5 min + 2 min per cylinder + 3 more per 50-kg cylinder.
+- Capacity has six dimensions: full cylinders of 4, 10, 16, 20 and 50 kg, and their gross weight in kg; service
+  time is 5 min + 2 min per cylinder + 3 more per 50-kg cylinder (solver/luckygas.py has both).
 - A stop's windows are the order's window intersected with the customer's allowed hours (twelve one-hour
   slots 08-20; none set = all allowed), so they may be several pieces. Service starts inside a window and
   ends by its close: the window a solver sees closes ``service`` earlier.
@@ -15,18 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 
-from services.platform.products import FULL_CYLINDER_GROSS_KG, PRODUCTS
+from services.platform.products import PRODUCTS
+from services.routing.solver import luckygas
+from services.routing.solver.luckygas import CYLINDER_SIZES
 from services.routing.solver.problem import LunchBreak, RoutingProblem, Stop, Vehicle, Window
 from services.routing.travel import TravelMatrix
 
-SIZES = (4, 10, 16, 20, 50)
-DIMENSIONS = (*(f"cylinders_{size}kg" for size in SIZES), "weight_kg")
+SIZES = CYLINDER_SIZES
 FIRST_HOUR = 8  # hourly window 0 is 08:00-09:00, window 11 is 19:00-20:00
-BASE_SERVICE_SECONDS = 5 * 60
-PER_CYLINDER_SECONDS = 2 * 60
-PER_LARGE_CYLINDER_SECONDS = 3 * 60
-# Above any day's total driving (8 vehicles × 24 h): one vehicle fewer always beats any saving in travel.
-VEHICLE_FIXED_COST = 8 * 24 * 3600
 MOTORCYCLE = "motorcycle"
 
 
@@ -58,14 +54,11 @@ def cylinders(deliver: Mapping[str, int]) -> dict[int, int]:
 
 
 def service_seconds(deliver: Mapping[str, int]) -> int:
-    counts = cylinders(deliver)
-    return BASE_SERVICE_SECONDS + PER_CYLINDER_SECONDS * sum(counts.values()) + PER_LARGE_CYLINDER_SECONDS * counts[50]
+    return luckygas.service_seconds(cylinders(deliver))
 
 
 def demand(deliver: Mapping[str, int]) -> tuple[int, ...]:
-    counts = cylinders(deliver)
-    weight = sum(FULL_CYLINDER_GROSS_KG[size] * count for size, count in counts.items())
-    return (*(counts[size] for size in SIZES), weight)
+    return luckygas.demand(cylinders(deliver))
 
 
 def allowed_hours(hourly_windows: Sequence[bool]) -> list[Window]:
@@ -201,13 +194,14 @@ def build_problem(
     stops: Sequence[PlannedStop], vehicles: Sequence[PlannedVehicle], matrix: TravelMatrix, name: str = ""
 ) -> RoutingProblem:
     """The problem over locations [depot, stops[0], stops[1], ...] (the matrix's order)."""
+    solver_vehicles = tuple(solver_vehicle(vehicle) for vehicle in vehicles)
     return RoutingProblem(
         duration=matrix.durations,
         distance=matrix.distances,
         stops=tuple(solver_stop(stop, index + 1) for index, stop in enumerate(stops)),
-        vehicles=tuple(solver_vehicle(vehicle) for vehicle in vehicles),
-        dimensions=DIMENSIONS,
-        vehicle_fixed_cost=VEHICLE_FIXED_COST,
+        vehicles=solver_vehicles,
+        dimensions=luckygas.DIMENSIONS,
+        vehicle_fixed_cost=luckygas.fewest_vehicles_first(solver_vehicles),
         objective="duration",
         name=name,
     )
