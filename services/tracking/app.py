@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from services.platform import migrations
 from services.platform.consumer import EventConsumer
 from services.platform.database import Database
+from services.platform.errors import Unavailable
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated
 from services.platform.process import service_process
 from services.tracking.days import Clock, utc_now
@@ -82,15 +83,25 @@ async def start(
     )
 
 
+async def restore_live_positions(positions: PositionService) -> None:
+    """Redis may have restarted empty: each driver's latest position comes back from Postgres (a later batch
+    would put it right too, but a driver standing still sends none)."""
+    try:
+        restored = await positions.restore_live()
+    except Unavailable:
+        _log.warning("latest positions not restored: the database is unavailable")
+        return
+    _log.info("latest positions restored", extra={"moved_forward": restored})
+
+
 async def serve(settings: TrackingSettings) -> None:
     async with service_process(
         "tracking", settings, metrics_port=settings.tracking_metrics_port, outbox=OUTBOX
     ) as process:
         for consumer in consumers(process.redis, process.database, f"tracking-{os.getpid()}"):
             process.run_in_background(consumer.run(), consumer.stream)
-        # Redis may have restarted empty: each driver's latest position comes back from Postgres.
         process.run_in_background(
-            position_service(settings, process.database, process.redis).restore_live(), "restore-live"
+            restore_live_positions(position_service(settings, process.database, process.redis)), "restore-live"
         )
         running = await start(settings, process.database, process.redis, interceptors=process.interceptors())
         _log.info("tracking service listening", extra={"port": running.port})
