@@ -157,6 +157,11 @@ class TrackingRepository:
 
     # --- routes and stop progress ------------------------------------------------------------------------------
 
+    async def lock_stop_updates(self) -> None:
+        """Serialises route and order events until the transaction ends: an outcome and a new route's stops, read
+        by two consumers at once, would each miss the other."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext("tracking.stop_updates"))))
+
     async def put_route(self, values: dict[str, Any]) -> bool:
         """Keeps the route as announced, unless a newer version is already kept; True when written."""
         changes = {key: value for key, value in values.items() if key != "route_id"}

@@ -48,6 +48,9 @@ async def apply_route_event(event: EventEnvelope, session: AsyncSession) -> None
     route_id = uuid.UUID(payload["route_id"])
     stops = sorted((_stop(stop) for stop in payload["stops"]), key=lambda stop: stop["sequence"])
     repository = TrackingRepository(session)
+    await repository.lock_stop_updates()
+    # After the driver's batches and arrivals in flight, which lock the same stops in another order.
+    await repository.lock_driver(payload["driver"])
     written = await repository.put_route(
         {
             "route_id": route_id,
@@ -86,5 +89,6 @@ async def apply_order_event(event: EventEnvelope, session: AsyncSession) -> None
         return
     order_id = uuid.UUID(event.aggregate_id)
     repository = TrackingRepository(session)
+    await repository.lock_stop_updates()
     await repository.put_outcome(order_id, status, event.occurred_at)
     await repository.set_stop_outcome(order_id, status)
