@@ -7,13 +7,11 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import redis.asyncio as aioredis
-from luckygas.tracking.v1 import tracking_pb2, tracking_pb2_grpc
+from luckygas.tracking.v1 import tracking_pb2_grpc
 
 from services.platform.database import Database
 from services.platform.grpc_client import open_channel
-from tests.tracking.factories import Events
-
-TRACKING_SERVICE = tracking_pb2.DESCRIPTOR.services_by_name["TrackingService"]
+from tests.tracking.factories import TRACKING_SERVICE, Events
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from services.platform.database import Database
 from services.platform.outbox import EventEnvelope
 from services.tracking.app import consumers
 
+TRACKING_SERVICE = pb.DESCRIPTOR.services_by_name["TrackingService"]
 TAIPEI = ZoneInfo("Asia/Taipei")
 # The Taitung depot; test points are placed at a distance from it.
 DEPOT = (22.7553, 121.1504)

@@ -17,8 +17,7 @@ from services.platform.database import Database
 from services.platform.grpc_client import open_channel
 from services.tracking.app import position_service, start
 from services.tracking.settings import TrackingSettings
-from tests.tracking.conftest import TRACKING_SERVICE
-from tests.tracking.factories import DEPOT, batch, count, driver, fix, north_of, now
+from tests.tracking.factories import DEPOT, TRACKING_SERVICE, batch, count, driver, fix, north_of, now
 
 Stub = tracking_pb2_grpc.TrackingServiceStub
 
