@@ -14,11 +14,15 @@ How the problem maps onto PyVRP, and why:
   window), a "lunch form": the same client with the lunch added to its service and its window narrowed so the
   lunch starts in time, loading one unit of that class's lunch dimension (capacity 1 on those vehicles, 0 on
   the others: at most one lunch per route, only on the right vehicles). A lunch client at the depot (one per
-  vehicle) covers lunch before leaving or after coming back. A used vehicle must eat: the vehicle's fixed cost
-  carries the lunch prize on top, which the lunch form or lunch client pays back, so a route without lunch is
-  penalised and a route with one costs exactly the fixed cost. The plan is then timed exactly by timeline.py,
-  which may only move the lunch earlier (anywhere on the chosen leg), never make it infeasible; a route that
-  still lacks a feasible lunch is repaired by assemble.py.
+  vehicle) covers lunch before leaving or after coming back. A used vehicle must eat: lunch forms and lunch
+  clients carry a prize of two thirds of the vehicle cost (at least four of the longest legs), so skipping a
+  lunch costs more than a vehicle nets after its own lunch: leaving lunches out never pays for a vehicle saved,
+  and opening a route is never an uphill step (a first version added the prize to the fixed cost and the search
+  then seldom opened the route a stop needed). Below twelve longest legs of vehicle cost the lunch prize exceeds
+  it, idle vehicles "open" for a lunch alone (such routes are dropped when the plan is read) and fleet size
+  weighs less than it should. The plan is then timed exactly by timeline.py, which only moves lunches earlier
+  (anywhere on the chosen leg; for a mid-route lunch at the depot this relies on the triangle inequality); a
+  route that still lacks a feasible lunch is repaired by assemble.py, which notes it.
 - Stops that cannot all be served: first every servable required stop is required. If no feasible plan shows
   up within a share of the budget, the rest of it solves the same model with those stops optional at a prize
   above a vehicle plus any detour, warm-started from the infeasible plan, so the answer serves what it can.
