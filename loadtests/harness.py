@@ -155,7 +155,7 @@ def start_platform(
     extra_ports: tuple[str, ...] = (),
     durable_postgres: bool = False,
 ) -> Running:
-    """Postgres, Redis, then the flag, customer, order, routing and gateway services, migrated and seeded with the
+    """Postgres, Redis, then the flag, customer, order, routing, tracking and gateway services, migrated and seeded with the
     demo data.
 
     The data is thrown away, so Postgres runs with fsync and synchronous commit off unless ``durable_postgres``
@@ -175,6 +175,8 @@ def start_platform(
         "order_metrics",
         "routing_grpc",
         "routing_metrics",
+        "tracking_grpc",
+        "tracking_metrics",
         "gateway",
     )
     ports = {name: stores.free_port() for name in (*names, *extra_ports)}
@@ -204,17 +206,21 @@ def start_platform(
         "LUCKYGAS_ROUTING_GRPC_PORT": str(ports["routing_grpc"]),
         "LUCKYGAS_ROUTING_METRICS_PORT": str(ports["routing_metrics"]),
         "LUCKYGAS_ROUTING_ADDRESS": f"127.0.0.1:{ports['routing_grpc']}",
+        "LUCKYGAS_TRACKING_GRPC_PORT": str(ports["tracking_grpc"]),
+        "LUCKYGAS_TRACKING_METRICS_PORT": str(ports["tracking_metrics"]),
+        "LUCKYGAS_TRACKING_ADDRESS": f"127.0.0.1:{ports['tracking_grpc']}",
         "LUCKYGAS_GATEWAY_PORT": str(ports["gateway"]),
         "LUCKYGAS_JWT_SECRET": "".join(secrets.choice(alphabet) for _ in range(48)),
         "LUCKYGAS_DEMO_PASSWORD": password,
     }
     seeds = "customers, users and refill history" if refill_history else "customers and users"
     print(f"setting up: migrate, seed demo {seeds} …", flush=True)
-    for service in ("flags", "customer", "order", "routing", "gateway"):
+    for service in ("flags", "customer", "order", "routing", "tracking", "gateway"):
         run_step(root, environment, f"services.{service}", "migrate")
     print("  " + run_step(root, environment, "services.customer", "seed", "--seed", "demo").splitlines()[-1])
     print("  " + run_step(root, environment, "services.gateway", "seed").splitlines()[-1])
     print("  " + run_step(root, environment, "services.routing", "seed", "--seed", "demo").splitlines()[-1])
+    print("  " + run_step(root, environment, "services.tracking", "seed", "--seed", "demo").splitlines()[-1])
 
     def serve(module: str) -> ProcessSpec:
         return ProcessSpec(argv=python_module(module, "serve"), environment=environment)
@@ -229,6 +235,7 @@ def start_platform(
         print("  " + run_step(root, environment, "services.order", "seed", "--seed", "demo").splitlines()[-1])
     platform.start("order", serve("services.order"))
     platform.start("routing", serve("services.routing"))
+    platform.start("tracking", serve("services.tracking"))
     platform.start("gateway", serve("services.gateway"))
     running = Running(ports, environment, password)
     wait_ready(platform, "gateway", f"{running.gateway}/readyz")

@@ -52,6 +52,8 @@ SERVICES: tuple[Service, ...] = (
     Service("order", "grpc"),
     # Plans from the order and customer services' data; its demo seed is the fleet and two weeks of shifts.
     Service("routing", "grpc"),
+    # Positions, arrivals and ETAs; follows the routing service's route events. Its demo seed is the drivers.
+    Service("tracking", "grpc"),
     Service("gateway", "http"),
 )
 

@@ -23,7 +23,13 @@ from services.routing.plan_rows import utc_now
 from services.routing.planning import Clock
 from services.routing.servicer import SERVICE_NAME, registrar
 from services.routing.settings import RoutingSettings
-from services.routing.stop_updates import GROUP, STREAM, apply_order_event
+from services.routing.stop_updates import (
+    GROUP,
+    ORDER_STREAM,
+    TRACKING_STREAM,
+    apply_order_event,
+    apply_tracking_event,
+)
 from services.routing.travel import CircuitBreaker, OsrmTableProvider, StraightLineProvider, TravelTimeProvider
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -77,16 +83,17 @@ async def serve(settings: RoutingSettings) -> None:
     ) as process:
         order_channel = open_channel(settings.order_address, ORDER_SERVICE)
         customer_channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
-        consumer = EventConsumer(
-            process.redis,
-            process.database,
-            stream=STREAM,
-            group=GROUP,
-            consumer_name=f"routing-{os.getpid()}",
-            handler=apply_order_event,
-            handled_table=HANDLED_EVENTS,
-        )
-        process.run_in_background(consumer.run(), "order-events")
+        for stream, handler in ((ORDER_STREAM, apply_order_event), (TRACKING_STREAM, apply_tracking_event)):
+            consumer = EventConsumer(
+                process.redis,
+                process.database,
+                stream=stream,
+                group=GROUP,
+                consumer_name=f"routing-{os.getpid()}",
+                handler=handler,
+                handled_table=HANDLED_EVENTS,
+            )
+            process.run_in_background(consumer.run(), f"{stream}-consumer")
         async with httpx.AsyncClient() as client:
             try:
                 running = await start(

@@ -204,3 +204,7 @@ class PlanRepository:
             .with_for_update(of=StopRow)
         )
         return (await self.session.execute(statement)).scalars().all()
+
+    async def stop(self, stop_id: uuid.UUID) -> StopRow | None:
+        statement = select(StopRow).where(StopRow.id == stop_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()

@@ -1,7 +1,6 @@
-"""Stops follow their orders: a delivery completed or failed in the order service marks the stop, once.
-
-Consumed from ``events.order`` in the consumer group ``routing``; a marked stop is done, so an urgent insertion
-or a re-optimisation never moves it.
+"""Stops follow the field: a delivery completed or failed in the order service (``events.order``) and an
+arrival detected or marked by the tracking service (``events.tracking``) mark the stop, once each, in the
+consumer group ``routing``. A marked stop is done, so an urgent insertion or a re-optimisation never moves it.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.platform.outbox import EventEnvelope
 from services.routing.repository import PlanRepository
 
-STREAM = "events.order"
+ORDER_STREAM = "events.order"
+TRACKING_STREAM = "events.tracking"
 GROUP = "routing"
 OUTCOMES = {"delivery.completed": "delivered", "delivery.failed": "failed"}
 
@@ -24,3 +24,12 @@ async def apply_order_event(event: EventEnvelope, session: AsyncSession) -> None
         return
     for stop in await PlanRepository(session).stops_of_order(uuid.UUID(event.aggregate_id)):
         stop.status = status
+
+
+async def apply_tracking_event(event: EventEnvelope, session: AsyncSession) -> None:
+    """``stop.arrived``: the stop is arrived unless it is already delivered or failed (events may cross)."""
+    if event.type != "stop.arrived":
+        return
+    stop = await PlanRepository(session).stop(uuid.UUID(event.aggregate_id))
+    if stop is not None and stop.status == "planned":
+        stop.status = "arrived"

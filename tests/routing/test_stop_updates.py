@@ -1,0 +1,96 @@
+"""Stops follow the field: a completed delivery (order events) and an arrival (tracking events) mark a published
+plan's stops, once, and an urgent insertion afterwards leaves those stops where they were."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from luckygas.customer.v1 import customer_pb2_grpc
+from luckygas.order.v1 import order_pb2 as order_pb
+from luckygas.order.v1 import order_pb2_grpc
+from luckygas.routing.v1 import routing_pb2 as pb
+from luckygas.routing.v1 import routing_pb2_grpc
+
+from services.order.models import OUTBOX as ORDER_OUTBOX
+from services.platform.consumer import EventConsumer
+from services.platform.database import Database
+from services.platform.outbox import EventEnvelope, OutboxRelay
+from services.routing.models import HANDLED_EVENTS
+from services.routing.stop_updates import (
+    GROUP,
+    ORDER_STREAM,
+    TRACKING_STREAM,
+    apply_order_event,
+    apply_tracking_event,
+)
+from tests.order.factories import day, proof
+from tests.routing.factories import confirmed_order, put_fleet
+from tests.routing.test_planning import plan_request
+
+
+async def consume(redis: aioredis.Redis, database: Database) -> None:
+    """What the routing process runs in the background, run here until both streams are drained."""
+    for stream, handler in ((ORDER_STREAM, apply_order_event), (TRACKING_STREAM, apply_tracking_event)):
+        consumer = EventConsumer(
+            redis,
+            database,
+            stream=stream,
+            group=GROUP,
+            consumer_name="test",
+            handler=handler,
+            handled_table=HANDLED_EVENTS,
+            block_ms=10,
+        )
+        while await consumer.run_once():
+            pass
+
+
+async def test_delivered_and_arrived_stops_are_marked_and_an_insertion_does_not_move_them(
+    routing: routing_pb2_grpc.RoutingServiceStub,
+    customers: customer_pb2_grpc.CustomerServiceStub,
+    orders: order_pb2_grpc.OrderServiceStub,
+    redis_client: aioredis.Redis,
+    database: Database,
+) -> None:
+    await put_fleet(routing, day(1), motorcycle=False)
+    for place in range(4):
+        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
+    plan = await routing.PlanDay(plan_request(day(1)))
+    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    first, second = route.stops[0], route.stops[1]
+
+    await orders.TransitionOrder(
+        order_pb.TransitionOrderRequest(id=first.order_id, target=order_pb.ORDER_STATUS_IN_DELIVERY, actor="driver")
+    )
+    await orders.CompleteDelivery(
+        order_pb.CompleteDeliveryRequest(id=first.order_id, proof=proof(), request_id="done-1", actor="driver")
+    )
+    await OutboxRelay(database, ORDER_OUTBOX, redis_client).publish_pending()
+    arrived = EventEnvelope(
+        id=uuid.uuid4(),
+        type="stop.arrived",
+        aggregate_id=second.id,
+        aggregate_version=1,
+        occurred_at=datetime.now(UTC),
+        schema_version=1,
+        payload={"stop_id": second.id, "route_id": route.id, "arrived_by": "position"},
+        stream=TRACKING_STREAM,
+    )
+    await redis_client.xadd(TRACKING_STREAM, arrived.to_fields())  # type: ignore[arg-type]
+    await consume(redis_client, database)
+    await consume(redis_client, database)  # a second pass changes nothing (each event applied once)
+
+    current = await routing.GetPlan(pb.GetPlanRequest(id=plan.id))
+    [now] = [r for r in current.routes if r.id == route.id]
+    statuses = [(stop.order_id, stop.status) for stop in now.stops[:2]]
+    assert statuses == [(first.order_id, pb.STOP_STATUS_DELIVERED), (second.order_id, pb.STOP_STATUS_ARRIVED)]
+
+    urgent = await confirmed_order(customers, orders, place=0, window=("08:00", "18:00"), vehicle_requirement="car")
+    inserted = await routing.InsertOrder(
+        pb.InsertOrderRequest(plan_id=plan.id, order_id=urgent.order.id, actor="dispatcher")
+    )
+    [after] = [r for r in inserted.routes if r.id == route.id]
+    assert [s.order_id for s in after.stops[:2]] == [first.order_id, second.order_id]
