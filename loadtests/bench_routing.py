@@ -11,7 +11,8 @@ each solver, the ratio of the mean gaps, and how many plans were infeasible or i
 the gap figures and counted instead). Aims, reported, not asserted: a mean gap of at most 1 % at 2 s, and at most
 a third of OR-Tools' mean gap. Flags: ``--budget`` seconds per solve (2.0), ``--instances`` a glob on names
 (``*``; e.g. ``'RC2*'``), ``--data`` the directory with the .vrp files and BKS.tsv (../shared/data/vrptw/solomon
-from the repository root), ``--seed`` (PyVRP's), ``--solomon-only`` (today the Solomon set is all there is).
+from the repository root), ``--seed`` (PyVRP's), ``--solomon-only`` (skip the realistic day, which
+loadtests/bench_routing_day.py then runs through the API; its flags are ``--day-budget`` and ``--rounds``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadtests import bench_routing_day
 from services.routing.solver import ortools_solver, pyvrp_solver, solomon
 from services.routing.solver.checker import check
 from services.routing.solver.problem import RoutingProblem, Solution
@@ -156,13 +158,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory with the .vrp files and BKS.tsv")
     parser.add_argument("--seed", type=int, default=1, help="PyVRP's seed (OR-Tools is deterministic)")
     parser.add_argument("--solomon-only", action="store_true", help="only the Solomon benchmark")
+    bench_routing_day.add_arguments(parser)
     arguments = parser.parse_args(argv)
     if arguments.budget <= 0:
         parser.error("--budget must be positive")
     run_solomon(arguments.data.resolve(), arguments.instances, arguments.budget, arguments.seed)
     if not arguments.solomon_only:
-        # The realistic Lucky Gas day goes here (owned elsewhere); until then the Solomon set is the whole bench.
-        print("\n(realistic-day benchmark not part of this run yet)")
+        print()
+        bench_routing_day.run(arguments)
 
 
 if __name__ == "__main__":

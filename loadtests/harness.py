@@ -155,8 +155,8 @@ def start_platform(
     extra_ports: tuple[str, ...] = (),
     durable_postgres: bool = False,
 ) -> Running:
-    """Postgres, Redis, then the flag, customer, order, routing, tracking and gateway services, migrated and seeded with the
-    demo data.
+    """Postgres, Redis, then the flag, customer, order, routing, tracking and gateway services, migrated and
+    seeded with the demo data.
 
     The data is thrown away, so Postgres runs with fsync and synchronous commit off unless ``durable_postgres``
     (commits then wait for the disk, as in production) and Redis without persistence. The gateway's readiness
