@@ -16,7 +16,7 @@ from services.gateway.context import GatewayContext
 from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability
-from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing
+from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 from services.platform.flags.local import FlagWatcher
@@ -31,6 +31,8 @@ API_ROUTERS = (
     routing.fleet_router,
     routing.plans_router,
     routing.driver_router,
+    tracking.driver_router,
+    tracking.office_router,
     flags.router,
     flags.customer_router,
     pilot.router,
@@ -81,7 +83,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        larger=[(r"/api/v1/orders/[^/]+/delivery", settings.max_delivery_body_bytes)],
+        larger=[
+            (r"/api/v1/orders/[^/]+/delivery", settings.max_delivery_body_bytes),
+            (r"/api/v1/drivers/me/stops/[^/]+/delivered", settings.max_delivery_body_bytes),
+            (r"/api/v1/drivers/me/positions", settings.max_positions_body_bytes),
+        ],
     )
     app.add_middleware(Observability, access_log_enabled=settings.access_log)
     return app

@@ -12,6 +12,7 @@ from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from luckygas.flags.v1 import flags_pb2, flags_pb2_grpc
 from luckygas.order.v1 import order_pb2, order_pb2_grpc
 from luckygas.routing.v1 import routing_pb2, routing_pb2_grpc
+from luckygas.tracking.v1 import tracking_pb2, tracking_pb2_grpc
 
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.settings import GatewaySettings
@@ -25,6 +26,7 @@ CUSTOMER_SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
 ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
 FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
 ROUTING_SERVICE = routing_pb2.DESCRIPTOR.services_by_name["RoutingService"]
+TRACKING_SERVICE = tracking_pb2.DESCRIPTOR.services_by_name["TrackingService"]
 
 
 @dataclass
@@ -46,6 +48,9 @@ class GatewayContext:
     routing_channel: grpc.aio.Channel
     routing: routing_pb2_grpc.RoutingServiceStub
     routing_health: health_pb2_grpc.HealthStub
+    tracking_channel: grpc.aio.Channel
+    tracking: tracking_pb2_grpc.TrackingServiceStub
+    tracking_health: health_pb2_grpc.HealthStub
     # The gateway's in-process flags (kept current by a watcher started in the lifespan) and its fault policy.
     flag_store: FlagStore
     faults: FaultPolicy
@@ -64,6 +69,9 @@ class GatewayContext:
         )
         routing_channel = open_channel(
             settings.routing_address, ROUTING_SERVICE, default_deadline=settings.call_deadline_seconds
+        )
+        tracking_channel = open_channel(
+            settings.tracking_address, TRACKING_SERVICE, default_deadline=settings.call_deadline_seconds
         )
         flag_store = FlagStore()
         return cls(
@@ -88,6 +96,9 @@ class GatewayContext:
             routing_channel=routing_channel,
             routing=routing_pb2_grpc.RoutingServiceStub(routing_channel),
             routing_health=health_pb2_grpc.HealthStub(routing_channel),
+            tracking_channel=tracking_channel,
+            tracking=tracking_pb2_grpc.TrackingServiceStub(tracking_channel),
+            tracking_health=health_pb2_grpc.HealthStub(tracking_channel),
             flag_store=flag_store,
             faults=FaultPolicy(flag_store, "gateway"),
         )
@@ -97,6 +108,7 @@ class GatewayContext:
         await self.order_channel.close()
         await self.flag_channel.close()
         await self.routing_channel.close()
+        await self.tracking_channel.close()
         await self.redis.aclose()
         await self.database.dispose()
 

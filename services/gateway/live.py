@@ -3,6 +3,10 @@
 Each client has a bounded queue; the reader never waits for a client, so a slow or stalled client
 cannot slow the others: when its queue is full it is dropped with a close code that tells it to
 reconnect and resume from the last cursor it received. Cursors are ``<stream>/<entry id>``.
+
+Drivers' positions come from the tracking service on the Redis pub/sub channel ``positions.live``. They are
+not events to replay but a state to show, so they are coalesced instead of queued: a client holds at most
+the latest position per driver not yet sent, and a slow client gets fewer, newer positions, never a backlog.
 """
 
 from __future__ import annotations
@@ -35,6 +39,18 @@ LIVE_DELAY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
+LIVE_POSITIONS_SENT = Counter("luckygas_gateway_live_positions_sent_total", "Driver positions sent to live clients.")
+LIVE_POSITIONS_COALESCED = Counter(
+    "luckygas_gateway_live_positions_coalesced_total",
+    "Driver positions replaced by a newer one before a slow client was sent them.",
+)
+LIVE_POSITION_DELAY = Histogram(
+    "luckygas_gateway_live_position_delay_seconds",
+    "From the tracking service receiving a position to its hand-over to a WebSocket.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+POSITIONS_CHANNEL = "positions.live"
 REPLAY_LIMIT = 10_000
 CLOSE_TOO_SLOW = 4008  # private-use close code: "you fell behind; reconnect with your last cursor"
 
@@ -68,6 +84,15 @@ class LiveClient:
     accepts: Callable[[dict[str, Any]], bool]
     queue: asyncio.Queue[LiveEvent] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
     fell_behind: asyncio.Event = field(default_factory=asyncio.Event)
+    wants_positions: bool = False
+    # Driver → the newest position not yet sent; ``positions_waiting`` is set while there is any.
+    positions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    positions_waiting: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def take_positions(self) -> list[dict[str, Any]]:
+        taken, self.positions = self.positions, {}
+        self.positions_waiting.clear()
+        return list(taken.values())
 
 
 class LiveHub:
@@ -76,21 +101,27 @@ class LiveHub:
         self.streams = streams
         self.block_ms = block_ms
         self.clients: set[LiveClient] = set()
-        self._reader: asyncio.Task[None] | None = None
+        self._readers: list[asyncio.Task[None]] = []
         self._positions: dict[str, str] = {}
 
     async def start(self) -> None:
-        self._reader = asyncio.create_task(self._read_forever(), name="live-feed-reader")
+        self._readers = [
+            asyncio.create_task(self._read_forever(), name="live-feed-reader"),
+            asyncio.create_task(self._follow_positions(), name="live-positions-reader"),
+        ]
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
+        for reader in self._readers:
+            reader.cancel()
+        for reader in self._readers:
             # Bounded: a reader cancelled inside a blocking XREAD must not hold up shutdown.
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(self._reader, 2.0)
+                await asyncio.wait_for(reader, 2.0)
 
-    def subscribe(self, accepts: Callable[[dict[str, Any]], bool], queue_size: int = 256) -> LiveClient:
-        client = LiveClient(accepts=accepts, queue=asyncio.Queue(maxsize=queue_size))
+    def subscribe(
+        self, accepts: Callable[[dict[str, Any]], bool], queue_size: int = 256, *, positions: bool = False
+    ) -> LiveClient:
+        client = LiveClient(accepts=accepts, queue=asyncio.Queue(maxsize=queue_size), wants_positions=positions)
         self.clients.add(client)
         LIVE_CLIENTS.set(len(self.clients))
         return client
@@ -114,6 +145,44 @@ class LiveHub:
             except asyncio.QueueFull:
                 client.fell_behind.set()
                 LIVE_DROPPED.inc()
+
+    def dispatch_position(self, position: dict[str, Any]) -> None:
+        driver = position.get("driver")
+        if not isinstance(driver, str):
+            return
+        for client in list(self.clients):
+            if not client.wants_positions:
+                continue
+            if driver in client.positions:
+                LIVE_POSITIONS_COALESCED.inc()
+            client.positions[driver] = position
+            client.positions_waiting.set()
+
+    async def _follow_positions(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(POSITIONS_CHANNEL)
+                backoff = 0.1
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    try:
+                        position = json.loads(message["data"])
+                    except (TypeError, ValueError):
+                        _log.warning("ignored a malformed message on %s", POSITIONS_CHANNEL)
+                        continue
+                    if isinstance(position, dict):
+                        self.dispatch_position(position)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                _log.warning("live positions cannot read Redis; retrying", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def _start_positions(self) -> None:
         # Start at each stream's newest entry: clients that need older events resume by cursor.
@@ -148,6 +217,13 @@ def _observe_delay(message: dict[str, Any]) -> None:
     if isinstance(occurred, str):
         with contextlib.suppress(ValueError):
             LIVE_DELAY.observe(max(time.time() - datetime.fromisoformat(occurred).timestamp(), 0.0))
+
+
+def observe_position_delay(position: dict[str, Any]) -> None:
+    received = position.get("received_at")
+    if isinstance(received, str):
+        with contextlib.suppress(ValueError):
+            LIVE_POSITION_DELAY.observe(max(time.time() - datetime.fromisoformat(received).timestamp(), 0.0))
 
 
 def _text(value: bytes | str) -> str:

@@ -11,6 +11,7 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     customer_address: str = "127.0.0.1:50051"
     order_address: str = "127.0.0.1:50052"
     routing_address: str = "127.0.0.1:50053"
+    tracking_address: str = "127.0.0.1:50054"
     # Every call to a service carries this deadline; a slow service becomes a 504, never a hang.
     call_deadline_seconds: float = 2.0
     access_token_seconds: int = 600
@@ -23,5 +24,7 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     max_body_bytes: int = 64 * 1024
     # Delivery proofs carry a signature and a photo (base64), so their route takes more.
     max_delivery_body_bytes: int = 4 * 1024 * 1024
+    # A phone's offline backlog: 2,000 fixes at about 200 bytes of JSON each.
+    max_positions_body_bytes: int = 512 * 1024
     access_log: bool = True
     demo_password: str = "luckygas-demo"

@@ -21,7 +21,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from services.gateway.app import create_app
-from services.gateway.live import LIVE_CLIENTS, LIVE_DROPPED
+from services.gateway.live import LIVE_CLIENTS, LIVE_DROPPED, POSITIONS_CHANNEL, LiveHub
 from services.local.stores import free_port
 from tests.gateway.conftest import gateway_settings
 
@@ -166,3 +166,69 @@ async def test_a_stalled_client_is_dropped_without_slowing_the_others(
             assert LIVE_CLIENTS._value.get() == 1
     finally:
         stalled.close()
+
+
+# --- drivers' positions (Redis pub/sub ``positions.live``, published by the tracking service) -------------------
+
+
+def position(driver: str, latitude: float) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat()
+    return {"driver": driver, "latitude": latitude, "longitude": 121.15, "device_time": now, "received_at": now}
+
+
+async def publish_position(redis: aioredis.Redis, message: dict[str, Any]) -> None:
+    await redis.publish(POSITIONS_CHANNEL, json.dumps(message))
+
+
+async def next_position(connection: Any) -> dict[str, Any]:
+    while True:
+        message = await receive(connection)
+        if message.get("type") == "driver.position":
+            return message
+
+
+async def test_office_users_see_drivers_move_and_customers_do_not(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    async with (
+        websockets.connect(f"{live_url}?access_token={tokens['dispatcher']}") as office,
+        websockets.connect(f"{live_url}?access_token={tokens['customer']}") as customer,
+    ):
+        await ready(office)
+        await ready(customer)
+        # The hub subscribes to the channel when it starts; publish until the office sees one (bounded).
+        deadline = time.monotonic() + 5
+        while True:
+            await publish_position(redis_client, position("driver03", 22.75))
+            try:
+                seen = await asyncio.wait_for(next_position(office), 0.2)
+                break
+            except TimeoutError:
+                assert time.monotonic() < deadline, "no position reached the office client"
+        started = time.perf_counter()
+        await publish_position(redis_client, position("driver03", 22.76))
+        moved = await next_position(office)
+        elapsed = time.perf_counter() - started
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(customer.recv(), 0.3)
+
+    assert seen["payload"]["driver"] == "driver03"
+    assert moved["payload"]["latitude"] == 22.76
+    assert elapsed < 1.0
+
+
+async def test_a_client_not_keeping_up_gets_the_newest_position_per_driver_not_a_backlog(
+    redis_client: aioredis.Redis,
+) -> None:
+    hub = LiveHub(redis_client, ())
+    client = hub.subscribe(lambda message: True, positions=True)
+    customer = hub.subscribe(lambda message: True)
+    for step in range(50):
+        hub.dispatch_position(position("driver01", 22.0 + step / 100))
+        hub.dispatch_position(position("driver02", 23.0 + step / 100))
+
+    taken = client.take_positions()
+
+    assert sorted((p["driver"], p["latitude"]) for p in taken) == [("driver01", 22.49), ("driver02", 23.49)]
+    assert not client.positions_waiting.is_set()
+    assert customer.take_positions() == []

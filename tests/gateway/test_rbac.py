@@ -54,6 +54,18 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/plans/{plan_id}/urgent", OFFICE),
     ("POST", "/api/v1/plans/{plan_id}/reoptimize", OFFICE),
     ("GET", "/api/v1/drivers/me/route", {"admin", "driver"}),
+    ("POST", "/api/v1/drivers/me/positions", {"admin", "driver"}),
+    ("POST", "/api/v1/drivers/me/clock-in", {"admin", "driver"}),
+    ("POST", "/api/v1/drivers/me/clock-out", {"admin", "driver"}),
+    ("GET", "/api/v1/drivers/me/progress", {"admin", "driver"}),
+    ("POST", "/api/v1/drivers/me/stops/{stop_id}/arrived", {"admin", "driver"}),
+    ("POST", "/api/v1/drivers/me/stops/{stop_id}/delivered", {"admin", "driver"}),
+    ("POST", "/api/v1/drivers/me/stops/{stop_id}/failed", {"admin", "driver"}),
+    ("GET", "/api/v1/tracking/drivers", OFFICE),
+    ("PUT", "/api/v1/tracking/drivers/{username}", OFFICE),
+    ("GET", "/api/v1/tracking/positions", OFFICE),
+    ("GET", "/api/v1/tracking/nearest", OFFICE),
+    ("GET", "/api/v1/tracking/drivers/{username}/track", OFFICE),
     ("GET", "/api/v1/flags", FLAG_READERS),
     ("GET", "/api/v1/flags/audit", FLAG_READERS),
     ("GET", "/api/v1/flags/{key}", FLAG_READERS),
@@ -110,6 +122,7 @@ async def test_role_may_call_route_only_if_allowed(
     url = path.replace("{customer_id}", str(uuid.uuid4())).replace("{order_id}", str(uuid.uuid4()))
     url = url.replace("{key}", "rbac-probe").replace("{code}", "rbac-probe").replace("{plate}", "RBAC-1")
     url = url.replace("{day}", "2030-01-02").replace("{plan_id}", str(uuid.uuid4()))
+    url = url.replace("{stop_id}", str(uuid.uuid4())).replace("{username}", "driver01")
 
     response = await gateway.request(method, url, headers=headers, json={})
 

@@ -53,6 +53,10 @@ async def _routing(context: GatewayContext) -> bool:
     return await _serving(context.routing_health)
 
 
+async def _tracking(context: GatewayContext) -> bool:
+    return await _serving(context.tracking_health)
+
+
 @router.get("/readyz")
 async def readyz(context: Context) -> JSONResponse:
     """Ready: the database, Redis and every service the gateway calls answer."""
@@ -62,6 +66,7 @@ async def readyz(context: Context) -> JSONResponse:
         "customer": _customer,
         "order": _order,
         "routing": _routing,
+        "tracking": _tracking,
         "flags": _flags,
     }
 

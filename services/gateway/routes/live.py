@@ -8,13 +8,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
-from services.gateway.live import CLOSE_TOO_SLOW, LIVE_SENT, LiveEvent, LiveHub
+from services.gateway.live import (
+    CLOSE_TOO_SLOW,
+    LIVE_POSITIONS_SENT,
+    LIVE_SENT,
+    LiveEvent,
+    LiveHub,
+    observe_position_delay,
+)
 from services.gateway.security import ADMIN, CUSTOMER, DISPATCHER
 from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
 
 router = APIRouter(tags=["live"])
 
 LIVE_ROLES = frozenset({ADMIN, DISPATCHER, CUSTOMER})
+# Who sees drivers move: the office. A customer sees events about its own orders only.
+POSITION_ROLES = frozenset({ADMIN, DISPATCHER})
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_CURSOR = 4400
@@ -72,16 +81,20 @@ async def live_feed(
         await websocket.close(CLOSE_FORBIDDEN, f"role {claims.role} may not watch the live feed")
         return
     accepts = visibility(claims)
-    client = hub.subscribe(accepts)  # before the replay, so nothing falls between replay and live
+    # Before the replay, so nothing falls between replay and live.
+    client = hub.subscribe(accepts, positions=claims.role in POSITION_ROLES)
     try:
         sent: dict[str, tuple[str, int, int]] = {}
+        # Events and positions are sent by two tasks; one frame at a time on the socket.
+        sending = asyncio.Lock()
 
         async def send(event: LiveEvent) -> None:
             key = _entry_key(event.cursor)
             if key <= sent.get(event.stream, ("", -1, -1)):
                 return  # already sent during the replay
             sent[event.stream] = key
-            await websocket.send_json(event.message)
+            async with sending:
+                await websocket.send_json(event.message)
             LIVE_SENT.inc()
 
         for cursor in after or []:
@@ -103,25 +116,40 @@ async def live_feed(
             while True:
                 await send(await client.queue.get())
 
+        async def follow_positions() -> None:
+            # Whatever arrived while the last positions were being sent goes out next, newest per driver.
+            while True:
+                await client.positions_waiting.wait()
+                for position in client.take_positions():
+                    async with sending:
+                        await websocket.send_json({"type": "driver.position", "payload": position})
+                    observe_position_delay(position)
+                    LIVE_POSITIONS_SENT.inc()
+
         following = asyncio.create_task(follow())
+        positions = asyncio.create_task(follow_positions())
         disconnected = asyncio.create_task(_wait_for_disconnect(websocket))
         behind = asyncio.create_task(client.fell_behind.wait())
         try:
-            done, _ = await asyncio.wait({following, disconnected, behind}, return_when=asyncio.FIRST_COMPLETED)
-            if following in done:
-                following.result()  # a failed send: re-raise it
+            done, _ = await asyncio.wait(
+                {following, positions, disconnected, behind}, return_when=asyncio.FIRST_COMPLETED
+            )
+            failed = [sender for sender in (following, positions) if sender in done]
+            if failed:
+                failed[0].result()  # a failed send: re-raise it
             elif behind in done and disconnected not in done:
                 # The hub marked this client behind instead of waiting for it. Give the send in progress a
                 # moment; a socket that stays full means a stalled client, which is abandoned (the server then
                 # drops the connection); otherwise say why we close, so it resumes from its last cursor.
                 following.cancel()
+                positions.cancel()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
                         websocket.close(CLOSE_TOO_SLOW, "fell behind; reconnect with after=<your last cursor>"),
                         SLOW_CLOSE_SECONDS,
                     )
         finally:
-            for task in (following, disconnected, behind):
+            for task in (following, positions, disconnected, behind):
                 task.cancel()
     except (WebSocketDisconnect, RuntimeError):
         return

@@ -238,6 +238,19 @@ def _decode_image(value: str, field: str) -> bytes:
         raise InvalidArgument.for_field(field, "is not valid base64") from error
 
 
+def delivery_proof(body: DeliveryIn) -> pb.DeliveryProof:
+    return pb.DeliveryProof(
+        recipient_name=body.recipient_name,
+        signature_png=_decode_image(body.signature_png, "signature_png"),
+        photo=_decode_image(body.photo, "photo") if body.photo else b"",
+        photo_content_type=body.photo_content_type or "",
+        delivered=_items(body.delivered),
+        empties_received=_items(body.empties_received),
+        residual_gas_kg=body.residual_gas_kg,
+        cash_collected=body.cash_collected,
+    )
+
+
 def _visible_to(claims: AccessClaims, order: pb.Order) -> pb.Order:
     """Customers see only their own orders; a foreign order looks exactly like a missing one."""
     if claims.role == CUSTOMER and order.customer_code != claims.customer_code:
@@ -386,18 +399,10 @@ async def complete_delivery(
     order_id: str, body: DeliveryIn, context: Context, claims: Field_, idempotency_key: IdempotencyKey
 ) -> OrderOut:
     """Record a delivery with proof. Repeating the request with the same Idempotency-Key is a no-op."""
-    proof = pb.DeliveryProof(
-        recipient_name=body.recipient_name,
-        signature_png=_decode_image(body.signature_png, "signature_png"),
-        photo=_decode_image(body.photo, "photo") if body.photo else b"",
-        photo_content_type=body.photo_content_type or "",
-        delivered=_items(body.delivered),
-        empties_received=_items(body.empties_received),
-        residual_gas_kg=body.residual_gas_kg,
-        cash_collected=body.cash_collected,
-    )
     order = await context.orders.CompleteDelivery(
-        pb.CompleteDeliveryRequest(id=order_id, proof=proof, request_id=idempotency_key, actor=claims.username)
+        pb.CompleteDeliveryRequest(
+            id=order_id, proof=delivery_proof(body), request_id=idempotency_key, actor=claims.username
+        )
     )
     return to_out(order)
 
