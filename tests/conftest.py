@@ -264,35 +264,50 @@ async def routing_database(
 
 
 @pytest.fixture
-async def routing_server(
+async def start_routing_server(
     routing_database: Database, customer_server: int, order_server: int, embedded_stores: Stores
-) -> AsyncIterator[int]:
-    """The real routing service on a free port, with the real order and customer services behind it."""
+) -> AsyncIterator[Callable[..., Awaitable[int]]]:
+    """Starts real routing services (settings overridable) beside the real order and customer services."""
     from services.routing.app import start as start_routing
     from services.routing.app import travel_provider
     from services.routing.directory import ORDER_SERVICE, OrderDirectory
     from services.routing.directory import CustomerDirectory as RoutingCustomers
     from services.routing.settings import RoutingSettings
 
-    settings = RoutingSettings(  # type: ignore[call-arg]
-        customer_address=f"127.0.0.1:{customer_server}", order_address=f"127.0.0.1:{order_server}"
-    )
-    database = Database(create_engine(embedded_stores.database_url, pool_size=5, application_name="routing"))
-    order_channel: grpc.aio.Channel = open_channel(settings.order_address, ORDER_SERVICE)
-    customer_channel: grpc.aio.Channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
-    running = await start_routing(
-        settings,
-        database,
-        OrderDirectory(order_channel, deadline_seconds=10),
-        RoutingCustomers(customer_channel, deadline_seconds=10),
-        travel_provider(settings),
-        port=0,
-    )
-    yield running.port
-    await running.stop(grace=0)
-    await order_channel.close()
-    await customer_channel.close()
-    await database.dispose()
+    opened: list[Any] = []
+
+    async def start_one(**overrides: object) -> int:
+        settings = RoutingSettings(  # type: ignore[call-arg]
+            customer_address=f"127.0.0.1:{customer_server}",
+            order_address=f"127.0.0.1:{order_server}",
+            **overrides,
+        )
+        database = Database(create_engine(embedded_stores.database_url, pool_size=5, application_name="routing"))
+        order_channel: grpc.aio.Channel = open_channel(settings.order_address, ORDER_SERVICE)
+        customer_channel: grpc.aio.Channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
+        running = await start_routing(
+            settings,
+            database,
+            OrderDirectory(order_channel, deadline_seconds=10),
+            RoutingCustomers(customer_channel, deadline_seconds=10),
+            travel_provider(settings),
+            port=0,
+        )
+        opened.append((running, order_channel, customer_channel, database))
+        return running.port
+
+    yield start_one
+    for running, order_channel, customer_channel, database in opened:
+        await running.stop(grace=0)
+        await order_channel.close()
+        await customer_channel.close()
+        await database.dispose()
+
+
+@pytest.fixture
+async def routing_server(start_routing_server: Callable[..., Awaitable[int]]) -> int:
+    """The real routing service on a free port, with the real order and customer services behind it."""
+    return await start_routing_server()
 
 
 # --- the tracking service: its schema migrated once, a real server on a free port with its own pool and Redis ------

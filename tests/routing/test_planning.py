@@ -8,6 +8,7 @@ ride a motorcycle, and a published plan assigns the orders in the order service.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,8 +21,11 @@ from luckygas.routing.v1 import routing_pb2 as pb
 from luckygas.routing.v1 import routing_pb2_grpc
 from sqlalchemy import text
 
+from services.local.stores import free_port
 from services.platform.database import Database
+from services.platform.grpc_client import open_channel
 from tests.order.factories import day, violations
+from tests.routing.conftest import ROUTING_SERVICE
 from tests.routing.factories import Delivery, confirmed_order, put_fleet
 
 Stub = routing_pb2_grpc.RoutingServiceStub
@@ -221,3 +225,22 @@ async def test_reoptimising_keeps_every_stop_of_the_day(
     routed = sorted(stop.order_id for route in again.routes for stop in route.stops)
     assert routed == sorted(d.order.id for d in deliveries)
     assert again.version > plan.version
+
+
+async def test_a_road_engine_that_does_not_answer_gives_a_straight_line_plan_marked_degraded(
+    start_routing_server: Callable[..., Awaitable[int]],
+    customers: customer_pb2_grpc.CustomerServiceStub,
+    orders: order_pb2_grpc.OrderServiceStub,
+) -> None:
+    port = await start_routing_server(osrm_url=f"http://127.0.0.1:{free_port()}", osrm_timeout_seconds=0.5)
+    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{port}", ROUTING_SERVICE, default_deadline=30)
+    routing = routing_pb2_grpc.RoutingServiceStub(channel)
+    await put_fleet(routing, day(1))
+    await a_day(customers, orders, count=3)
+
+    plan = await routing.PlanDay(plan_request(day(1)))
+    await channel.close()
+
+    assert (plan.degraded, plan.travel_source) == (True, "straight_line")
+    assert "unreachable" in plan.degraded_reason
+    assert sum(len(route.stops) for route in plan.routes) == 3
