@@ -25,11 +25,18 @@ How the problem maps onto PyVRP, and why:
   route that still lacks a feasible lunch is repaired by assemble.py, which notes it.
 - Stops that cannot all be served: first every servable required stop is required. If no feasible plan shows
   up within a share of the budget, the rest of it solves the same model with those stops optional at a prize
-  above a vehicle plus any detour, warm-started from the infeasible plan, so the answer serves what it can.
+  above a vehicle plus any detour, so the answer serves what it can. It starts from the candidate that came
+  closest to feasible (least penalised at the maximum penalties; the search's own "best" stays its random
+  start when nothing is feasible). When totals alone show the fleet cannot carry or serve every stop (e.g.
+  more motorcycle-only cylinders than the motorcycles carry), the all-required attempt is skipped. The
+  penalty cap is above a stop's prize, so that in the optional model one unit of excess load (a cylinder, a
+  motorcycle-only stop on a truck) always costs more than letting the stop go; with the cap below it, the
+  fallback never became feasible and returned its (infeasible, random) start for assemble.py to strip.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass
@@ -37,7 +44,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvrp
-from pyvrp import IteratedLocalSearch, IteratedLocalSearchParams, PenaltyManager, PenaltyParams
+from pyvrp import (
+    CostEvaluator,
+    IteratedLocalSearch,
+    IteratedLocalSearchCallbacks,
+    IteratedLocalSearchParams,
+    PenaltyManager,
+    PenaltyParams,
+)
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.search import (
     OPERATORS,
@@ -94,14 +108,21 @@ class _SearchSettings:
 _BENCHMARK_SEARCH = _SearchSettings(50_000.0, 100_000.0, 500, 25, 30)
 
 
-def _search_settings(fixed_cost: int) -> _SearchSettings:
+def _search_settings(fixed_cost: int, stop_prize: int) -> _SearchSettings:
     """With a large vehicle cost PyVRP's default penalties (capped at 100,000 a unit) make saving a vehicle by a
     few seconds of lateness look cheap, and the search seldom gets feasible on a full day. Penalties starting at
-    a tenth of a vehicle, capped at one, revised every 20 candidates, with lighter perturbations, find a
-    feasible 165-stop day within a few tenths of a second (measured on synthetic Taitung days)."""
-    if fixed_cost == 0:
-        return _BENCHMARK_SEARCH
-    return _SearchSettings(max(fixed_cost / 10, 10_000.0), max(float(fixed_cost), 100_000.0), 20, 10, 50)
+    a tenth of a vehicle, revised every 20 candidates, with lighter perturbations, find a feasible 165-stop day
+    within a few tenths of a second (measured on synthetic Taitung days).
+
+    The cap is at least twice a required stop's prize. When stops are optional (the fallback), a stop that
+    overloads its route by one unit (one cylinder too many, a motorcycle-only stop on a truck) must cost more
+    kept than dropped, or no candidate is ever feasible and the search returns its starting point. A cap of one
+    vehicle, just below a stop's prize, did exactly that on a realistic 165-stop day: the plan was the random
+    start, stripped by assemble.py, and the motorcycle got no route."""
+    settings = _BENCHMARK_SEARCH
+    if fixed_cost != 0:
+        settings = _SearchSettings(max(fixed_cost / 10, 10_000.0), max(float(fixed_cost), 100_000.0), 20, 10, 50)
+    return dataclasses.replace(settings, max_penalty=max(settings.max_penalty, 2.0 * stop_prize))
 
 
 @dataclass(frozen=True)
@@ -135,22 +156,90 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
     if not servable or not problem.vehicles:
         return assemble(problem, {}, {}, unplaced, SOLVER_NAME, started)
     notes: list[str] = []
-    required = _build(problem, servable, stops_required=True)
-    remaining = max(0.0, deadline - time.perf_counter())
-    attempt = _RequiredAttemptStop(remaining, REQUIRED_ATTEMPT_SHARE * time_limit_seconds)
-    built, best = required, _run(required, attempt, seed, None)
-    if not best.is_feasible() and any(stop.required for stop in servable):
+    shortfall = fleet_shortfall(problem, servable)
+    warm: pyvrp.Solution | None = None
+    best: pyvrp.Solution | None = None
+    built = _build(problem, servable, stops_required=True)
+    if shortfall is None:
+        remaining = max(0.0, deadline - time.perf_counter())
+        attempt = _RequiredAttemptStop(remaining, REQUIRED_ATTEMPT_SHARE * time_limit_seconds)
+        best, closest = _run(built, attempt, seed, None)
+        warm = closest
+    if best is None or (not best.is_feasible() and any(stop.required for stop in servable)):
         built = _build(problem, servable, stops_required=False)
-        warm = pyvrp.Solution(built.data, [_same_route(built.data, route) for route in best.routes()])
+        if warm is not None:
+            warm = pyvrp.Solution(built.data, [_same_route(built.data, route) for route in warm.routes()])
         remaining = max(0.05, deadline - time.perf_counter())
-        best = _run(built, MaxRuntime(remaining), seed, warm)
-        notes.append("no plan served every stop in time: the rest of the budget let stops go at a high price")
+        best, _ = _run(built, MaxRuntime(remaining), seed, warm)
+        if shortfall is not None:
+            notes.append(f"not every stop can be served ({shortfall}): stops were let go at a high price")
+        else:
+            notes.append("no plan served every stop in time: the rest of the budget let stops go at a high price")
     sequences, lunch_legs = _read_routes(built, best)
     return assemble(problem, sequences, lunch_legs, unplaced, SOLVER_NAME, started, notes)
 
 
-def _run(built: _Built, stop: StoppingCriterion, seed: int, initial: pyvrp.Solution | None) -> pyvrp.Solution:
-    """pyvrp.solve's loop (solve.py), with our penalties and perturbation strength instead of its fixed ones."""
+def fleet_shortfall(problem: RoutingProblem, servable: list[Stop]) -> str | None:
+    """Why the fleet cannot serve every required stop of ``servable``, judged from totals alone, or None.
+
+    Each kind of stop (motorcycle-only, car-only, all) is weighed against the vehicles it may ride: its demand
+    in each dimension against their capacity, and its service time against their shifts less lunch. These are
+    necessary conditions only; passing them does not make every stop servable. Failing one spares the
+    all-required attempt, which could never succeed, its share of the budget.
+    """
+    required = [stop for stop in servable if stop.required]
+    kinds: list[tuple[str, list[Stop], list[Vehicle]]] = [
+        (
+            "motorcycle-only stops",
+            [s for s in required if s.motorcycle_only],
+            [v for v in problem.vehicles if v.motorcycle],
+        ),
+        ("car-only stops", [s for s in required if s.car_only], [v for v in problem.vehicles if not v.motorcycle]),
+        ("the stops", required, list(problem.vehicles)),
+    ]
+    for label, stops, vehicles in kinds:
+        if not stops:
+            continue
+        for d, name in enumerate(problem.dimensions):
+            wanted = sum(stop.demand[d] for stop in stops)
+            carried = sum(vehicle.capacity[d] for vehicle in vehicles)
+            if wanted > carried:
+                return f"{label} need {wanted} {name}; the vehicles they may ride carry {carried}"
+        work = sum(stop.service_seconds for stop in stops)
+        shifts = sum(
+            max(0, v.shift_end - v.ready_time - (v.lunch.duration if v.lunch is not None else 0)) for v in vehicles
+        )
+        if work > shifts:
+            return f"{label} need {work}s of service; the shifts of the vehicles they may ride hold {shifts}s"
+    return None
+
+
+class _ClosestToFeasible(IteratedLocalSearchCallbacks):
+    """Keeps the candidate with the least penalised cost at fixed penalties. When no candidate is feasible the
+    search's best stays its starting point (a random plan); this one is the better start for the fallback."""
+
+    def __init__(self, evaluator: CostEvaluator, start: pyvrp.Solution) -> None:
+        self._evaluator = evaluator
+        self.solution = start
+        self._cost = evaluator.penalised_cost(start)
+
+    def on_iteration(
+        self,
+        current: pyvrp.Solution,
+        candidate: pyvrp.Solution,
+        best: pyvrp.Solution,
+        cost_evaluator: CostEvaluator,
+    ) -> None:
+        cost = self._evaluator.penalised_cost(candidate)
+        if cost < self._cost:
+            self.solution, self._cost = candidate, cost
+
+
+def _run(
+    built: _Built, stop: StoppingCriterion, seed: int, initial: pyvrp.Solution | None
+) -> tuple[pyvrp.Solution, pyvrp.Solution]:
+    """pyvrp.solve's loop (solve.py), with our penalties and perturbation strength instead of its fixed ones.
+    Returns the best feasible plan (or the start, if none was) and the candidate closest to feasible."""
     data, settings = built.data, built.search
     rng = pyvrp.RandomNumberGenerator(seed=seed)
     perturbation = PerturbationManager(PerturbationParams(1, settings.max_perturbations))
@@ -168,11 +257,13 @@ def _run(built: _Built, stop: StoppingCriterion, seed: int, initial: pyvrp.Solut
     penalties = PenaltyManager(([start] * data.num_load_dimensions, start, start), params)
     if initial is None:
         initial = search(pyvrp.Solution.make_random(data, rng), penalties.max_cost_evaluator(), exhaustive=True)
-    algorithm = IteratedLocalSearch(data, penalties, search, initial, IteratedLocalSearchParams())
+    closest = _ClosestToFeasible(penalties.max_cost_evaluator(), initial)
+    algorithm = IteratedLocalSearch(data, penalties, search, initial, IteratedLocalSearchParams(callbacks=closest))
     with warnings.catch_warnings():
         # Penalties at their bound mean no plan serves every required stop; solve() handles that itself.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        return algorithm.run(stop, collect_stats=False).best
+        best = algorithm.run(stop, collect_stats=False).best
+    return best, closest.solution
 
 
 def _same_route(data: pyvrp.ProblemData, route: pyvrp.Route) -> pyvrp.Route:
@@ -323,7 +414,7 @@ def _build(problem: RoutingProblem, servable: list[Stop], stops_required: bool) 
     # PyVRP's stub types a matrix as np.ndarray[int], which no real array matches.
     data = model.data().replace(distance_matrices=[distance], duration_matrices=[duration])  # type: ignore[list-item]
     assert data.num_load_dimensions == width + extra + len(lunch_classes)
-    return _Built(data, forms, type_vehicles, _search_settings(problem.vehicle_fixed_cost))
+    return _Built(data, forms, type_vehicles, _search_settings(problem.vehicle_fixed_cost, stop_prize))
 
 
 def _read_routes(built: _Built, best: pyvrp.Solution) -> tuple[dict[str, list[Stop]], dict[str, int | None]]:

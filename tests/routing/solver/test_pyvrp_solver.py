@@ -160,3 +160,50 @@ def test_an_optional_stop_is_left_out_when_not_worth_it() -> None:
     solution = solved(day.problem())
 
     assert reasons(solution) == {"far and optional": UnplacedReason.OPTIONAL_SKIPPED}
+
+
+def test_a_lone_motorcycle_serves_what_it_can_of_more_motorcycle_only_stops_than_it_carries() -> None:
+    # Regression: with more motorcycle-only stops than the motorcycle carries, every stop became optional and the
+    # search never found a feasible plan again (a unit of excess load, e.g. a motorcycle-only stop on a truck,
+    # cost less than a stop's prize once a vehicle cost more than 100,000), so the plan was its random start
+    # stripped to feasibility by assemble: stops taken off, a truck too many, on a real day no motorcycle route.
+    day = Day()
+    for number, position in enumerate([NORTH, EAST, SOUTH, WEST, NORTH, EAST]):
+        day.stop(f"lane{number}", position, {20: 1}, motorcycle_only=True)  # the motorcycle carries four
+    for number, position in enumerate([NORTH, EAST, SOUTH, WEST] * 3):
+        day.stop(f"shop{number:02d}", position, {20: 2, 50: 1}, car_only=True)
+    day.stop("dawu", DAWU, {20: 1}, car_only=True)  # a long leg: a stop's prize well above a vehicle's cost
+    day.vehicles.extend([truck("truck1"), truck("truck2"), truck("truck3"), motorcycle("moto1")])
+    problem = day.problem()
+    assert problem.vehicle_fixed_cost > 100_000
+
+    solution = solved(problem)
+
+    moto = solution.route_of("moto1")
+    assert moto is not None
+    assert len(moto.visits) == 4
+    assert {visit.stop_id for visit in moto.visits} <= {f"lane{number}" for number in range(6)}
+    assert Counter(reasons(solution).values()) == {UnplacedReason.NO_ROOM: 2}
+    assert {f"shop{number:02d}" for number in range(12)} | {"dawu"} <= set(solution.served_stop_ids())
+    assert solution.vehicles_used == 3  # two trucks carry the twelve shops and Dawu
+    (note,) = solution.notes  # the plan PyVRP found holds up: nothing taken off when timed
+    assert "motorcycle-only stops need 6 cylinders_20kg" in note
+
+
+def test_motorcycle_only_stops_the_motorcycle_cannot_all_reach_in_time_still_ride_it() -> None:
+    # Enough room on the motorcycle by the totals, but four stops due in the same ten minutes in four places: the
+    # all-required attempt fails, and the fallback must still give the motorcycle what it can reach.
+    day = Day()
+    for number, position in enumerate([NORTH, EAST, SOUTH, WEST]):
+        day.stop(f"lane{number}", position, {16: 1}, ((hours(9), hours(9) + 600),), motorcycle_only=True)
+    for number, position in enumerate([NORTH, EAST, SOUTH, WEST] * 2):
+        day.stop(f"shop{number}", position, {20: 2}, car_only=True)
+    day.vehicles.extend([truck("truck1"), truck("truck2"), truck("truck3"), motorcycle("moto1")])
+
+    solution = solved(day.problem())
+
+    moto = solution.route_of("moto1")
+    assert moto is not None
+    assert 1 <= len(moto.visits) < 4
+    assert set(reasons(solution).values()) == {UnplacedReason.NO_ROOM}
+    assert len(solution.unplaced) == 4 - len(moto.visits)
