@@ -18,6 +18,7 @@ from services.platform.flags.faults import (
     NO_FAULT,
     Fault,
     FaultInjectionInterceptor,
+    FaultPolicy,
     check_fault_flag,
     parse_fault,
 )
@@ -179,7 +180,7 @@ def test_a_per_method_rule_in_the_flag_is_honoured(store: FlagStore) -> None:
         "targeting": {"if": [{"==": [{"var": "method"}, "GetFlag"]}, "slow", "off"]},
     }
     store.apply_changes([FlagChange("fault.flags", 1, parse_flag("fault.flags", definition, version=1))], 1)
-    interceptor = FaultInjectionInterceptor(store, "flags")
-    assert interceptor.fault_for("GetFlag").latency_ms == (10.0, 10.0)
-    assert interceptor.fault_for("ListFlags") is NO_FAULT
-    assert FaultInjectionInterceptor(FlagStore(), "flags").fault_for("GetFlag") is NO_FAULT
+    policy = FaultPolicy(store, "flags")
+    assert policy.fault_for("GetFlag").latency_ms == (10.0, 10.0)
+    assert policy.fault_for("ListFlags") is NO_FAULT
+    assert FaultPolicy(FlagStore(), "flags").fault_for("GetFlag") is NO_FAULT
