@@ -1,9 +1,10 @@
 """Turn the sequences a solver chose into a Solution: timed by timeline.py, repaired if a route does not hold up.
 
 Solvers work on their own approximations (PyVRP's lunch forms, OR-Tools' break intervals); the Solution is what
-timeline.py makes of their sequences. Should a sequence not be drivable under those exact rules, stops come off
-it one at a time (whichever leaves the route cheapest or least late) and are reported as ``no_room`` rather
-than handing out an infeasible route. Every stop the solver did not place is listed with its reason.
+timeline.py makes of their sequences (stops, and reloads where the vehicle goes back to the depot). Should a
+sequence not be drivable under those exact rules, stops come off it one at a time (whichever leaves the route
+cheapest or least late) and are reported as ``no_room`` rather than handing out an infeasible route; a reload
+left with nothing to load for goes too. Every stop the solver did not place is listed with its reason.
 """
 
 from __future__ import annotations
@@ -20,23 +21,37 @@ from services.routing.solver.problem import (
     UnplacedReason,
     Vehicle,
 )
-from services.routing.solver.timeline import Infeasible, best_route, travel_cost
+from services.routing.solver.timeline import (
+    Infeasible,
+    Point,
+    best_route,
+    normalised,
+    points_of,
+    stops_of,
+    travel_cost,
+)
 
 
 def repaired_route(
-    problem: RoutingProblem, vehicle: Vehicle, stops: Sequence[Stop], lunch_leg: int | None
+    problem: RoutingProblem, vehicle: Vehicle, points: Sequence[Point], lunch_leg: int | None
 ) -> tuple[Route | None, list[Stop]]:
-    """The route for ``stops`` (lunch preferably on ``lunch_leg``) and the stops it had to shed to be feasible."""
-    kept = list(stops)
+    """The route for ``points`` (lunch preferably on ``lunch_leg``) and the stops it had to shed to be feasible."""
+    kept = list(points)
+    tidy = normalised(vehicle, kept)
+    if len(tidy) != len(kept):
+        kept, lunch_leg = tidy, None
     dropped: list[Stop] = []
     found = best_route(problem, vehicle, kept, lunch_leg)
-    while isinstance(found, Infeasible) and kept:
+    while isinstance(found, Infeasible) and stops_of(kept):
         best_cost: tuple[int, int] | None = None
-        best_index = 0
+        best_trial: list[Point] = []
+        best_stop: Stop | None = None
         best_found: Route | Infeasible = found
-        for index in range(len(kept)):
-            trial = kept[:index] + kept[index + 1 :]
-            if not trial:
+        for index, point in enumerate(kept):
+            if not isinstance(point, Stop):
+                continue
+            trial = normalised(vehicle, kept[:index] + kept[index + 1 :])
+            if not stops_of(trial):
                 trial_found: Route | Infeasible = Infeasible("empty", 0, "")
                 cost = (0, 0)
             else:
@@ -46,10 +61,11 @@ def repaired_route(
                 else:
                     cost = (1, trial_found.amount)
             if best_cost is None or cost < best_cost:
-                best_cost, best_index, best_found = cost, index, trial_found
-        dropped.append(kept.pop(best_index))
-        found = best_found
-    if not kept:
+                best_cost, best_trial, best_stop, best_found = cost, trial, point, trial_found
+        assert best_stop is not None  # kept has a stop
+        dropped.append(best_stop)
+        kept, found = best_trial, best_found
+    if not stops_of(kept):
         return None, dropped
     assert isinstance(found, Route)
     return found, dropped
@@ -57,29 +73,30 @@ def repaired_route(
 
 def assemble(
     problem: RoutingProblem,
-    sequences: Mapping[str, Sequence[Stop]],
+    sequences: Mapping[str, Sequence[Point]],
     lunch_legs: Mapping[str, int | None],
     unplaced: Sequence[Unplaced],
     solver: str,
     started: float,
     notes: Sequence[str] = (),
 ) -> Solution:
-    """Build the Solution from each vehicle's sequence; stops in no sequence and not in ``unplaced`` are reported
-    as ``no_room`` (required) or ``optional_skipped`` (optional)."""
+    """Build the Solution from each vehicle's sequence (``lunch_legs``: the leg of it each lunch is on, by the
+    solver's reckoning); stops in no sequence and not in ``unplaced`` are reported as ``no_room`` (required) or
+    ``optional_skipped`` (optional)."""
     routes: list[Route] = []
     notes = list(notes)
     listed = {entry.stop_id for entry in unplaced}
     left_out = list(unplaced)
     placed: set[str] = set()
     for vehicle in problem.vehicles:
-        stops = list(sequences.get(vehicle.id, ()))
-        if not stops:
+        points = list(sequences.get(vehicle.id, ()))
+        if not stops_of(points):
             continue
-        for stop in stops:
+        for stop in stops_of(points):
             if stop.id in placed or stop.id in listed:
                 raise RuntimeError(f"solver placed stop {stop.id} twice")
             placed.add(stop.id)
-        route, dropped = repaired_route(problem, vehicle, stops, lunch_legs.get(vehicle.id))
+        route, dropped = repaired_route(problem, vehicle, points, lunch_legs.get(vehicle.id))
         if dropped:
             notes.append(
                 f"{vehicle.id}: {len(dropped)} stops taken off a route that did not hold up when timed exactly"
@@ -111,16 +128,7 @@ def solution_of(
     notes: Sequence[str] = (),
 ) -> Solution:
     """A Solution with its totals and objective computed from the routes."""
-    matrix = problem.objective_matrix
-    travel = 0
-    for route in routes:
-        vehicle = problem.vehicle(route.vehicle_id)
-        position = vehicle.start_location
-        for visit in route.visits:
-            location = problem.stop(visit.stop_id).location
-            travel += matrix[position][location]
-            position = location
-        travel += matrix[position][0]
+    travel = sum(travel_cost(problem, problem.vehicle(route.vehicle_id), points_of(problem, route)) for route in routes)
     used = len(routes)
     return Solution(
         routes=tuple(routes),

@@ -11,14 +11,21 @@ arrival and inside one of the stop's windows, and lasts the stop's service time;
 (lunch included) by the end of its shift; driving adds up to at most its limit; each capacity dimension holds;
 motorcycle-only stops ride motorcycles and car-only stops do not; a vehicle with a lunch break takes it, starting
 inside its window; every stop is in exactly one route or in ``unplaced``.
+
+Reloads: at most the vehicle's ``max_reloads``, each between two visits (or before the first), in order. The way
+to the depot is a leg like any other (travel, and the lunch if it is on it); the vehicle then loads for its
+``reload_seconds`` and leaves; each trip (start to first reload, reload to reload, last reload to the end) must
+fit the capacity, the first trip the vehicle's ``first_trip_capacity`` when it has one. The travel to and from
+the depot counts in driving, distance and the objective; ``load`` is the largest trip load in each dimension.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 
-from services.routing.solver.problem import Route, RoutingProblem, Solution, UnplacedReason, Vehicle
+from services.routing.solver.problem import Reload, Route, RoutingProblem, Solution, UnplacedReason, Vehicle, Visit
 
 
 @dataclass(frozen=True)
@@ -103,11 +110,27 @@ def _check_route(problem: RoutingProblem, vehicle: Vehicle, route: Route) -> tup
     if route.start < ready:
         add("start_too_early", f"leaves at {route.start}, the vehicle is ready at {ready}")
 
+    reloads = list(route.reloads)
+    if len(reloads) > vehicle.max_reloads:
+        add("too_many_reloads", f"{len(reloads)} reloads, the vehicle may reload {vehicle.max_reloads} times")
+    places = [reload.after_visits for reload in reloads]
+    if any(not 0 <= place < len(visits) for place in places) or any(a >= b for a, b in itertools.pairwise(places)):
+        add("reload_misplaced", f"reloads after {places} visits on a route of {len(visits)}")
+        return 0, found  # no sequence to replay
+    # The route as the vehicle drives it: visits, with each reload before the visit it precedes.
+    events: list[Visit | Reload] = []
+    pending = list(reloads)
+    for count, visit in enumerate(visits):
+        while pending and pending[0].after_visits == count:
+            events.append(pending.pop(0))
+        events.append(visit)
+
     lunch = route.lunch
     rule = vehicle.lunch
     if rule is None and lunch is not None:
         add("lunch_unexpected", "the route reports a lunch the vehicle has no rule for")
         lunch = None
+    lunch_event = -1  # the lunch is on the leg that ends at events[lunch_event] (len(events): the way home)
     if rule is not None:
         if lunch is None:
             add("lunch_missing", "the driver never gets the lunch break")
@@ -119,56 +142,77 @@ def _check_route(problem: RoutingProblem, vehicle: Vehicle, route: Route) -> tup
                 add("lunch_duration", f"lunch lasts {lunch.end - lunch.start}s, the rule says {rule.duration}s")
             if not 0 <= lunch.after_visits <= len(visits):
                 add("lunch_misplaced", f"lunch after {lunch.after_visits} visits on a route of {len(visits)}")
+                lunch = None
+            else:
+                lunch_event = _lunch_event(events, lunch.after_visits, lunch.start)
 
     duration, distance, objective = problem.duration, problem.distance, problem.objective_matrix
     position = vehicle.start_location
     leg_start = route.start
     driving = travelled = travel_cost = 0
-    load = [0] * len(problem.dimensions)
-    for leg in range(len(visits) + 1):
-        visit = visits[leg] if leg < len(visits) else None
-        destination = 0 if visit is None else stops[visit.stop_id].location
+    width = len(problem.dimensions)
+    trip_loads = [[0] * width]
+    for leg in range(len(events) + 1):
+        event = events[leg] if leg < len(events) else None
+        destination = stops[event.stop_id].location if isinstance(event, Visit) else 0
         travel = duration[position][destination]
         driving += travel
         travelled += distance[position][destination]
         travel_cost += objective[position][destination]
-        if lunch is not None and rule is not None and lunch.after_visits == leg:
+        if lunch is not None and rule is not None and leg == lunch_event:
             if lunch.start < leg_start:
                 add("lunch_misplaced", f"lunch starts at {lunch.start}, before its leg starts at {leg_start}")
             free_at = max(leg_start + travel, lunch.start) + rule.duration
         else:
             free_at = leg_start + travel
-        if visit is None:
+        position = destination
+        if event is None:
             if route.end != free_at:
                 add("time_mismatch", f"route end reported {route.end}, replayed {free_at}")
             if route.end > vehicle.shift_end:
                 add("shift_overrun", f"back at {route.end}, the shift ends at {vehicle.shift_end}")
             break
-        stop = stops[visit.stop_id]
+        if isinstance(event, Reload):
+            where = f"reload after {event.after_visits} visits"
+            if event.arrival != free_at:
+                add("time_mismatch", f"{where}: arrival reported {event.arrival}, replayed {free_at}")
+            if event.departure != event.arrival + vehicle.reload_seconds:
+                add("time_mismatch", f"{where}: departure {event.departure} is not arrival + reload time")
+            trip_loads.append([0] * width)
+            leg_start = event.departure
+            continue
+        stop = stops[event.stop_id]
         sid = stop.id
-        if visit.arrival != free_at:
-            add("time_mismatch", f"{sid}: arrival reported {visit.arrival}, replayed {free_at}", sid)
-        if visit.service_start < visit.arrival:
-            add("service_before_arrival", f"{sid}: service at {visit.service_start}, arrival {visit.arrival}", sid)
-        if not any(start <= visit.service_start <= end for start, end in stop.time_windows):
-            add("window_missed", f"{sid}: service starts at {visit.service_start}, windows {stop.time_windows}", sid)
-        if visit.departure != visit.service_start + stop.service_seconds:
-            add("time_mismatch", f"{sid}: departure {visit.departure} is not service start + service time", sid)
+        if event.arrival != free_at:
+            add("time_mismatch", f"{sid}: arrival reported {event.arrival}, replayed {free_at}", sid)
+        if event.service_start < event.arrival:
+            add("service_before_arrival", f"{sid}: service at {event.service_start}, arrival {event.arrival}", sid)
+        if not any(start <= event.service_start <= end for start, end in stop.time_windows):
+            add("window_missed", f"{sid}: service starts at {event.service_start}, windows {stop.time_windows}", sid)
+        if event.departure != event.service_start + stop.service_seconds:
+            add("time_mismatch", f"{sid}: departure {event.departure} is not service start + service time", sid)
         if stop.motorcycle_only and not vehicle.motorcycle:
             add("incompatible_vehicle", f"{sid} is motorcycle-only, {vid} is not a motorcycle", sid)
         if stop.car_only and vehicle.motorcycle:
             add("incompatible_vehicle", f"{sid} needs a car or truck, {vid} is a motorcycle", sid)
         for dimension, amount in enumerate(stop.demand):
-            load[dimension] += amount
-        leg_start = visit.departure
-        position = destination
+            trip_loads[-1][dimension] += amount
+        leg_start = event.departure
 
-    for dimension, (carried, capacity) in enumerate(zip(load, vehicle.capacity, strict=True)):
-        if carried > capacity:
-            name = problem.dimensions[dimension]
-            add("capacity_exceeded", f"{name}: carries {carried}, capacity {capacity}")
-    if tuple(load) != tuple(route.load):
-        add("load_mismatch", f"load reported {route.load}, replayed {tuple(load)}")
+    for trip, load in enumerate(trip_loads):
+        capacity = vehicle.capacity
+        if trip == 0 and vehicle.first_trip_capacity is not None:
+            capacity = vehicle.first_trip_capacity
+        which = f" on trip {trip + 1}" if len(trip_loads) > 1 else ""
+        for dimension, (carried, room) in enumerate(zip(load, capacity, strict=True)):
+            if carried > room:
+                name = problem.dimensions[dimension]
+                add("capacity_exceeded", f"{name}: carries {carried}{which}, capacity {room}")
+        if trip > 0 and tuple(load) != tuple(reloads[trip - 1].load):
+            add("load_mismatch", f"reload {trip} reported loading {reloads[trip - 1].load}, replayed {tuple(load)}")
+    largest = tuple(max(load[dimension] for load in trip_loads) for dimension in range(width))
+    if largest != tuple(route.load):
+        add("load_mismatch", f"load reported {route.load}, replayed {largest}")
     limit = vehicle.max_driving_seconds
     if limit is not None and driving > limit:
         add("driving_exceeded", f"{driving}s of driving, the limit is {limit}s")
@@ -179,3 +223,18 @@ def _check_route(problem: RoutingProblem, vehicle: Vehicle, route: Route) -> tup
     if route.duration != route.end - route.start:
         add("duration_mismatch", f"duration reported {route.duration}, end - start is {route.end - route.start}")
     return travel_cost, found
+
+
+def _lunch_event(events: list[Visit | Reload], after_visits: int, start: int) -> int:
+    """The index of the event whose incoming leg holds a lunch taken after ``after_visits`` visits from ``start``:
+    the next visit (or the way home), or a reload in between when the lunch starts before that reload leaves."""
+    seen = 0
+    for index, event in enumerate(events):
+        if seen == after_visits:
+            if isinstance(event, Visit):
+                return index
+            if start < event.departure:
+                return index
+        if isinstance(event, Visit):
+            seen += 1
+    return len(events)

@@ -1,7 +1,8 @@
 """Changing a running plan: one urgent stop inserted without disturbing it, or the rest of the day re-planned.
 
 ``insert_urgent`` is the dispatcher's quick answer: the cheapest place for the new stop that keeps every
-completed visit where it was and the other stops in their order (drivers have their lists). ``replan_problem``
+completed visit where it was and the other stops in their order (drivers have their lists), on any trip of a
+vehicle that reloads (its reloads stay where they are). ``replan_problem``
 is the bigger hammer: the problem of what is left of the day, each vehicle starting where it is, to hand to a
 solver.
 """
@@ -16,7 +17,9 @@ from services.platform.errors import FieldViolation, InvalidArgument
 from services.routing.solver.assemble import solution_of
 from services.routing.solver.precheck import stop_reason
 from services.routing.solver.problem import (
+    DEPOT,
     LunchBreak,
+    Reload,
     Route,
     RoutingProblem,
     Solution,
@@ -25,7 +28,14 @@ from services.routing.solver.problem import (
     UnplacedReason,
     Vehicle,
 )
-from services.routing.solver.timeline import best_route, build_route, travel_cost
+from services.routing.solver.timeline import (
+    best_route,
+    build_route,
+    lunch_leg_of,
+    point_index_after,
+    points_of,
+    travel_cost,
+)
 
 
 def insert_urgent(problem: RoutingProblem, solution: Solution, stop: Stop, frozen: Mapping[str, int]) -> Solution:
@@ -67,37 +77,48 @@ def _cheapest_on(
     problem: RoutingProblem, route: Route | None, vehicle: Vehicle, stop: Stop, done: int
 ) -> tuple[int, int, Route] | None:
     """The cheapest feasible route of this vehicle with ``stop`` inserted after its first ``done`` visits, as
-    (added cost, end, route), or None."""
-    current = [problem.stop(visit.stop_id) for visit in route.visits] if route is not None else []
+    (added cost, end, route), or None. Reloads keep their places among the other stops."""
+    current = points_of(problem, route) if route is not None else []
     base = travel_cost(problem, vehicle, current) if current else 0
     fixed = 0 if current else problem.vehicle_fixed_cost
+    first = point_index_after(current, done)
     candidates = []
-    for position in range(done, len(current) + 1):
+    for position in range(first, len(current) + 1):
         sequence = [*current[:position], stop, *current[position:]]
         candidates.append((travel_cost(problem, vehicle, sequence) - base + fixed, position, sequence))
     candidates.sort(key=lambda candidate: (candidate[0], candidate[1]))
     lunch = route.lunch if route is not None else None
+    lunch_leg = lunch_leg_of(route) if route is not None else None
     for added, position, sequence in candidates:
-        if lunch is not None and lunch.after_visits < done:
+        if lunch is not None and lunch_leg is not None and lunch.after_visits < done:
             # Already eaten: that leg lies in the completed part, which the insertion does not touch.
-            found = build_route(problem, vehicle, sequence, lunch.after_visits)
+            found = build_route(problem, vehicle, sequence, lunch_leg)
         else:
-            preferred = None if lunch is None else lunch.after_visits + (lunch.after_visits >= position)
-            found = best_route(problem, vehicle, sequence, preferred, earliest_lunch_leg=done)
+            preferred = None if lunch_leg is None else lunch_leg + (lunch_leg >= position)
+            found = best_route(problem, vehicle, sequence, preferred, earliest_lunch_leg=first)
         if isinstance(found, Route):
-            if route is not None and found.visits[:done] != route.visits[:done]:
+            if route is not None and (
+                found.visits[:done] != route.visits[:done]
+                or _reloads_before(found, done) != _reloads_before(route, done)
+            ):
                 raise RuntimeError(f"re-timing {vehicle.id} moved a completed visit; was the plan timed elsewhere?")
             return added, found.end, found
     return None
+
+
+def _reloads_before(route: Route, done: int) -> list[Reload]:
+    return [reload for reload in route.reloads if reload.after_visits < done]
 
 
 def replan_problem(
     problem: RoutingProblem, solution: Solution, now: int, completed: Mapping[str, int]
 ) -> RoutingProblem:
     """The rest of the day as a new problem: completed stops gone; each vehicle that has completed visits starts
-    at its last one, at max(now, its departure), with what it delivered off its capacity and what it drove off
-    its driving limit; the others start where they would have, no earlier than now. A lunch already eaten is
-    dropped; one whose window has passed uneaten is due as soon as the vehicle is free (the driver still eats)."""
+    at its last one, at max(now, its departure), with what it delivered since it last loaded off its first
+    trip's capacity (``first_trip_capacity``; a reload restores the full capacity), the reloads it made off its
+    reloads, and what it drove off its driving limit; the others start where they would have, no earlier than
+    now. A reload counts as made once a visit after it is completed. A lunch already eaten is dropped; one whose
+    window has passed uneaten is due as soon as the vehicle is free (the driver still eats)."""
     _check_frozen(problem, solution, completed)
     done_ids: set[str] = set()
     vehicles: list[Vehicle] = []
@@ -110,21 +131,26 @@ def replan_problem(
             vehicles.append(dataclasses.replace(vehicle, available_from=available, lunch=lunch))
             continue
         visits = route.visits[:count]
-        done = [problem.stop(visit.stop_id) for visit in visits]
-        done_ids.update(stop.id for stop in done)
-        delivered = [sum(stop.demand[d] for stop in done) for d in range(len(problem.dimensions))]
+        done_ids.update(visit.stop_id for visit in visits)
+        points = points_of(problem, route)
         driven = 0
         position = vehicle.start_location
-        for stop in done:
-            driven += problem.duration[position][stop.location]
-            position = stop.location
+        for point in points[: point_index_after(points, count)]:
+            location = point.location if isinstance(point, Stop) else DEPOT
+            driven += problem.duration[position][location]
+            position = location
+        reloaded = _reloads_before(route, count)
+        since = reloaded[-1].after_visits if reloaded else 0
+        held = vehicle.capacity if reloaded else vehicle.trip_capacity(0)
+        delivered = [sum(problem.stop(visit.stop_id).demand[d] for visit in visits[since:]) for d in range(len(held))]
         eaten = route.lunch is not None and route.lunch.after_visits < count
         available = max(now, visits[-1].departure)
         limit = vehicle.max_driving_seconds
         vehicles.append(
             dataclasses.replace(
                 vehicle,
-                capacity=tuple(max(0, held - gone) for held, gone in zip(vehicle.capacity, delivered, strict=True)),
+                first_trip_capacity=tuple(max(0, have - gone) for have, gone in zip(held, delivered, strict=True)),
+                max_reloads=max(0, vehicle.max_reloads - len(reloaded)),
                 start_location=position,
                 available_from=available,
                 max_driving_seconds=None if limit is None else max(0, limit - driven),

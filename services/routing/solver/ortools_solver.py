@@ -7,6 +7,11 @@ dimension (OR-Tools' own break model: not during a service, anywhere between); a
 compatibility; a fixed cost per vehicle used; every stop in a disjunction whose penalty (a required stop's is
 above a vehicle plus any detour) lets the search leave out what cannot fit. The sequences it finds are timed by
 timeline.py, like PyVRP's, so both solvers' plans read (and are checked) the same way.
+
+Reloads follow OR-Tools' cvrp_reload sample: a vehicle that may reload r times gets r optional nodes of its own
+at the depot (free to leave out), whose service is the loading time and whose demand is minus the vehicle's
+capacity in every load dimension, with the load dimensions' slack (zero everywhere else) free there, so the load
+may drop back to zero. A first trip shorter than the capacity (re-planning) starts the load at the difference.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2  # type: ignor
 from services.routing.solver.assemble import assemble
 from services.routing.solver.precheck import precheck
 from services.routing.solver.problem import DEPOT, RoutingProblem, Solution, Stop, Vehicle
-from services.routing.solver.timeline import merged_windows
+from services.routing.solver.timeline import RELOAD, Point, merged_windows, stops_of
 
 SOLVER_NAME = "ortools"
 
@@ -35,7 +40,8 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
     if not servable or not vehicles:
         return assemble(problem, {}, {}, unplaced, SOLVER_NAME, started)
 
-    # Nodes: the depot, one per servable stop, then one start node per vehicle that starts elsewhere.
+    # Nodes: the depot, one per servable stop, one start node per vehicle that starts elsewhere, then the
+    # reload nodes (at the depot, each for one vehicle).
     locations = [DEPOT, *(stop.location for stop in servable)]
     service = [0, *(stop.service_seconds for stop in servable)]
     starts: list[int] = []
@@ -46,6 +52,12 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
             starts.append(len(locations))
             locations.append(vehicle.start_location)
             service.append(0)
+    reload_owner: dict[int, int] = {}  # reload node -> vehicle number
+    for number, vehicle in enumerate(vehicles):
+        for _ in range(vehicle.max_reloads):
+            reload_owner[len(locations)] = number
+            locations.append(DEPOT)
+            service.append(vehicle.reload_seconds)
     manager = pywrapcp.RoutingIndexManager(len(locations), len(vehicles), starts, [0] * len(vehicles))
     routing = pywrapcp.RoutingModel(manager)
 
@@ -68,11 +80,29 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
     ]
     routing.AddDimensionWithVehicleCapacity(driving, 0, limits, True, "driving")
     for dimension, name in enumerate(problem.dimensions):
-        demand = routing.RegisterUnaryTransitVector(
-            [0, *(stop.demand[dimension] for stop in servable), *([0] * (len(locations) - 1 - len(servable)))]
-        )
+        amounts = [0] * len(locations)
+        for node, stop in enumerate(servable, start=1):
+            amounts[node] = stop.demand[dimension]
+        for node, number in reload_owner.items():
+            amounts[node] = -vehicles[number].capacity[dimension]
+        demand = routing.RegisterUnaryTransitVector(amounts)
         capacities = [vehicle.capacity[dimension] for vehicle in vehicles]
-        routing.AddDimensionWithVehicleCapacity(demand, 0, capacities, True, f"load {name}")
+        slack = max(capacities) if reload_owner else 0
+        routing.AddDimensionWithVehicleCapacity(demand, slack, capacities, False, f"load {name}")
+        load = routing.GetDimensionOrDie(f"load {name}")
+        for number, vehicle in enumerate(vehicles):
+            load.CumulVar(routing.Start(number)).SetValue(
+                vehicle.capacity[dimension] - vehicle.trip_capacity(0)[dimension]
+            )
+        if reload_owner:
+            for index in range(routing.Size()):
+                if manager.IndexToNode(index) not in reload_owner:
+                    load.SlackVar(index).SetValue(0)
+
+    for node, number in reload_owner.items():
+        index = manager.NodeToIndex(node)
+        routing.VehicleVar(index).SetValues([-1, number])
+        routing.AddDisjunction([index], 0)
 
     stop_penalty = _stop_penalty(problem, servable)
     usable = [number for number, vehicle in enumerate(vehicles) if _lunch_fits(vehicle)]
@@ -110,19 +140,20 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
     parameters.time_limit.FromMilliseconds(int(remaining * 1000))
     assignment = routing.SolveWithParameters(parameters)
 
-    sequences: dict[str, list[Stop]] = {}
+    sequences: dict[str, list[Point]] = {}
     notes: list[str] = []
     if assignment is None:
         notes.append(f"OR-Tools found no solution (status {routing.status()})")
     else:
         for number, vehicle in enumerate(vehicles):
             index = assignment.Value(routing.NextVar(routing.Start(number)))
-            stops: list[Stop] = []
+            points: list[Point] = []
             while not routing.IsEnd(index):
-                stops.append(servable[manager.IndexToNode(index) - 1])
+                node = manager.IndexToNode(index)
+                points.append(RELOAD if node in reload_owner else servable[node - 1])
                 index = assignment.Value(routing.NextVar(index))
-            if stops:
-                sequences[vehicle.id] = stops
+            if stops_of(points):
+                sequences[vehicle.id] = points
     return assemble(problem, sequences, {}, unplaced, SOLVER_NAME, started, notes)
 
 

@@ -7,8 +7,8 @@ would fix them: windows at all, a vehicle of the right kind, one big enough, one
 
 from __future__ import annotations
 
-from services.routing.solver.problem import RoutingProblem, Stop, Unplaced, UnplacedReason
-from services.routing.solver.timeline import Infeasible, best_route
+from services.routing.solver.problem import RoutingProblem, Stop, Unplaced, UnplacedReason, Vehicle
+from services.routing.solver.timeline import RELOAD, Infeasible, best_route
 
 
 def stop_reason(problem: RoutingProblem, stop: Stop) -> Unplaced | None:
@@ -24,19 +24,21 @@ def stop_reason(problem: RoutingProblem, stop: Stop) -> Unplaced | None:
     fitting = [
         vehicle
         for vehicle in compatible
-        if all(amount <= capacity for amount, capacity in zip(stop.demand, vehicle.capacity, strict=True))
+        if all(amount <= capacity for amount, capacity in zip(stop.demand, _most(vehicle), strict=True))
     ]
     if not fitting:
         over = [
             f"{name} {amount}"
             for d, (name, amount) in enumerate(zip(problem.dimensions, stop.demand, strict=True))
-            if all(amount > vehicle.capacity[d] for vehicle in compatible)
+            if all(amount > _most(vehicle)[d] for vehicle in compatible)
         ]
         detail = f"more than any compatible vehicle carries ({', '.join(over) or 'in some dimension'})"
         return Unplaced(stop.id, UnplacedReason.EXCEEDS_VEHICLE_CAPACITY, detail)
     failures: list[Infeasible] = []
     for vehicle in fitting:
         found = best_route(problem, vehicle, [stop])
+        if isinstance(found, Infeasible) and found.kind == "capacity" and vehicle.max_reloads > 0:
+            found = best_route(problem, vehicle, [RELOAD, stop])  # its first trip is short: load first
         if not isinstance(found, Infeasible):
             return None
         failures.append(found)
@@ -65,6 +67,12 @@ def precheck(problem: RoutingProblem) -> tuple[list[Stop], list[Unplaced]]:
         else:
             unplaced.append(reason)
     return servable, unplaced
+
+
+def _most(vehicle: Vehicle) -> tuple[int, ...]:
+    """The most one trip of the vehicle can carry (a first trip cut short by a re-plan is all one that cannot
+    reload has)."""
+    return vehicle.capacity if vehicle.max_reloads > 0 else vehicle.trip_capacity(0)
 
 
 def _clock(seconds: int) -> str:

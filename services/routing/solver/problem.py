@@ -81,6 +81,14 @@ class Vehicle:
 
     ``start_location`` and ``available_from`` serve re-planning: a vehicle out on the road starts from its last
     completed stop, no earlier than now. ``max_driving_seconds`` of None means no separate driving limit.
+
+    Reloads: the vehicle may go back to the depot up to ``max_reloads`` times during its shift, spend
+    ``reload_seconds`` there loading, and leave with its full ``capacity`` again; each stretch between the
+    start, the reloads and the end is a trip, and every trip must fit the capacity. 0 (the default) is one trip
+    a day. The travel to and from the depot counts as driving and distance, the loading as neither.
+    ``first_trip_capacity`` is what the vehicle can still deliver before its first reload, when that is less
+    than its capacity (re-planning: a vehicle out on the road has delivered part of its load); None means its
+    capacity.
     """
 
     id: str
@@ -92,6 +100,9 @@ class Vehicle:
     max_driving_seconds: int | None = EIGHT_HOURS
     start_location: int = DEPOT
     available_from: int | None = None
+    max_reloads: int = 0
+    reload_seconds: int = 0
+    first_trip_capacity: tuple[int, ...] | None = None
 
     @property
     def ready_time(self) -> int:
@@ -99,6 +110,12 @@ class Vehicle:
         if self.available_from is None:
             return self.shift_start
         return max(self.shift_start, self.available_from)
+
+    def trip_capacity(self, trip: int) -> tuple[int, ...]:
+        """What the vehicle carries on its ``trip``-th trip (0: before any reload)."""
+        if trip == 0 and self.first_trip_capacity is not None:
+            return self.first_trip_capacity
+        return self.capacity
 
 
 @dataclass(frozen=True)
@@ -201,6 +218,17 @@ def _validate(problem: RoutingProblem) -> list[FieldViolation]:
             found.append(FieldViolation(f"{where}.start_location", f"must be a location in 0..{size - 1}"))
         if vehicle.max_driving_seconds is not None and vehicle.max_driving_seconds < 0:
             found.append(FieldViolation(f"{where}.max_driving_seconds", "must not be negative"))
+        if vehicle.max_reloads < 0:
+            found.append(FieldViolation(f"{where}.max_reloads", "must not be negative"))
+        if vehicle.reload_seconds < 0:
+            found.append(FieldViolation(f"{where}.reload_seconds", "must not be negative"))
+        first = vehicle.first_trip_capacity
+        if first is not None and (
+            len(first) != width
+            or len(vehicle.capacity) != width
+            or any(not 0 <= amount <= full for amount, full in zip(first, vehicle.capacity, strict=True))
+        ):
+            found.append(FieldViolation(f"{where}.first_trip_capacity", f"needs {width} amounts within the capacity"))
         lunch = vehicle.lunch
         if lunch is not None and (lunch.earliest_start > lunch.latest_start or lunch.duration < 0):
             found.append(FieldViolation(f"{where}.lunch", "needs earliest_start <= latest_start, duration >= 0"))
@@ -224,7 +252,12 @@ class LunchTaken:
     """The lunch a route takes: on the leg after ``after_visits`` visits (0: before the first stop; the number of
     visits: on the way home or at the depot), from ``start`` for the vehicle's lunch duration. It starts no earlier
     than the leg does; the leg's end (the next service start, or the route's end) comes no earlier than
-    max(leg start + travel, lunch start) + lunch duration."""
+    max(leg start + travel, lunch start) + lunch duration.
+
+    When a reload lies on that leg it splits in two: the way to the depot (the lunch ends before the reload's
+    arrival, which is then max(departure + travel, lunch start) + lunch duration) and the way from it (the lunch
+    starts no earlier than the reload's departure). Which one is told by the times: a lunch starting at or after
+    the reload's departure is on the way out."""
 
     after_visits: int
     start: int
@@ -232,8 +265,27 @@ class LunchTaken:
 
 
 @dataclass(frozen=True)
+class Reload:
+    """A return to the depot between ``after_visits`` visits and the next one (0: before the first visit; always
+    fewer than the route's visits). The vehicle is at the depot at ``arrival`` (the previous departure plus travel,
+    or with the lunch on the way, as in LunchTaken), loads for the vehicle's ``reload_seconds`` and leaves at
+    ``departure``, carrying ``load``: what the visits up to the next reload (or the end) deliver."""
+
+    after_visits: int
+    arrival: int
+    departure: int
+    load: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Route:
-    """One vehicle's day: it leaves its start location at ``start`` and is back at the depot, done, at ``end``."""
+    """One vehicle's day: it leaves its start location at ``start`` and is back at the depot, done, at ``end``.
+
+    ``visits`` are the customer visits in order; ``reloads`` the returns to the depot between them, in order, each
+    starting a new trip. ``load`` is, in each dimension, the most the vehicle carries at once: the largest load
+    of any trip (with no reloads, everything the route delivers). ``distance`` and ``driving_seconds`` include the
+    legs to and from the depot for reloads; ``duration`` includes the loading.
+    """
 
     vehicle_id: str
     visits: tuple[Visit, ...]
@@ -241,9 +293,10 @@ class Route:
     end: int
     lunch: LunchTaken | None
     distance: int
-    duration: int  # end - start, waiting and lunch included
+    duration: int  # end - start, waiting, lunch and reloading included
     driving_seconds: int
     load: tuple[int, ...]
+    reloads: tuple[Reload, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ from pyvrp.stop import MaxRuntime
 from services.routing.solver.assemble import assemble
 from services.routing.solver.precheck import precheck
 from services.routing.solver.problem import DEPOT, LunchBreak, RoutingProblem, Solution, Stop, Vehicle
-from services.routing.solver.timeline import merged_windows
+from services.routing.solver.timeline import RELOAD, Point, merged_windows, stops_of
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -183,9 +183,9 @@ def fleet_shortfall(problem: RoutingProblem, servable: list[Stop]) -> str | None
     """Why the fleet cannot serve every required stop of ``servable``, judged from totals alone, or None.
 
     Each kind of stop (motorcycle-only, car-only, all) is weighed against the vehicles it may ride: its demand
-    in each dimension against their capacity, and its service time against their shifts less lunch. These are
-    necessary conditions only; passing them does not make every stop servable. Failing one spares the
-    all-required attempt, which could never succeed, its share of the budget.
+    in each dimension against what they carry over all their trips, and its service time against their shifts
+    less lunch. These are necessary conditions only; passing them does not make every stop servable. Failing
+    one spares the all-required attempt, which could never succeed, its share of the budget.
     """
     required = [stop for stop in servable if stop.required]
     kinds: list[tuple[str, list[Stop], list[Vehicle]]] = [
@@ -202,7 +202,7 @@ def fleet_shortfall(problem: RoutingProblem, servable: list[Stop]) -> str | None
             continue
         for d, name in enumerate(problem.dimensions):
             wanted = sum(stop.demand[d] for stop in stops)
-            carried = sum(vehicle.capacity[d] for vehicle in vehicles)
+            carried = sum(v.trip_capacity(0)[d] + v.max_reloads * v.capacity[d] for v in vehicles)
             if wanted > carried:
                 return f"{label} need {wanted} {name}; the vehicles they may ride carry {carried}"
         work = sum(stop.service_seconds for stop in stops)
@@ -267,8 +267,9 @@ def _run(
 
 
 def _same_route(data: pyvrp.ProblemData, route: pyvrp.Route) -> pyvrp.Route:
-    visits = [activity.idx for activity in route if activity.is_client()]
-    return pyvrp.Route(data, visits, route.vehicle_type())
+    """The route in another model with the same clients and depots (its start and end depots implied)."""
+    inner = [pyvrp.Activity(activity.type, activity.idx) for activity in list(route)[1:-1]]
+    return pyvrp.Route(data, inner, route.vehicle_type())
 
 
 def _prizes(problem: RoutingProblem, servable: list[Stop]) -> tuple[int, int]:
@@ -324,15 +325,36 @@ def _build(problem: RoutingProblem, servable: list[Stop], stops_required: bool) 
             vehicle.start_location,
             vehicle.ready_time,
             vehicle.shift_end,
+            vehicle.max_reloads,
+            vehicle.reload_seconds,
+            vehicle.first_trip_capacity,
         )
         groups.setdefault(key, []).append(vehicle)
     type_vehicles = list(groups.values())
+    reload_depots: dict[tuple[int, int, int], pyvrp.Depot] = {}  # by (loading time, opening hours)
     for vehicles in type_vehicles:
         vehicle = vehicles[0]
         if vehicle.start_location not in start_depots:
             start_depots[vehicle.start_location] = model.add_depot(
                 locations[vehicle.start_location], tw_late=horizon, name=f"start of {vehicle.id}"
             )
+        reload_at: list[pyvrp.Depot] = []
+        for opens, closes in _reload_hours(vehicle, horizon):
+            hours = (vehicle.reload_seconds, opens, closes)
+            if hours not in reload_depots:
+                reload_depots[hours] = model.add_depot(
+                    locations[DEPOT],
+                    tw_early=opens,
+                    tw_late=closes,
+                    service_duration=vehicle.reload_seconds,
+                    name=f"reload ({vehicle.reload_seconds}s, {opens}..{closes})",
+                )
+            reload_at.append(reload_depots[hours])
+        on_board: list[int] = []
+        if vehicle.first_trip_capacity is not None:
+            # What it can still deliver before reloading: the rest is PyVRP's load on board until a depot.
+            on_board = [full - left for full, left in zip(vehicle.capacity, vehicle.first_trip_capacity, strict=True)]
+            on_board.extend([0] * (extra + len(lunch_classes)))
         capacity = list(vehicle.capacity)
         if needs_car:
             capacity.append(0 if vehicle.motorcycle else plenty)
@@ -351,6 +373,9 @@ def _build(problem: RoutingProblem, servable: list[Stop], stops_required: bool) 
             tw_early=vehicle.ready_time,
             tw_late=vehicle.shift_end,
             max_distance=limit if limit is not None and enforce_driving else np.iinfo(np.int64).max,
+            initial_load=on_board,
+            reload_depots=reload_at,
+            max_reloads=vehicle.max_reloads,
             name=",".join(v.id for v in vehicles),
         )
 
@@ -417,25 +442,48 @@ def _build(problem: RoutingProblem, servable: list[Stop], stops_required: bool) 
     return _Built(data, forms, type_vehicles, _search_settings(problem.vehicle_fixed_cost, stop_prize))
 
 
-def _read_routes(built: _Built, best: pyvrp.Solution) -> tuple[dict[str, list[Stop]], dict[str, int | None]]:
-    """Each vehicle's stops in order, and the leg its lunch is on (PyVRP routes are per type: hand them out)."""
+def _reload_hours(vehicle: Vehicle, horizon: int) -> list[tuple[int, int]]:
+    """When the vehicle's reloads may begin, as PyVRP depot opening hours (none if it does not reload).
+
+    The lunch load resets at a reload like every load, so a route could eat a lunch, reload and eat another,
+    collecting two lunch prizes (enough to pay for a vehicle that serves little). That needs a reload arriving
+    after the earliest lunch could end and leaving before the latest lunch could start: such reloads are cut
+    out of the opening hours (arriving in the gap, the vehicle waits, at most the loading time, which
+    timeline.py then gives back). Without room for a reload between two lunches nothing is cut."""
+    if vehicle.max_reloads == 0:
+        return []
+    lunch = vehicle.lunch
+    if lunch is None:
+        return [(0, horizon)]
+    first_free = lunch.earliest_start + lunch.duration  # the earliest a reload can follow a lunch
+    last_useful = lunch.latest_start - vehicle.reload_seconds  # the latest a reload can precede one
+    if first_free > last_useful:
+        return [(0, horizon)]
+    return [(0, first_free - 1), (last_useful + 1, horizon)]
+
+
+def _read_routes(built: _Built, best: pyvrp.Solution) -> tuple[dict[str, list[Point]], dict[str, int | None]]:
+    """Each vehicle's stops and reloads in order, and the leg its lunch is on (PyVRP routes are per type: hand
+    them out). The lunch load resets with every reload, so a route may hold a lunch on each trip; the first one
+    counts and later lunch forms are plain visits (timeline.py times one lunch a day)."""
     free = [list(vehicles) for vehicles in built.type_vehicles]
-    sequences: dict[str, list[Stop]] = {}
+    sequences: dict[str, list[Point]] = {}
     lunch_legs: dict[str, int | None] = {}
     for route in best.routes():
-        stops: list[Stop] = []
+        points: list[Point] = []
         lunch_leg: int | None = None
-        for activity in route:
-            if not activity.is_client():
+        for activity in list(route)[1:-1]:
+            if activity.is_depot():
+                points.append(RELOAD)
                 continue
             form = built.forms[activity.idx]
             if form.stop is not None:
-                stops.append(form.stop)
-            if form.lunch:
-                lunch_leg = len(stops)
-        if not stops:
+                points.append(form.stop)
+            if form.lunch and lunch_leg is None:
+                lunch_leg = len(points)
+        if not stops_of(points):
             continue
         vehicle = free[route.vehicle_type()].pop(0)
-        sequences[vehicle.id] = stops
+        sequences[vehicle.id] = points
         lunch_legs[vehicle.id] = lunch_leg
     return sequences, lunch_legs

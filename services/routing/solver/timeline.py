@@ -2,8 +2,13 @@
 
 Both solvers, the urgent insertion and the pre-check turn a sequence into a Route here, so every plan is timed by
 one rule: leave as early as allowed, start each service as early as its windows let (the earliest window that
-has not closed yet), take lunch as early as its window lets on the chosen leg, then delay the departure by the
-wait at the first stop. Earliest times dominate: if any schedule of a sequence is feasible, this one is.
+has not closed yet), take lunch as early as its window lets on the chosen leg, load for ``reload_seconds`` on
+arriving at the depot for a reload, then delay the departure by the wait at the first stop. Earliest times
+dominate: if any schedule of a sequence is feasible, this one is.
+
+A sequence is a list of points: stops, and ``RELOAD`` where the vehicle goes back to the depot to reload. Legs
+run between consecutive points (leg k ends at point k; the last leg goes home), so a reload splits the way
+between two stops into two legs, and a lunch on either is on the way to the depot or on the way from it.
 The checker (checker.py) recomputes all of it on its own from the problem definition.
 """
 
@@ -11,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from services.routing.solver.problem import DEPOT, LunchTaken, Route, RoutingProblem, Stop, Vehicle, Visit
+from services.routing.solver.problem import DEPOT, LunchTaken, Reload, Route, RoutingProblem, Stop, Vehicle, Visit
 
 # How much worse an incompatible stop or an overloaded dimension counts than a second of lateness when a repair
 # compares infeasible routes: any such violation ranks above any amount of lateness.
@@ -20,12 +26,95 @@ _HARD = 10**12
 
 
 @dataclass(frozen=True)
+class DepotReload:
+    """A point of a sequence: back to the depot, load to full capacity, go on."""
+
+
+RELOAD: Final = DepotReload()
+Point = Stop | DepotReload
+
+
+@dataclass(frozen=True)
 class Infeasible:
     """Why a sequence cannot be driven; ``amount`` ranks how far off it is (seconds late, units over, ...)."""
 
-    kind: str  # compatibility | capacity | window | lunch | shift | driving
+    kind: str  # compatibility | capacity | reloads | window | lunch | shift | driving
     amount: int
     detail: str
+
+
+def stops_of(points: Sequence[Point]) -> list[Stop]:
+    return [point for point in points if isinstance(point, Stop)]
+
+
+def location_of(point: Point) -> int:
+    return point.location if isinstance(point, Stop) else DEPOT
+
+
+def trips_of(points: Sequence[Point]) -> list[list[Stop]]:
+    """The stops of each trip: the sequence split at its reloads."""
+    trips: list[list[Stop]] = [[]]
+    for point in points:
+        if isinstance(point, Stop):
+            trips[-1].append(point)
+        else:
+            trips.append([])
+    return trips
+
+
+def normalised(vehicle: Vehicle, points: Sequence[Point]) -> list[Point]:
+    """The sequence without reloads that serve nothing: one followed by another or by the way home, and one
+    before the first stop of a vehicle that leaves the depot with its full capacity anyway."""
+    kept: list[Point] = []
+    for index, point in enumerate(points):
+        if isinstance(point, DepotReload):
+            following = points[index + 1] if index + 1 < len(points) else None
+            if not isinstance(following, Stop):
+                continue
+            if not kept and vehicle.start_location == DEPOT and vehicle.trip_capacity(0) == vehicle.capacity:
+                continue
+        kept.append(point)
+    return kept
+
+
+def points_of(problem: RoutingProblem, route: Route) -> list[Point]:
+    """A route's sequence back: its visits' stops with RELOAD where it reloads."""
+    points: list[Point] = []
+    pending = list(route.reloads)
+    for count, visit in enumerate(route.visits):
+        while pending and pending[0].after_visits <= count:
+            points.append(RELOAD)
+            pending.pop(0)
+        points.append(problem.stop(visit.stop_id))
+    points.extend(RELOAD for _ in pending)
+    return points
+
+
+def lunch_leg_of(route: Route) -> int | None:
+    """The leg of ``points_of(route)`` the route's lunch is on."""
+    lunch = route.lunch
+    if lunch is None:
+        return None
+    before = sum(
+        1
+        for reload in route.reloads
+        if reload.after_visits < lunch.after_visits
+        or (reload.after_visits == lunch.after_visits and lunch.start >= reload.departure)
+    )
+    return lunch.after_visits + before
+
+
+def point_index_after(points: Sequence[Point], visits: int) -> int:
+    """The position in ``points`` just after its first ``visits`` stops (0 for none)."""
+    if visits == 0:
+        return 0
+    seen = 0
+    for index, point in enumerate(points):
+        if isinstance(point, Stop):
+            seen += 1
+            if seen == visits:
+                return index + 1
+    raise ValueError(f"the sequence has {seen} stops, not {visits}")
 
 
 def merged_windows(stop: Stop) -> list[tuple[int, int]]:
@@ -40,23 +129,39 @@ def merged_windows(stop: Stop) -> list[tuple[int, int]]:
 
 
 def build_route(
-    problem: RoutingProblem, vehicle: Vehicle, stops: Sequence[Stop], lunch_leg: int | None
+    problem: RoutingProblem, vehicle: Vehicle, points: Sequence[Point], lunch_leg: int | None
 ) -> Route | Infeasible:
-    """Time ``stops`` in this order on ``vehicle`` with its lunch (if it has one) on leg ``lunch_leg``.
+    """Time ``points`` in this order on ``vehicle`` with its lunch (if it has one) on leg ``lunch_leg``.
 
-    Leg k runs from the k-th visit (0: the start location) to the next stop, the last one home to the depot.
+    Leg k runs from the k-th point (0: the start location) to the next one, the last one home to the depot.
     """
     problems: list[Infeasible] = []
+    stops = stops_of(points)
     for stop in stops:
         if not stop.compatible_with(vehicle):
             kind = "motorcycle-only" if stop.motorcycle_only else "car-only"
             problems.append(Infeasible("compatibility", _HARD, f"{stop.id} is {kind}, {vehicle.id} is not"))
-    load = tuple(sum(stop.demand[d] for stop in stops) for d in range(len(problem.dimensions)))
-    for d, (carried, capacity) in enumerate(zip(load, vehicle.capacity, strict=True)):
-        if carried > capacity:
-            name = problem.dimensions[d]
-            over = carried - capacity
-            problems.append(Infeasible("capacity", _HARD * over, f"{name}: {carried} > {capacity}"))
+    reload_count = len(points) - len(stops)
+    if reload_count > vehicle.max_reloads:
+        over = reload_count - vehicle.max_reloads
+        problems.append(
+            Infeasible(
+                "reloads", _HARD * over, f"{reload_count} reloads, {vehicle.id} may reload {vehicle.max_reloads}"
+            )
+        )
+    if any(isinstance(point, DepotReload) and not isinstance(after, Stop) for point, after in _pairs(points)):
+        problems.append(Infeasible("reloads", _HARD, "a reload with no stop after it"))
+    width = len(problem.dimensions)
+    trip_loads = [tuple(sum(stop.demand[d] for stop in trip) for d in range(width)) for trip in trips_of(points)]
+    for trip, carried in enumerate(trip_loads):
+        for d, (amount, capacity) in enumerate(zip(carried, vehicle.trip_capacity(trip), strict=True)):
+            if amount > capacity:
+                name = problem.dimensions[d]
+                which = f" on trip {trip + 1}" if len(trip_loads) > 1 else ""
+                problems.append(
+                    Infeasible("capacity", _HARD * (amount - capacity), f"{name}: {amount} > {capacity}{which}")
+                )
+    load = tuple(max(carried[d] for carried in trip_loads) for d in range(width))
 
     lunch = vehicle.lunch
     if lunch is not None and stops and lunch_leg is None:
@@ -70,10 +175,12 @@ def build_route(
     position = vehicle.start_location
     departure = vehicle.ready_time
     visits: list[Visit] = []
+    reloads: list[Reload] = []
     taken: LunchTaken | None = None
     end = departure
-    for leg in range(len(stops) + 1):
-        destination = stops[leg].location if leg < len(stops) else DEPOT
+    for leg in range(len(points) + 1):
+        point = points[leg] if leg < len(points) else None
+        destination = DEPOT if point is None else location_of(point)
         travel = duration[position][destination]
         driving += travel
         travelled += distance[position][destination]
@@ -82,23 +189,26 @@ def build_route(
             if lunch_start > lunch.latest_start:
                 late += lunch_start - lunch.latest_start
                 problems.append(Infeasible("lunch", 0, f"lunch would start {lunch_start - lunch.latest_start}s late"))
-            taken = LunchTaken(leg, lunch_start, lunch_start + lunch.duration)
+            taken = LunchTaken(len(visits), lunch_start, lunch_start + lunch.duration)
             arrival = max(departure + travel, lunch_start) + lunch.duration
         else:
             arrival = departure + travel
-        if leg == len(stops):
+        position = destination
+        if point is None:
             end = arrival
             break
-        stop = stops[leg]
-        service_start = _service_start(stop, arrival)
+        if isinstance(point, DepotReload):
+            departure = arrival + vehicle.reload_seconds
+            reloads.append(Reload(len(visits), arrival, departure, trip_loads[len(reloads) + 1]))
+            continue
+        service_start = _service_start(point, arrival)
         if service_start is None:
-            closes = max((end for _, end in stop.time_windows), default=arrival)
+            closes = max((end for _, end in point.time_windows), default=arrival)
             late += max(1, arrival - closes)
-            problems.append(Infeasible("window", 0, f"{stop.id} reached at {arrival}, after its windows"))
+            problems.append(Infeasible("window", 0, f"{point.id} reached at {arrival}, after its windows"))
             service_start = arrival
-        departure = service_start + stop.service_seconds
-        visits.append(Visit(stop.id, arrival, service_start, departure))
-        position = destination
+        departure = service_start + point.service_seconds
+        visits.append(Visit(point.id, arrival, service_start, departure))
 
     if end > vehicle.shift_end:
         late += end - vehicle.shift_end
@@ -112,16 +222,17 @@ def build_route(
         return Infeasible(first.kind, late + sum(found.amount for found in problems), first.detail)
 
     start = vehicle.ready_time
-    if visits:
+    if points and isinstance(points[0], Stop):
         # Leave later instead of waiting at the first stop (or for a lunch on the first leg): same day, shorter.
-        first_travel = duration[vehicle.start_location][stops[0].location]
-        if taken is not None and taken.after_visits == 0:
+        first_travel = duration[vehicle.start_location][points[0].location]
+        lunch_first = taken is not None and lunch_leg == 0
+        if taken is not None and lunch_first:
             delay = max(0, taken.start - (start + first_travel))
         else:
             delay = visits[0].service_start - visits[0].arrival
         if delay:
             start += delay
-            if taken is None or taken.after_visits != 0:
+            if not lunch_first:
                 opening = visits[0]
                 visits[0] = Visit(opening.stop_id, opening.arrival + delay, opening.service_start, opening.departure)
     return Route(
@@ -134,7 +245,12 @@ def build_route(
         duration=end - start,
         driving_seconds=driving,
         load=load,
+        reloads=tuple(reloads),
     )
+
+
+def _pairs(points: Sequence[Point]) -> list[tuple[Point, Point | None]]:
+    return [(point, points[index + 1] if index + 1 < len(points) else None) for index, point in enumerate(points)]
 
 
 def _service_start(stop: Stop, arrival: int) -> int | None:
@@ -147,23 +263,23 @@ def _service_start(stop: Stop, arrival: int) -> int | None:
 def best_route(
     problem: RoutingProblem,
     vehicle: Vehicle,
-    stops: Sequence[Stop],
+    points: Sequence[Point],
     preferred_lunch_leg: int | None = None,
     earliest_lunch_leg: int = 0,
 ) -> Route | Infeasible:
     """The sequence timed with the lunch on the preferred leg if that works, else on the leg that ends the day
     first (legs before ``earliest_lunch_leg`` are already driven). Without a lunch there is nothing to choose."""
-    if vehicle.lunch is None or not stops:
-        return build_route(problem, vehicle, stops, None)
-    legs = range(earliest_lunch_leg, len(stops) + 1)
+    if vehicle.lunch is None or not points:
+        return build_route(problem, vehicle, points, None)
+    legs = range(earliest_lunch_leg, len(points) + 1)
     if preferred_lunch_leg is not None and preferred_lunch_leg in legs:
-        found = build_route(problem, vehicle, stops, preferred_lunch_leg)
+        found = build_route(problem, vehicle, points, preferred_lunch_leg)
         if isinstance(found, Route):
             return found
     best: Route | None = None
     least_bad: Infeasible | None = None
     for leg in legs:
-        found = build_route(problem, vehicle, stops, leg)
+        found = build_route(problem, vehicle, points, leg)
         if isinstance(found, Route):
             if best is None or found.end < best.end:
                 best = found
@@ -175,12 +291,13 @@ def best_route(
     return least_bad
 
 
-def travel_cost(problem: RoutingProblem, vehicle: Vehicle, stops: Sequence[Stop]) -> int:
-    """The objective's travel for the sequence (the lunch never moves the vehicle)."""
+def travel_cost(problem: RoutingProblem, vehicle: Vehicle, points: Sequence[Point]) -> int:
+    """The objective's travel for the sequence, reloads' legs included (the lunch never moves the vehicle)."""
     matrix = problem.objective_matrix
     position = vehicle.start_location
     total = 0
-    for stop in stops:
-        total += matrix[position][stop.location]
-        position = stop.location
+    for point in points:
+        location = location_of(point)
+        total += matrix[position][location]
+        position = location
     return total + matrix[position][DEPOT]

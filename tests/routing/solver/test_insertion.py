@@ -133,7 +133,11 @@ def test_replanning_drops_completed_stops_and_starts_vehicles_where_they_are(
             last = route.visits[count - 1]
             assert vehicle.start_location == problem.stop(last.stop_id).location
             assert vehicle.ready_time == max(now, last.departure)
-            assert vehicle.capacity != problem.vehicle(route.vehicle_id).capacity
+            assert vehicle.capacity == problem.vehicle(route.vehicle_id).capacity
+            delivered = [problem.stop(visit.stop_id).demand for visit in route.visits[:count]]
+            assert vehicle.first_trip_capacity == tuple(
+                full - sum(amounts) for full, *amounts in zip(vehicle.capacity, *delivered, strict=True)
+            )
         else:
             assert vehicle.start_location == DEPOT
             assert vehicle.ready_time >= now
