@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test lint typecheck proto bench-read bench-orders bench-flags bench-routing clean
+.PHONY: install up down status test lint typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -52,6 +52,9 @@ bench-flags: install
 
 bench-routing: install
 	$(PY) -m loadtests.bench_routing
+
+bench-tracking: install
+	$(PY) -m loadtests.bench_tracking
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
