@@ -1,5 +1,6 @@
 """Lucky Gas's conventions for building a RoutingProblem: the load dimensions, a delivery's load and service time,
-and a vehicle cost that makes the objective "fewest vehicles first, then least travel time" (DOMAIN.md, Routing).
+reloads at the depot, and a vehicle cost that makes the objective "fewest vehicles first, then least travel
+time" (DOMAIN.md, Routing).
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from services.routing.solver.problem import Vehicle
 CYLINDER_SIZES = (4, 10, 16, 20, 50)
 # Cylinders of each size, then the gross weight of the load (a small truck carries about 1,000 kg).
 DIMENSIONS = (*(f"cylinders_{size}kg" for size in CYLINDER_SIZES), "gross_kg")
+
+# Runs reload at the depot between trips (runs are named by area and half-day): a truck or van may go back twice
+# (morning, midday, afternoon trips), a motorcycle, carrying about four cylinders a trip, five times (six trips).
+# Loading takes a quarter of an hour. Vehicle.max_reloads / Vehicle.reload_seconds take these.
+DEFAULT_MAX_RELOADS = 2
+MOTORCYCLE_MAX_RELOADS = 5
+RELOAD_SECONDS = 15 * 60
 
 
 def demand(cylinders: Mapping[int, int]) -> tuple[int, ...]:
@@ -26,6 +34,11 @@ def demand(cylinders: Mapping[int, int]) -> tuple[int, ...]:
 def service_seconds(cylinders: Mapping[int, int]) -> int:
     """About 5 minutes a stop plus 2 per cylinder, 3 more per 50 kg cylinder."""
     return 300 + 120 * sum(cylinders.values()) + 180 * cylinders.get(50, 0)
+
+
+def max_reloads(motorcycle: bool) -> int:
+    """How many times a vehicle of this kind may reload in a shift (Vehicle.max_reloads)."""
+    return MOTORCYCLE_MAX_RELOADS if motorcycle else DEFAULT_MAX_RELOADS
 
 
 def fewest_vehicles_first(vehicles: Iterable[Vehicle]) -> int:
