@@ -2,7 +2,7 @@
 
 ``insert_urgent`` is the dispatcher's quick answer: the cheapest place for the new stop that keeps every
 completed visit where it was and the other stops in their order (drivers have their lists), on any trip of a
-vehicle that reloads (its reloads stay where they are). ``replan_problem``
+vehicle that reloads (its reloads stay where they are; one with reloads to spare may add one for it). ``replan_problem``
 is the bigger hammer: the problem of what is left of the day, each vehicle starting where it is, to hand to a
 solver.
 """
@@ -29,11 +29,15 @@ from services.routing.solver.problem import (
     Vehicle,
 )
 from services.routing.solver.timeline import (
+    RELOAD,
+    Point,
     best_route,
     build_route,
     lunch_leg_of,
+    normalised,
     point_index_after,
     points_of,
+    stops_of,
     travel_cost,
 )
 
@@ -77,24 +81,31 @@ def _cheapest_on(
     problem: RoutingProblem, route: Route | None, vehicle: Vehicle, stop: Stop, done: int
 ) -> tuple[int, int, Route] | None:
     """The cheapest feasible route of this vehicle with ``stop`` inserted after its first ``done`` visits, as
-    (added cost, end, route), or None. Reloads keep their places among the other stops."""
+    (added cost, end, route), or None. Reloads keep their places among the other stops; a vehicle with reloads
+    to spare may also go back to load just before the new stop or just after it."""
     current = points_of(problem, route) if route is not None else []
     base = travel_cost(problem, vehicle, current) if current else 0
     fixed = 0 if current else problem.vehicle_fixed_cost
     first = point_index_after(current, done)
+    spare = len(current) - len(stops_of(current)) < vehicle.max_reloads
+    insertions: list[list[Point]] = [[stop], [RELOAD, stop], [stop, RELOAD]] if spare else [[stop]]
     candidates = []
     for position in range(first, len(current) + 1):
-        sequence = [*current[:position], stop, *current[position:]]
-        candidates.append((travel_cost(problem, vehicle, sequence) - base + fixed, position, sequence))
-    candidates.sort(key=lambda candidate: (candidate[0], candidate[1]))
+        for inserted in insertions:
+            sequence = [*current[:position], *inserted, *current[position:]]
+            if len(normalised(vehicle, sequence)) != len(sequence):
+                continue  # a reload next to another, or before the way home: the plain insertion does better
+            added = travel_cost(problem, vehicle, sequence) - base + fixed
+            candidates.append((added, position, len(inserted), sequence))
+    candidates.sort(key=lambda candidate: candidate[:3])
     lunch = route.lunch if route is not None else None
     lunch_leg = lunch_leg_of(route) if route is not None else None
-    for added, position, sequence in candidates:
+    for added, position, count, sequence in candidates:
         if lunch is not None and lunch_leg is not None and lunch.after_visits < done:
             # Already eaten: that leg lies in the completed part, which the insertion does not touch.
             found = build_route(problem, vehicle, sequence, lunch_leg)
         else:
-            preferred = None if lunch_leg is None else lunch_leg + (lunch_leg >= position)
+            preferred = None if lunch_leg is None else lunch_leg + count * (lunch_leg >= position)
             found = best_route(problem, vehicle, sequence, preferred, earliest_lunch_leg=first)
         if isinstance(found, Route):
             if route is not None and (

@@ -2,7 +2,8 @@
 
 Everything is integer: times are seconds since midnight (or, for the Solomon benchmark, its scaled time units),
 distances metres (or scaled units). Matrices are indexed by location; location 0 is the depot, where every route
-ends. Both solvers and the independent checker read these types and nothing else.
+ends and where vehicles that may reload go back for more. Both solvers and the independent checker read these
+types and nothing else.
 """
 
 from __future__ import annotations

@@ -23,6 +23,13 @@ How the problem maps onto PyVRP, and why:
   weighs less than it should. The plan is then timed exactly by timeline.py, which only moves lunches earlier
   (anywhere on the chosen leg; for a mid-route lunch at the depot this relies on the triangle inequality); a
   route that still lacks a feasible lunch is repaired by assemble.py, which notes it.
+- Reloads: a vehicle type that may reload gets a reload depot at the depot's location whose service duration is
+  the loading time (PyVRP counts a depot's service when a trip leaves it; the start depot has none) and its
+  ``max_reloads``; every load dimension, compatibility and lunch included, resets at a reload. A first trip
+  shorter than the capacity (re-planning) is PyVRP's ``initial_load``, what is on board until a depot. As the
+  lunch load resets too, a route could eat a lunch on each trip and collect each one's prize (enough, on a
+  realistic day, to pay for a vehicle more); the reload depot's opening hours leave out the reloads that could
+  lie between two lunches (see _reload_hours), and when reading a route only its first lunch counts.
 - Stops that cannot all be served: first every servable required stop is required. If no feasible plan shows
   up within a share of the budget, the rest of it solves the same model with those stops optional at a prize
   above a vehicle plus any detour, so the answer serves what it can. It starts from the candidate that came

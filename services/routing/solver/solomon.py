@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.routing.solver.problem import RoutingProblem, Solution, Stop, Vehicle
+from services.routing.solver.timeline import location_of, points_of
 
 SCALE = 10
 BKS_OBJECTIVE = "distance_dimacs_trunc1"
@@ -115,8 +116,8 @@ def dimacs_cost(problem: RoutingProblem, solution: Solution) -> float:
     total = 0
     for route in solution.routes:
         position = problem.vehicle(route.vehicle_id).start_location
-        for visit in route.visits:
-            location = problem.stop(visit.stop_id).location
+        for point in points_of(problem, route):
+            location = location_of(point)
             total += problem.distance[position][location]
             position = location
         total += problem.distance[position][0]

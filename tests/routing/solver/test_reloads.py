@@ -267,6 +267,22 @@ def test_an_urgent_stop_goes_on_a_trip_with_room_without_moving_completed_visits
     assert trip_sizes[trip_of_urgent] < 4  # it went on a trip that had room
 
 
+def test_an_urgent_stop_for_a_van_with_every_trip_full_adds_a_reload_it_has_to_spare() -> None:
+    problem = van_day(8, max_reloads=2, seed=8).problem()
+    solution = pyvrp_solver.solve(problem, 1.0, seed=1)
+    (route,) = solution.routes
+    assert len(route.reloads) == 1  # eight cylinders: two full trips
+    urgent = Stop("urgent", problem.stops[0].location, luckygas.demand({20: 1}), 420, ((hours(8), hours(18)),))
+
+    inserted = insert_urgent(problem, solution, urgent, {route.vehicle_id: 1})
+
+    assert check(problem.with_stop(urgent), inserted) == []
+    (after,) = inserted.routes
+    assert "urgent" in [visit.stop_id for visit in after.visits]
+    assert len(after.reloads) == 2
+    assert after.visits[0] == route.visits[0]
+
+
 def test_replanning_after_a_reload_counts_the_load_from_it_and_the_reloads_left(
     reloading_plan: tuple[RoutingProblem, Solution],
 ) -> None:
