@@ -177,7 +177,8 @@ def toward(start: tuple[float, float], end: tuple[float, float], fraction: float
 
 
 def plan_drive(driver: str, route: dict[str, Any]) -> DriverDay:
-    """The fixes from the depot to the route's first stops along straight lines, in batches, before time is set."""
+    """The fixes from the depot along straight lines to each stop in turn but the last, in batches of at most 20
+    (the fix 300 m out ends one), with driving seconds but no device times yet."""
     here, seconds = DEPOT, 0.0
     batches = [Batch([Fix(*DEPOT, seconds)], route["stops"][0]["id"])]
     for stop in route["stops"][:-STOPS_LEFT]:
