@@ -148,8 +148,11 @@ class CatalogueSync:
 
     async def _resync_forever(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives just as
+            # the event is set, and this loop (and whoever awaits its cancellation) would never end.
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._resync_now.wait(), self.resync_seconds)
+                async with asyncio.timeout(self.resync_seconds):
+                    await self._resync_now.wait()
             self._resync_now.clear()
             try:
                 await self.resync()

@@ -283,8 +283,11 @@ class OutboxRelay:
                     delay = min(delay * 2, self.retry_max_seconds)
                     continue
                 delay = self.retry_initial_seconds
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives just as
+                # the event is set, and this loop would then never end.
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
         finally:
             listener.cancel()
             with suppress(asyncio.CancelledError):
@@ -375,7 +378,8 @@ class OutboxRelay:
                 delay = self.retry_initial_seconds
                 while not lost.is_set():
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), 30)
+                        async with asyncio.timeout(30):  # not wait_for: see run()
+                            await lost.wait()
                     if not lost.is_set():  # a half-open connection never reports termination: probe it
                         await connection.fetchval("SELECT 1", timeout=5)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
