@@ -240,13 +240,21 @@ async def stop_arrived(stop_id: str, context: Context, claims: Driver) -> StopPr
     return stop_out(stop)
 
 
-async def _own_order(context: GatewayContext, claims: AccessClaims, stop_id: str) -> str:
-    """The order of a stop on the driver's own route today; another driver's stop looks like a missing one."""
-    route = await context.routing.GetDriverRoute(routing_pb.GetDriverRouteRequest(driver=claims.username))
+RouteDay = Annotated[
+    date | None,
+    Query(alias="date", description="the route's date; today unless a phone syncs an earlier day's backlog"),
+]
+
+
+async def _own_order(context: GatewayContext, claims: AccessClaims, stop_id: str, day: date | None) -> str:
+    """The order of a stop on the driver's own route that day; another driver's stop looks like a missing one."""
+    route = await context.routing.GetDriverRoute(
+        routing_pb.GetDriverRouteRequest(driver=claims.username, date=day.isoformat() if day else "")
+    )
     for stop in route.stops:
         if stop.id == stop_id:
             return str(stop.order_id)
-    raise NotFound(f"stop {stop_id} is not on your route today")
+    raise NotFound(f"stop {stop_id} is not on your route of {route.date}")
 
 
 async def _set_off(context: GatewayContext, claims: AccessClaims, order_id: str) -> None:
@@ -262,10 +270,15 @@ async def _set_off(context: GatewayContext, claims: AccessClaims, order_id: str)
 
 @driver_router.post("/stops/{stop_id}/delivered", response_model=OrderOut)
 async def stop_delivered(
-    stop_id: str, body: DeliveryIn, context: Context, claims: Driver, idempotency_key: IdempotencyKey
+    stop_id: str,
+    body: DeliveryIn,
+    context: Context,
+    claims: Driver,
+    idempotency_key: IdempotencyKey,
+    day: RouteDay = None,
 ) -> OrderOut:
     """Delivered with proof: completes the stop's order in the order service (the stop follows its event)."""
-    order_id = await _own_order(context, claims, stop_id)
+    order_id = await _own_order(context, claims, stop_id, day)
     await _set_off(context, claims, order_id)
     order = await context.orders.CompleteDelivery(
         order_pb.CompleteDeliveryRequest(
@@ -277,10 +290,15 @@ async def stop_delivered(
 
 @driver_router.post("/stops/{stop_id}/failed", response_model=OrderOut)
 async def stop_failed(
-    stop_id: str, body: DeliveryFailure, context: Context, claims: Driver, idempotency_key: IdempotencyKey
+    stop_id: str,
+    body: DeliveryFailure,
+    context: Context,
+    claims: Driver,
+    idempotency_key: IdempotencyKey,
+    day: RouteDay = None,
 ) -> OrderOut:
     """Failed at the door (not_home, refused, wrong_address): recorded on the stop's order."""
-    order_id = await _own_order(context, claims, stop_id)
+    order_id = await _own_order(context, claims, stop_id, day)
     await _set_off(context, claims, order_id)
     order = await context.orders.FailDelivery(
         order_pb.FailDeliveryRequest(
