@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -189,10 +190,10 @@ def van_day(stop_count: int, max_reloads: int, seed: int = 3) -> Day:
 
 
 @pytest.mark.parametrize("solve", [pyvrp_solver.solve, ortools_solver.solve], ids=["pyvrp", "ortools"])
-def test_a_van_reloads_to_serve_more_than_one_load(solve: object) -> None:
+def test_a_van_reloads_to_serve_more_than_one_load(solve: Callable[[RoutingProblem, float], Solution]) -> None:
     problem = van_day(10, max_reloads=2).problem()
 
-    solution = solve(problem, 1.0)  # type: ignore[operator]
+    solution = solve(problem, 0.5)
 
     assert check(problem, solution) == []
     assert solution.unplaced == ()
@@ -224,7 +225,7 @@ def test_a_motorcycle_reloads_for_motorcycle_only_stops_alongside_a_truck() -> N
     )
     problem = day.problem()
 
-    solution = pyvrp_solver.solve(problem, 1.0, seed=1)
+    solution = pyvrp_solver.solve(problem, 0.5, seed=1)
 
     assert check(problem, solution) == []
     assert solution.unplaced == ()
@@ -238,7 +239,7 @@ def test_a_motorcycle_reloads_for_motorcycle_only_stops_alongside_a_truck() -> N
 @pytest.fixture(scope="module")
 def reloading_plan() -> tuple[RoutingProblem, Solution]:
     problem = van_day(10, max_reloads=2, seed=8).problem()
-    solution = pyvrp_solver.solve(problem, 1.0, seed=1)
+    solution = pyvrp_solver.solve(problem, 0.5, seed=1)
     assert check(problem, solution) == []
     assert len(solution.routes[0].reloads) == 2
     return problem, solution
@@ -269,7 +270,7 @@ def test_an_urgent_stop_goes_on_a_trip_with_room_without_moving_completed_visits
 
 def test_an_urgent_stop_for_a_van_with_every_trip_full_adds_a_reload_it_has_to_spare() -> None:
     problem = van_day(8, max_reloads=2, seed=8).problem()
-    solution = pyvrp_solver.solve(problem, 1.0, seed=1)
+    solution = pyvrp_solver.solve(problem, 0.5, seed=1)
     (route,) = solution.routes
     assert len(route.reloads) == 1  # eight cylinders: two full trips
     urgent = Stop("urgent", problem.stops[0].location, luckygas.demand({20: 1}), 420, ((hours(8), hours(18)),))
@@ -298,9 +299,10 @@ def test_replanning_after_a_reload_counts_the_load_from_it_and_the_reloads_left(
     assert van.capacity == VAN_LOAD
     assert van.first_trip_capacity == (0, 0, 0, 3, 0, 90)  # one cylinder delivered since the reload
     assert van.start_location == problem.stop(route.visits[done - 1].stop_id).location
-    again = pyvrp_solver.solve(rest, 0.5, seed=1)
-    assert check(rest, again) == []
-    assert again.unplaced == ()
+    for again in (pyvrp_solver.solve(rest, 0.5, seed=1), ortools_solver.solve(rest, 0.5)):
+        assert check(rest, again) == []
+        assert again.unplaced == ()
+        assert len(again.routes[0].reloads) <= 1
 
 
 def test_a_vehicle_out_of_cylinders_reloads_first_or_cannot_take_the_stop() -> None:
