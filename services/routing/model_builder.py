@@ -187,6 +187,9 @@ def solver_vehicle(vehicle: PlannedVehicle) -> Vehicle:
         motorcycle=vehicle.motorcycle,
         lunch=lunch,
         max_driving_seconds=vehicle.max_driving_minutes * 60,
+        # Runs reload at the depot between half-day trips (a motorcycle carries a few cylinders a trip).
+        max_reloads=luckygas.max_reloads(vehicle.motorcycle),
+        reload_seconds=luckygas.RELOAD_SECONDS,
     )
 
 

@@ -214,7 +214,8 @@ class PlanChanges(PlanningService):
 
 
 def _merge(model: _DayModel, rest: Solution) -> Solution:
-    """The day's routes: each vehicle's completed visits as they were, then the re-optimised rest."""
+    """The day's routes: each vehicle's completed visits (and the reloads among them) as they were, then the
+    re-optimised rest; distance, driving and the largest trip load are recomputed over the whole day."""
     old = {route.vehicle_id: route for route in model.solution.routes}
     locations = {stop.id: stop.location for stop in model.problem.stops}
     demand = {stop.id: stop.demand for stop in model.problem.stops}
@@ -231,12 +232,25 @@ def _merge(model: _DayModel, rest: Solution) -> Solution:
         elif before.lunch is not None and before.lunch.after_visits < done:
             lunch = before.lunch  # eaten already, on the part of the day that is done
         visits = (*before.visits[:done], *route.visits)
-        path = [DEPOT, *(locations[visit.stop_id] for visit in visits), DEPOT]
-        legs = list(itertools.pairwise(path))
-        # What the vehicle left the depot with: the completed visits' cylinders plus the rest's.
-        load = tuple(
-            sum(amounts) for amounts in zip(route.load, *(demand[v.stop_id] for v in visits[:done]), strict=True)
+        reloads = (
+            *(reload for reload in before.reloads if reload.after_visits < done),
+            *(replace(reload, after_visits=reload.after_visits + done) for reload in route.reloads),
         )
+        # The day's path: the depot, the visits in order with a return to the depot at each reload, the depot.
+        path = [DEPOT]
+        trips: list[list[tuple[int, ...]]] = [[]]
+        reload_points = sorted(reload.after_visits for reload in reloads)
+        for index, visit in enumerate(visits):
+            while reload_points and reload_points[0] == index:
+                reload_points.pop(0)
+                path.append(DEPOT)
+                trips.append([])
+            path.append(locations[visit.stop_id])
+            trips[-1].append(demand[visit.stop_id])
+        path.append(DEPOT)
+        legs = list(itertools.pairwise(path))
+        width = len(model.problem.dimensions)
+        trip_loads = [tuple(sum(amounts) for amounts in zip(*trip, strict=True)) or (0,) * width for trip in trips]
         routes.append(
             replace(
                 route,
@@ -246,7 +260,8 @@ def _merge(model: _DayModel, rest: Solution) -> Solution:
                 distance=sum(model.problem.distance[a][b] for a, b in legs),
                 duration=route.end - before.start,
                 driving_seconds=sum(model.problem.duration[a][b] for a, b in legs),
-                load=load,
+                load=tuple(max(loads) for loads in zip(*trip_loads, strict=True)),
+                reloads=reloads,
             )
         )
     return replace(rest, routes=tuple(routes))

@@ -17,7 +17,7 @@ from services.platform.products import PRODUCTS
 from services.routing.directory import CustomerInfo, OrderInfo
 from services.routing.model_builder import SIZES, PlannedStop, PlannedVehicle, delivery_windows, parse_clock, seconds_of
 from services.routing.models import OUTBOX, PlanRow, RouteRow, StopRow
-from services.routing.solver.problem import LunchTaken, Route, Solution, Visit
+from services.routing.solver.problem import LunchTaken, Reload, Route, Solution, Visit
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 
@@ -119,6 +119,10 @@ def route_timeline(route: Route) -> dict[str, Any]:
         "driving_seconds": route.driving_seconds,
         "load": list(route.load),
         "visits": [[visit.stop_id, visit.arrival, visit.service_start, visit.departure] for visit in route.visits],
+        "reloads": [
+            {"after_visits": r.after_visits, "arrival": r.arrival, "departure": r.departure, "load": list(r.load)}
+            for r in route.reloads
+        ],
     }
 
 
@@ -136,6 +140,9 @@ def route_from_timeline(vehicle_id: str, data: dict[str, Any]) -> Route:
         duration=data["duration"],
         driving_seconds=data["driving_seconds"],
         load=tuple(data["load"]),
+        reloads=tuple(
+            Reload(r["after_visits"], r["arrival"], r["departure"], tuple(r["load"])) for r in data.get("reloads", [])
+        ),
     )
 
 

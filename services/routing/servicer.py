@@ -11,9 +11,10 @@ from luckygas.routing.v1 import routing_pb2 as pb
 from luckygas.routing.v1 import routing_pb2_grpc
 
 from services.routing.fleet import DepotInput, FleetService, ShiftInput, VehicleInput
-from services.routing.model_builder import clock_text
+from services.routing.model_builder import SIZES, clock_text
 from services.routing.models import DepotRow, PlanRow, RouteRow, ShiftRow, StopRow, VehicleRow
 from services.routing.plan_changes import PlanChanges
+from services.routing.plan_rows import at
 from services.routing.repository import PlanDocument
 
 PLAN_STATUS = {
@@ -106,6 +107,22 @@ def stop_to_proto(row: StopRow) -> pb.Stop:
     )
 
 
+def reloads_to_proto(route: RouteRow) -> list[pb.RouteReload]:
+    reloads = []
+    for reload in route.timeline.get("reloads", []):
+        load = reload["load"]
+        reloads.append(
+            pb.RouteReload(
+                after_stops=reload["after_visits"],
+                arrival=_timestamp(at(route.date, reload["arrival"])),
+                departure=_timestamp(at(route.date, reload["departure"])),
+                load=_sizes({str(size): count for size, count in zip(SIZES, load, strict=False) if count}),
+                load_kg=load[len(SIZES)] if len(load) > len(SIZES) else 0,
+            )
+        )
+    return reloads
+
+
 def route_to_proto(route: RouteRow, stops: Sequence[StopRow]) -> pb.Route:
     return pb.Route(
         id=str(route.id),
@@ -123,6 +140,7 @@ def route_to_proto(route: RouteRow, stops: Sequence[StopRow]) -> pb.Route:
         load_kg=route.load_kg,
         lunch_start=_timestamp(route.lunch_start_at),
         version=route.version,
+        reloads=reloads_to_proto(route),
     )
 
 

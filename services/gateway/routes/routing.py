@@ -117,6 +117,14 @@ class StopOut(BaseModel):
     urgent: bool
 
 
+class ReloadOut(BaseModel):
+    after_stops: int = Field(description="back at the depot after this many stops, to load for the next trip")
+    arrival: datetime | None
+    departure: datetime | None
+    load: dict[int, int] = Field(description="full cylinders loaded for the next trip, per size in kg")
+    load_kg: int
+
+
 class RouteOut(BaseModel):
     id: str
     plan_id: str
@@ -130,8 +138,9 @@ class RouteOut(BaseModel):
     start: datetime | None
     end: datetime | None
     lunch_start: datetime | None
-    load: dict[int, int] = Field(description="full cylinders loaded at the depot, per size in kg")
+    load: dict[int, int] = Field(description="the most full cylinders on board at once (the fullest trip)")
     load_kg: int
+    reloads: list[ReloadOut]
     version: int
 
 
@@ -254,6 +263,16 @@ def route_out(route: pb.Route) -> RouteOut:
         lunch_start=_time(route, "lunch_start"),
         load=_sizes(route.load),
         load_kg=route.load_kg,
+        reloads=[
+            ReloadOut(
+                after_stops=reload.after_stops,
+                arrival=_time(reload, "arrival"),
+                departure=_time(reload, "departure"),
+                load=_sizes(reload.load),
+                load_kg=reload.load_kg,
+            )
+            for reload in route.reloads
+        ],
         version=route.version,
     )
 

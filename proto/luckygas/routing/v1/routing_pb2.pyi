@@ -576,6 +576,7 @@ class Route(_message.Message):
     LOAD_KG_FIELD_NUMBER: _builtins.int
     LUNCH_START_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    RELOADS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     plan_id: _builtins.str
     date: _builtins.str
@@ -595,11 +596,15 @@ class Route(_message.Message):
     def end(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def load(self) -> _containers.RepeatedCompositeFieldContainer[Global___SizeCount]:
-        """full cylinders loaded at the depot, per size"""
+        """the most full cylinders on board at once (the fullest trip), per size"""
 
     @_builtins.property
     def lunch_start(self) -> _timestamp_pb2.Timestamp:
         """unset without a lunch break"""
+
+    @_builtins.property
+    def reloads(self) -> _containers.RepeatedCompositeFieldContainer[Global___RouteReload]:
+        """returns to the depot to load for the next trip"""
 
     def __init__(
         self,
@@ -619,14 +624,53 @@ class Route(_message.Message):
         load_kg: _builtins.int = ...,
         lunch_start: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        reloads: _abc.Iterable[Global___RouteReload] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "lunch_start", b"lunch_start", "start", b"start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "distance_m", b"distance_m", "driver", b"driver", "duration_s", b"duration_s", "end", b"end", "id", b"id", "load", b"load", "load_kg", b"load_kg", "lunch_start", b"lunch_start", "plan_id", b"plan_id", "start", b"start", "stops", b"stops", "vehicle_kind", b"vehicle_kind", "vehicle_plate", b"vehicle_plate", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "distance_m", b"distance_m", "driver", b"driver", "duration_s", b"duration_s", "end", b"end", "id", b"id", "load", b"load", "load_kg", b"load_kg", "lunch_start", b"lunch_start", "plan_id", b"plan_id", "reloads", b"reloads", "start", b"start", "stops", b"stops", "vehicle_kind", b"vehicle_kind", "vehicle_plate", b"vehicle_plate", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Route: _TypeAlias = Route  # noqa: Y015
+
+@_typing.final
+class RouteReload(_message.Message):
+    """The vehicle goes back to the depot after `after_stops` stops, loads, and sets off on its next trip."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AFTER_STOPS_FIELD_NUMBER: _builtins.int
+    ARRIVAL_FIELD_NUMBER: _builtins.int
+    DEPARTURE_FIELD_NUMBER: _builtins.int
+    LOAD_FIELD_NUMBER: _builtins.int
+    LOAD_KG_FIELD_NUMBER: _builtins.int
+    after_stops: _builtins.int
+    load_kg: _builtins.int
+    @_builtins.property
+    def arrival(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def departure(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def load(self) -> _containers.RepeatedCompositeFieldContainer[Global___SizeCount]:
+        """full cylinders loaded for the next trip, per size"""
+
+    def __init__(
+        self,
+        *,
+        after_stops: _builtins.int = ...,
+        arrival: _timestamp_pb2.Timestamp | None = ...,
+        departure: _timestamp_pb2.Timestamp | None = ...,
+        load: _abc.Iterable[Global___SizeCount] | None = ...,
+        load_kg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["arrival", b"arrival", "departure", b"departure"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_stops", b"after_stops", "arrival", b"arrival", "departure", b"departure", "load", b"load", "load_kg", b"load_kg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RouteReload: _TypeAlias = RouteReload  # noqa: Y015
 
 @_typing.final
 class Unplaced(_message.Message):
