@@ -124,18 +124,16 @@ async def customers(customer_server: int) -> AsyncIterator[customer_pb2_grpc.Cus
 CONFIGURATION_TABLES = ('"order".price_lists', '"order".prices')
 
 
-@pytest.fixture(scope="session")
-def order_configuration(embedded_stores: Stores) -> dict[str, list[dict[str, Any]]]:
-    """Migrate the order schema once per session and keep the price lists it seeds."""
-    migrate_order(OrderSettings(database_url=embedded_stores.database_url))
+def read_configuration(database_url: str, tables: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """The rows migrations wrote into configuration tables, to put back after the ``database`` fixture truncates."""
 
     async def read() -> dict[str, list[dict[str, Any]]]:
-        database = Database(create_engine(embedded_stores.database_url, pool_size=1))
+        database = Database(create_engine(database_url, pool_size=1))
         try:
             async with database.session() as session:
                 return {
                     table: [dict(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).mappings()]
-                    for table in CONFIGURATION_TABLES
+                    for table in tables
                 }
         finally:
             await database.dispose()
@@ -143,17 +141,28 @@ def order_configuration(embedded_stores: Stores) -> dict[str, list[dict[str, Any
     return asyncio.run(read())
 
 
-@pytest.fixture
-async def order_database(database: Database, order_configuration: dict[str, list[dict[str, Any]]]) -> Database:
-    """The test database with the order schema's configuration (the demo price list) back in place."""
+async def restore_configuration(database: Database, configuration: dict[str, list[dict[str, Any]]]) -> None:
     async with database.session() as session:
-        for table, rows in order_configuration.items():
+        for table, rows in configuration.items():
             if rows:
                 columns = list(rows[0])
                 await session.execute(
                     text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"),
                     rows,
                 )
+
+
+@pytest.fixture(scope="session")
+def order_configuration(embedded_stores: Stores) -> dict[str, list[dict[str, Any]]]:
+    """Migrate the order schema once per session and keep the price lists it seeds."""
+    migrate_order(OrderSettings(database_url=embedded_stores.database_url))
+    return read_configuration(embedded_stores.database_url, CONFIGURATION_TABLES)
+
+
+@pytest.fixture
+async def order_database(database: Database, order_configuration: dict[str, list[dict[str, Any]]]) -> Database:
+    """The test database with the order schema's configuration (the demo price list) back in place."""
+    await restore_configuration(database, order_configuration)
     return database
 
 
@@ -233,33 +242,14 @@ def routing_configuration(embedded_stores: Stores) -> dict[str, list[dict[str, A
     from services.routing.settings import RoutingSettings
 
     migrate_routing(RoutingSettings(database_url=embedded_stores.database_url))
-
-    async def read() -> dict[str, list[dict[str, Any]]]:
-        database = Database(create_engine(embedded_stores.database_url, pool_size=1))
-        try:
-            async with database.session() as session:
-                return {
-                    table: [dict(row) for row in (await session.execute(text(f"SELECT * FROM {table}"))).mappings()]
-                    for table in ROUTING_CONFIGURATION_TABLES
-                }
-        finally:
-            await database.dispose()
-
-    return asyncio.run(read())
+    return read_configuration(embedded_stores.database_url, ROUTING_CONFIGURATION_TABLES)
 
 
 @pytest.fixture
 async def routing_database(
     order_database: Database, routing_configuration: dict[str, list[dict[str, Any]]]
 ) -> Database:
-    async with order_database.session() as session:
-        for table, rows in routing_configuration.items():
-            if rows:
-                columns = list(rows[0])
-                await session.execute(
-                    text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"),
-                    rows,
-                )
+    await restore_configuration(order_database, routing_configuration)
     return order_database
 
 

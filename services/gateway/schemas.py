@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field
 
 Text = Annotated[str, Field(max_length=5000)]
@@ -126,3 +127,11 @@ class Me(BaseModel):
     username: str
     role: str
     customer_code: str | None
+
+
+def timestamp_field(message: Any, field: str) -> datetime | None:
+    """A protobuf Timestamp field as an aware UTC datetime; None when it is unset."""
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)

@@ -6,12 +6,11 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.routing.v1 import routing_pb2 as pb
 from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import Strict
+from services.gateway.schemas import Strict, timestamp_field
 from services.gateway.security import DISPATCHER, DRIVER, Allow
 from services.gateway.tokens import AccessClaims
 
@@ -176,13 +175,6 @@ class PlanOut(BaseModel):
 # --- conversions -------------------------------------------------------------------------------------------------
 
 
-def _time(message: object, field: str) -> datetime | None:
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime().astimezone()
-
-
 def _sizes(counts: object) -> dict[int, int]:
     return {entry.size_kg: entry.count for entry in counts}  # type: ignore[attr-defined]
 
@@ -237,8 +229,8 @@ def stop_out(stop: pb.Stop) -> StopOut:
         longitude=stop.longitude,
         window_start=stop.window_start,
         window_end=stop.window_end,
-        eta=_time(stop, "eta"),
-        service_start=_time(stop, "service_start"),
+        eta=timestamp_field(stop, "eta"),
+        service_start=timestamp_field(stop, "service_start"),
         service_minutes=stop.service_minutes,
         deliver=_items(stop.deliver),
         collect=_items(stop.collect),
@@ -258,16 +250,16 @@ def route_out(route: pb.Route) -> RouteOut:
         stops=[stop_out(stop) for stop in route.stops],
         distance_m=route.distance_m,
         duration_s=route.duration_s,
-        start=_time(route, "start"),
-        end=_time(route, "end"),
-        lunch_start=_time(route, "lunch_start"),
+        start=timestamp_field(route, "start"),
+        end=timestamp_field(route, "end"),
+        lunch_start=timestamp_field(route, "lunch_start"),
         load=_sizes(route.load),
         load_kg=route.load_kg,
         reloads=[
             ReloadOut(
                 after_stops=reload.after_stops,
-                arrival=_time(reload, "arrival"),
-                departure=_time(reload, "departure"),
+                arrival=timestamp_field(reload, "arrival"),
+                departure=timestamp_field(reload, "departure"),
                 load=_sizes(reload.load),
                 load_kg=reload.load_kg,
             )
@@ -302,8 +294,8 @@ def plan_out(plan: pb.Plan) -> PlanOut:
         degraded=plan.degraded,
         degraded_reason=plan.degraded_reason,
         travel_source=plan.travel_source,
-        created_at=_time(plan, "created_at"),
-        published_at=_time(plan, "published_at"),
+        created_at=timestamp_field(plan, "created_at"),
+        published_at=timestamp_field(plan, "published_at"),
         created_by=plan.created_by,
         version=plan.version,
     )

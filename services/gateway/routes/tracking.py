@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.routes.orders import DeliveryFailure, DeliveryIn, OrderOut, delivery_proof, to_out
-from services.gateway.schemas import Strict
+from services.gateway.schemas import Strict, timestamp_field
 from services.gateway.security import DISPATCHER, DRIVER, Allow
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import NotFound
@@ -123,13 +123,6 @@ def _stamp(moment: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def _time(message: object, field: str) -> datetime | None:
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
-
-
 def position_out(position: pb.Position) -> PositionOut:
     return PositionOut(
         driver=position.driver,
@@ -139,8 +132,8 @@ def position_out(position: pb.Position) -> PositionOut:
         speed_mps=position.speed_mps,
         heading_deg=position.heading_deg,
         battery=position.battery,
-        device_time=_time(position, "device_time"),
-        received_at=_time(position, "received_at"),
+        device_time=timestamp_field(position, "device_time"),
+        received_at=timestamp_field(position, "received_at"),
         distance_m=position.distance_m or None,
     )
 
@@ -154,9 +147,9 @@ def stop_out(stop: pb.StopProgress) -> StopProgressOut:
         status=stop.status,
         latitude=stop.latitude,
         longitude=stop.longitude,
-        planned_eta=_time(stop, "planned_eta"),
-        eta=_time(stop, "eta"),
-        arrived_at=_time(stop, "arrived_at"),
+        planned_eta=timestamp_field(stop, "planned_eta"),
+        eta=timestamp_field(stop, "eta"),
+        arrived_at=timestamp_field(stop, "arrived_at"),
         arrived_by=stop.arrived_by,
     )
 
@@ -168,8 +161,8 @@ def driver_out(driver: pb.Driver) -> DriverOut:
         phone=driver.phone,
         vehicle_kind=driver.vehicle_kind,
         on_road=driver.on_road,
-        clocked_in_at=_time(driver, "clocked_in_at"),
-        clocked_out_at=_time(driver, "clocked_out_at"),
+        clocked_in_at=timestamp_field(driver, "clocked_in_at"),
+        clocked_out_at=timestamp_field(driver, "clocked_out_at"),
     )
 
 
