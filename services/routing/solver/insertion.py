@@ -14,12 +14,11 @@ import time
 from collections.abc import Mapping
 
 from services.platform.errors import FieldViolation, InvalidArgument
-from services.routing.solver.assemble import solution_of
+from services.routing.solver.assemble import cheapest_insertion, solution_of
 from services.routing.solver.precheck import stop_reason
 from services.routing.solver.problem import (
     DEPOT,
     LunchBreak,
-    Reload,
     Route,
     RoutingProblem,
     Solution,
@@ -29,16 +28,8 @@ from services.routing.solver.problem import (
     Vehicle,
 )
 from services.routing.solver.timeline import (
-    RELOAD,
-    Point,
-    best_route,
-    build_route,
-    lunch_leg_of,
-    normalised,
     point_index_after,
     points_of,
-    stops_of,
-    travel_cost,
 )
 
 
@@ -62,7 +53,7 @@ def insert_urgent(problem: RoutingProblem, solution: Solution, stop: Stop, froze
     for vehicle in extended.vehicles:
         if not stop.compatible_with(vehicle):
             continue
-        found = _cheapest_on(extended, solution.route_of(vehicle.id), vehicle, stop, frozen.get(vehicle.id, 0))
+        found = cheapest_insertion(extended, solution.route_of(vehicle.id), vehicle, stop, frozen.get(vehicle.id, 0))
         if found is not None and (best is None or found[:2] < best[:2]):
             best = found
     if best is None:
@@ -75,50 +66,6 @@ def insert_urgent(problem: RoutingProblem, solution: Solution, stop: Stop, froze
     order = {vehicle.id: number for number, vehicle in enumerate(extended.vehicles)}
     routes.sort(key=lambda route: order[route.vehicle_id])
     return solution_of(extended, routes, others, solver, time.perf_counter() - started)
-
-
-def _cheapest_on(
-    problem: RoutingProblem, route: Route | None, vehicle: Vehicle, stop: Stop, done: int
-) -> tuple[int, int, Route] | None:
-    """The cheapest feasible route of this vehicle with ``stop`` inserted after its first ``done`` visits, as
-    (added cost, end, route), or None. Reloads keep their places among the other stops; a vehicle with reloads
-    to spare may also go back to load just before the new stop or just after it."""
-    current = points_of(problem, route) if route is not None else []
-    base = travel_cost(problem, vehicle, current) if current else 0
-    fixed = 0 if current else problem.vehicle_fixed_cost
-    first = point_index_after(current, done)
-    spare = len(current) - len(stops_of(current)) < vehicle.max_reloads
-    insertions: list[list[Point]] = [[stop], [RELOAD, stop], [stop, RELOAD]] if spare else [[stop]]
-    candidates = []
-    for position in range(first, len(current) + 1):
-        for inserted in insertions:
-            sequence = [*current[:position], *inserted, *current[position:]]
-            if len(normalised(vehicle, sequence)) != len(sequence):
-                continue  # a reload next to another, or before the way home: the plain insertion does better
-            added = travel_cost(problem, vehicle, sequence) - base + fixed
-            candidates.append((added, position, len(inserted), sequence))
-    candidates.sort(key=lambda candidate: candidate[:3])
-    lunch = route.lunch if route is not None else None
-    lunch_leg = lunch_leg_of(route) if route is not None else None
-    for added, position, count, sequence in candidates:
-        if lunch is not None and lunch_leg is not None and lunch.after_visits < done:
-            # Already eaten: that leg lies in the completed part, which the insertion does not touch.
-            found = build_route(problem, vehicle, sequence, lunch_leg)
-        else:
-            preferred = None if lunch_leg is None else lunch_leg + count * (lunch_leg >= position)
-            found = best_route(problem, vehicle, sequence, preferred, earliest_lunch_leg=first)
-        if isinstance(found, Route):
-            if route is not None and (
-                found.visits[:done] != route.visits[:done]
-                or _reloads_before(found, done) != _reloads_before(route, done)
-            ):
-                raise RuntimeError(f"re-timing {vehicle.id} moved a completed visit; was the plan timed elsewhere?")
-            return added, found.end, found
-    return None
-
-
-def _reloads_before(route: Route, done: int) -> list[Reload]:
-    return [reload for reload in route.reloads if reload.after_visits < done]
 
 
 def replan_problem(
@@ -150,7 +97,7 @@ def replan_problem(
             location = point.location if isinstance(point, Stop) else DEPOT
             driven += problem.duration[position][location]
             position = location
-        reloaded = _reloads_before(route, count)
+        reloaded = [reload for reload in route.reloads if reload.after_visits < count]
         since = reloaded[-1].after_visits if reloaded else 0
         held = vehicle.capacity if reloaded else vehicle.trip_capacity(0)
         delivered = [sum(problem.stop(visit.stop_id).demand[d] for visit in visits[since:]) for d in range(len(held))]

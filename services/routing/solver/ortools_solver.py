@@ -22,7 +22,7 @@ import time
 # OR-Tools ships .pyi files but no py.typed marker.
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2  # type: ignore[import-untyped]
 
-from services.routing.solver.assemble import assemble
+from services.routing.solver.assemble import assemble, put_back_deadline
 from services.routing.solver.precheck import precheck
 from services.routing.solver.problem import DEPOT, RoutingProblem, Solution, Stop, Vehicle
 from services.routing.solver.timeline import RELOAD, Point, merged_windows, stops_of
@@ -31,8 +31,9 @@ SOLVER_NAME = "ortools"
 
 
 def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> Solution:
-    """Plan the problem within about ``time_limit_seconds``. OR-Tools' search is deterministic; ``seed`` is
-    accepted for the common signature and ignored."""
+    """Plan the problem within about ``time_limit_seconds`` (a tenth more at most when stops the search left out
+    are put back where they fit). OR-Tools' search is deterministic; ``seed`` is accepted for the common
+    signature and ignored."""
     del seed
     started = time.perf_counter()
     servable, unplaced = precheck(problem)
@@ -154,7 +155,8 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
                 index = assignment.Value(routing.NextVar(index))
             if stops_of(points):
                 sequences[vehicle.id] = points
-    return assemble(problem, sequences, {}, unplaced, SOLVER_NAME, started, notes)
+    put_back_until = put_back_deadline(started, time_limit_seconds)
+    return assemble(problem, sequences, {}, unplaced, SOLVER_NAME, started, notes, put_back_until)
 
 
 def _stop_penalty(problem: RoutingProblem, servable: list[Stop]) -> int:

@@ -70,7 +70,7 @@ from pyvrp.search import (
 )
 from pyvrp.stop import MaxRuntime
 
-from services.routing.solver.assemble import assemble
+from services.routing.solver.assemble import assemble, put_back_deadline
 from services.routing.solver.precheck import precheck
 from services.routing.solver.problem import DEPOT, LunchBreak, RoutingProblem, Solution, Stop, Vehicle
 from services.routing.solver.timeline import RELOAD, Point, merged_windows, stops_of
@@ -156,7 +156,8 @@ class _RequiredAttemptStop:
 
 
 def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> Solution:
-    """Plan the problem within about ``time_limit_seconds``; every stop ends up in a route or in ``unplaced``."""
+    """Plan the problem within about ``time_limit_seconds`` (a tenth more at most when stops the search left out
+    are put back where they fit); every stop ends up in a route or in ``unplaced``."""
     started = time.perf_counter()
     deadline = started + time_limit_seconds
     servable, unplaced = precheck(problem)
@@ -183,7 +184,8 @@ def solve(problem: RoutingProblem, time_limit_seconds: float, seed: int = 0) -> 
         else:
             notes.append("no plan served every stop in time: the rest of the budget let stops go at a high price")
     sequences, lunch_legs = _read_routes(built, best)
-    return assemble(problem, sequences, lunch_legs, unplaced, SOLVER_NAME, started, notes)
+    put_back_until = put_back_deadline(started, time_limit_seconds)
+    return assemble(problem, sequences, lunch_legs, unplaced, SOLVER_NAME, started, notes, put_back_until)
 
 
 def fleet_shortfall(problem: RoutingProblem, servable: list[Stop]) -> str | None:
