@@ -161,11 +161,12 @@ class PlanChanges(PlanningService):
             merged = _merge(model, rest)
             changed = await self._write_routes(repository, plan, model, model.stops, merged, urgent=set())
             plates = {row.vehicle_plate: row for row in changed}
+            # The visits still to make: a visited stop's order has moved on (in delivery, delivered, failed).
             moved = [
                 (visit.stop_id, str(plates[route.vehicle_id].id))
                 for route in merged.routes
                 if route.vehicle_id in plates
-                for visit in route.visits
+                for visit in route.visits[model.completed.get(route.vehicle_id, 0) :]
             ]
             await self.orders.assign(moved, actor)  # unchanged assignments are no-ops in the order service
             plan.version += 1
@@ -219,8 +220,18 @@ def _merge(model: _DayModel, rest: Solution) -> Solution:
     old = {route.vehicle_id: route for route in model.solution.routes}
     locations = {stop.id: stop.location for stop in model.problem.stops}
     demand = {stop.id: stop.demand for stop in model.problem.stops}
+    rest_routes = {route.vehicle_id: route for route in rest.routes}
+    for vehicle_id, made in old.items():
+        done = model.completed.get(vehicle_id, 0)
+        if done and vehicle_id not in rest_routes:
+            # Nothing left for this vehicle: its day is the visits it made, then home.
+            last = made.visits[done - 1]
+            home = last.departure + model.problem.duration[locations[last.stop_id]][DEPOT]
+            rest_routes[vehicle_id] = replace(
+                made, visits=(), reloads=(), lunch=None, start=last.departure, end=home, load=made.load
+            )
     routes = []
-    for route in rest.routes:
+    for route in rest_routes.values():
         before = old.get(route.vehicle_id)
         done = model.completed.get(route.vehicle_id, 0)
         if before is None or done == 0:

@@ -94,3 +94,36 @@ async def test_delivered_and_arrived_stops_are_marked_and_an_insertion_does_not_
     )
     [after] = [r for r in inserted.routes if r.id == route.id]
     assert [s.order_id for s in after.stops[:2]] == [first.order_id, second.order_id]
+
+
+async def test_reoptimising_keeps_done_stops_first_where_they_were_and_every_stop_of_the_day(
+    routing: routing_pb2_grpc.RoutingServiceStub,
+    customers: customer_pb2_grpc.CustomerServiceStub,
+    orders: order_pb2_grpc.OrderServiceStub,
+    redis_client: aioredis.Redis,
+    database: Database,
+) -> None:
+    await put_fleet(routing, day(1), motorcycle=False)
+    for place in range(5):
+        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
+    plan = await routing.PlanDay(plan_request(day(1)))
+    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    first = route.stops[0]
+    await orders.TransitionOrder(
+        order_pb.TransitionOrderRequest(id=first.order_id, target=order_pb.ORDER_STATUS_IN_DELIVERY, actor="driver")
+    )
+    await orders.CompleteDelivery(
+        order_pb.CompleteDeliveryRequest(id=first.order_id, proof=proof(), request_id="done-2", actor="driver")
+    )
+    await OutboxRelay(database, ORDER_OUTBOX, redis_client).publish_pending()
+    await consume(redis_client, database)
+
+    again = await routing.ReoptimizePlan(
+        pb.ReoptimizePlanRequest(plan_id=plan.id, time_budget_seconds=1, actor="dispatcher")
+    )
+
+    [now] = [r for r in again.routes if r.id == route.id]
+    assert (now.stops[0].order_id, now.stops[0].status) == (first.order_id, pb.STOP_STATUS_DELIVERED)
+    routed = sorted(stop.order_id for r in again.routes for stop in r.stops)
+    assert routed == sorted(stop.order_id for r in plan.routes for stop in r.stops)
