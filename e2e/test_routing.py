@@ -46,22 +46,30 @@ def check_plan(
         vehicle = fleet[route["vehicle_plate"]]
         assert clock(route["start"]) >= "08:00", route["vehicle_plate"]
         assert clock(route["end"]) <= "18:00", route["vehicle_plate"]
-        loaded: dict[int, int] = defaultdict(int)
+        # A trip runs from the depot to the next reload (or the end); each trip must fit the vehicle.
+        reload_after = [reload["after_stops"] for reload in route["reloads"]]
+        assert reload_after == sorted(reload_after), route["vehicle_plate"]
+        trips: list[dict[int, int]] = [defaultdict(int)]
         previous = ""
-        for stop in route["stops"]:
+        for index, stop in enumerate(route["stops"]):
+            if index in reload_after:
+                trips.append(defaultdict(int))
             start = clock(stop["service_start"])
             assert stop["window_start"] <= start <= stop["window_end"], stop
             assert previous <= clock(stop["eta"]), "stops in driving order"
             previous = clock(stop["service_start"])
             for item in stop["deliver"]:
-                loaded[PRODUCTS[item["product"]].size_kg] += item["quantity"]
+                trips[-1][PRODUCTS[item["product"]].size_kg] += item["quantity"]
             need = needs[stop["order_id"]]
             assert (need == "motorcycle") <= (vehicle["kind"] == "motorcycle"), stop
             assert (need == "car") <= (vehicle["kind"] != "motorcycle"), stop
-        for size, count in loaded.items():
-            assert count <= vehicle["capacity"].get(str(size), 0), (route["vehicle_plate"], size, count)
-        weight = sum(FULL_CYLINDER_GROSS_KG[size] * count for size, count in loaded.items())
-        assert weight == route["load_kg"] <= vehicle["max_load_kg"]
+        weights = []
+        for trip in trips:
+            for size, count in trip.items():
+                assert count <= vehicle["capacity"].get(str(size), 0), (route["vehicle_plate"], size, count)
+            weights.append(sum(FULL_CYLINDER_GROSS_KG[size] * count for size, count in trip.items()))
+            assert weights[-1] <= vehicle["max_load_kg"], (route["vehicle_plate"], weights[-1])
+        assert max(weights) == route["load_kg"], "load_kg is the fullest trip"
 
 
 def test_a_realistic_day_is_planned_published_and_an_urgent_order_reaches_the_drivers_route(
