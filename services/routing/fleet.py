@@ -210,7 +210,7 @@ class FleetService:
                 raise InvalidArgument.for_field("shift.vehicle_plate", f"no vehicle {shift.vehicle_plate!r}")
             if not vehicle.active:
                 raise InvalidArgument.for_field("shift.vehicle_plate", f"vehicle {vehicle.plate} is not active")
-            other = await repository.driver_shift(shift.driver, values["date"])  # type: ignore[arg-type]
+            other = await repository.driver_shift(shift.driver, parse_date(shift.date, "shift.date"))
             if other is not None and other.vehicle_id != vehicle.id:
                 raise InvalidArgument.for_field(
                     "shift.driver", f"{shift.driver} already drives another vehicle on {shift.date}"

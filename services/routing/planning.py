@@ -122,7 +122,10 @@ class PlanningService:
         excluded: list[Excluded] = []
         for order in sorted(orders, key=lambda order: order.number):
             found = planned_stop(order, customers.get(order.customer_id), order.customer_id in resting)
-            (excluded if isinstance(found, Excluded) else stops).append(found)  # type: ignore[arg-type]
+            if isinstance(found, Excluded):
+                excluded.append(found)
+            else:
+                stops.append(found)
         vehicles = [vehicle_from_shift(item.shift, item.vehicle) for item in shifts]
         depot_json = {"code": depot.code, "latitude": depot.latitude, "longitude": depot.longitude}
         matrix = await self._matrix(depot_json, stops)

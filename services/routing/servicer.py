@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -62,8 +62,8 @@ def vehicle_to_proto(row: VehicleRow, depot_code: str) -> pb.Vehicle:
 
 
 def shift_to_proto(row: ShiftRow, plate: str) -> pb.Shift:
-    def clock(value: object) -> str:
-        return "" if value is None else value.strftime("%H:%M")  # type: ignore[attr-defined]
+    def clock(value: time | None) -> str:
+        return "" if value is None else value.strftime("%H:%M")
 
     return pb.Shift(
         id=str(row.id),
