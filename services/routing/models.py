@@ -177,5 +177,6 @@ class StopRow(Base):
     service_minutes: Mapped[int] = mapped_column(Integer)
     eta: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     service_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(12), default="planned")  # planned | arrived | delivered | failed
+    # planned | arrived | delivered | failed | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="planned")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)

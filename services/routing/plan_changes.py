@@ -161,12 +161,17 @@ class PlanChanges(PlanningService):
             merged = _merge(model, rest)
             changed = await self._write_routes(repository, plan, model, model.stops, merged, urgent=set())
             plates = {row.vehicle_plate: row for row in changed}
-            # The visits still to make: a visited stop's order has moved on (in delivery, delivered, failed).
+            # The visits still to make: a visited stop's order has moved on (in delivery, delivered, failed), and
+            # a cancelled one is kept in the plan (and timed) only until the next full re-plan.
+            cancelled = {
+                str(row.order_id) for rows in model.document.stops.values() for row in rows if row.status == "cancelled"
+            }
             moved = [
                 (visit.stop_id, str(plates[route.vehicle_id].id))
                 for route in merged.routes
                 if route.vehicle_id in plates
                 for visit in route.visits[model.completed.get(route.vehicle_id, 0) :]
+                if visit.stop_id not in cancelled
             ]
             await self.orders.assign(moved, actor)  # unchanged assignments are no-ops in the order service
             plan.version += 1

@@ -27,6 +27,7 @@ STOP_STATUS = {
     "arrived": pb.STOP_STATUS_ARRIVED,
     "delivered": pb.STOP_STATUS_DELIVERED,
     "failed": pb.STOP_STATUS_FAILED,
+    "cancelled": pb.STOP_STATUS_CANCELLED,
 }
 
 

@@ -1,6 +1,7 @@
-"""Stops follow the field: a delivery completed or failed in the order service (``events.order``) and an
-arrival detected or marked by the tracking service (``events.tracking``) mark the stop, once each, in the
-consumer group ``routing``. A marked stop is done, so an urgent insertion or a re-optimisation never moves it.
+"""Stops follow the field: a delivery completed or failed, or an order cancelled, in the order service
+(``events.order``) and an arrival detected or marked by the tracking service (``events.tracking``) mark the stop,
+once each, in the consumer group ``routing``. A delivered, failed or arrived stop is done, so an urgent insertion
+or a re-optimisation never moves it; a cancelled one stays where it was, shown as cancelled so the driver skips it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from services.routing.repository import PlanRepository
 ORDER_STREAM = "events.order"
 TRACKING_STREAM = "events.tracking"
 GROUP = "routing"
-OUTCOMES = {"delivery.completed": "delivered", "delivery.failed": "failed"}
+OUTCOMES = {"delivery.completed": "delivered", "delivery.failed": "failed", "order.cancelled": "cancelled"}
 
 
 async def apply_order_event(event: EventEnvelope, session: AsyncSession) -> None:

@@ -127,3 +127,34 @@ async def test_reoptimising_keeps_done_stops_first_where_they_were_and_every_sto
     assert (now.stops[0].order_id, now.stops[0].status) == (first.order_id, pb.STOP_STATUS_DELIVERED)
     routed = sorted(stop.order_id for r in again.routes for stop in r.stops)
     assert routed == sorted(stop.order_id for r in plan.routes for stop in r.stops)
+
+
+async def test_an_order_cancelled_after_publishing_shows_as_a_cancelled_stop_and_the_day_can_still_be_reoptimised(
+    routing: routing_pb2_grpc.RoutingServiceStub,
+    customers: customer_pb2_grpc.CustomerServiceStub,
+    orders: order_pb2_grpc.OrderServiceStub,
+    redis_client: aioredis.Redis,
+    database: Database,
+) -> None:
+    await put_fleet(routing, day(1), motorcycle=False)
+    for place in range(4):
+        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
+    plan = await routing.PlanDay(plan_request(day(1)))
+    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
+    route = max(plan.routes, key=lambda r: len(r.stops))
+    gone = route.stops[1]
+    await orders.TransitionOrder(
+        order_pb.TransitionOrderRequest(
+            id=gone.order_id, target=order_pb.ORDER_STATUS_CANCELLED, reason="客戶取消", actor="dispatcher"
+        )
+    )
+    await OutboxRelay(database, ORDER_OUTBOX, redis_client).publish_pending()
+    await consume(redis_client, database)
+
+    driver = await routing.GetDriverRoute(pb.GetDriverRouteRequest(driver=route.driver, date=day(1)))
+    again = await routing.ReoptimizePlan(
+        pb.ReoptimizePlanRequest(plan_id=plan.id, time_budget_seconds=1, actor="dispatcher")
+    )
+
+    assert [s.status for s in driver.stops if s.order_id == gone.order_id] == [pb.STOP_STATUS_CANCELLED]
+    assert again.version > plan.version

@@ -54,6 +54,8 @@ class _StopStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StopStatus
     STOP_STATUS_ARRIVED: _StopStatus.ValueType  # 2
     STOP_STATUS_DELIVERED: _StopStatus.ValueType  # 3
     STOP_STATUS_FAILED: _StopStatus.ValueType  # 4
+    STOP_STATUS_CANCELLED: _StopStatus.ValueType  # 5
+    """the order was cancelled after the plan was published: skip the stop"""
 
 class StopStatus(_StopStatus, metaclass=_StopStatusEnumTypeWrapper): ...
 
@@ -62,6 +64,8 @@ STOP_STATUS_PLANNED: StopStatus.ValueType  # 1
 STOP_STATUS_ARRIVED: StopStatus.ValueType  # 2
 STOP_STATUS_DELIVERED: StopStatus.ValueType  # 3
 STOP_STATUS_FAILED: StopStatus.ValueType  # 4
+STOP_STATUS_CANCELLED: StopStatus.ValueType  # 5
+"""the order was cancelled after the plan was published: skip the stop"""
 Global___StopStatus: _TypeAlias = StopStatus  # noqa: Y015
 
 @_typing.final
