@@ -65,14 +65,15 @@ class PositionService:
                     violations.insert(0, FieldViolation("driver", f"no driver {driver} is known"))
             if violations:
                 raise InvalidArgument.from_violations(listed(violations))
+            arrivals = Arrivals(repository)
             if await repository.start_batch(driver, batch_id, now):
-                result = await self._store(repository, driver, fixes, now)
+                result = await self._store(repository, arrivals, driver, fixes, now)
                 await repository.finish_batch(driver, batch_id, result.to_json())
             else:
                 stored = await repository.batch_response(driver, batch_id)
                 assert stored is not None  # written in the transaction that claimed the id
                 result = BatchResult.replay(stored)
-            message = None if result.latest is None else await self._live_message(repository, result.latest, now)
+            message = None if result.latest is None else await self._live_message(arrivals, result.latest, now)
         BATCHES.labels("replayed" if result.replayed else "stored").inc()
         if not result.replayed:
             BATCH_SIZE.observe(len(fixes))
@@ -85,7 +86,12 @@ class PositionService:
         return result
 
     async def _store(
-        self, repository: TrackingRepository, driver: str, fixes: Sequence[FixInput], now: datetime
+        self,
+        repository: TrackingRepository,
+        arrivals: Arrivals,
+        driver: str,
+        fixes: Sequence[FixInput],
+        now: datetime,
     ) -> BatchResult:
         unique: dict[datetime, FixInput] = {}
         for fix in fixes:
@@ -104,20 +110,20 @@ class PositionService:
             for device_time, fix in unique.items()
         ]
         stored = set(await repository.insert_positions(driver, now, rows))
-        arrivals = await Arrivals(repository).detect(driver, [unique[device_time] for device_time in stored])
+        arrived = await arrivals.detect(driver, [unique[device_time] for device_time in stored])
         latest = await repository.latest_position(driver)
         return BatchResult(
             stored=len(stored),
             duplicates=len(fixes) - len(stored),
             replayed=False,
             latest=None if latest is None else Position.from_row(latest),
-            arrivals=arrivals,
+            arrivals=arrived,
         )
 
-    async def _live_message(self, repository: TrackingRepository, latest: Position, now: datetime) -> dict[str, Any]:
+    async def _live_message(self, arrivals: Arrivals, latest: Position, now: datetime) -> dict[str, Any]:
         """What ``positions.live`` carries: the position and the driver's next stop on that day's route with its
         ETA (null when there is no route or nothing is left to do)."""
-        found = await Arrivals(repository).route_states(latest.driver, taipei_date(latest.device_time))
+        found = await arrivals.route_states(latest.driver, taipei_date(latest.device_time))
         summary = None
         if found is not None:
             summary = next_stop_summary(with_etas(found[1], latest, now, self.travel))

@@ -105,12 +105,19 @@ class Arrivals:
 
     def __init__(self, repository: TrackingRepository) -> None:
         self.repository = repository
+        # Within one batch's transaction (the driver's lock held), a route and its progress read once serve both
+        # arrival detection and the live message; marking a stop forgets them.
+        self._read: dict[tuple[str, date], tuple[RouteRow, list[StopState]] | None] = {}
 
     async def route_states(self, driver: str, day: date) -> tuple[RouteRow, list[StopState]] | None:
-        route = await self.repository.driver_route(driver, day)
-        if route is None:
-            return None
-        return route, stop_states(route, await self.repository.progress(route.route_id))
+        key = (driver, day)
+        if key not in self._read:
+            route = await self.repository.driver_route(driver, day)
+            found = (
+                None if route is None else (route, stop_states(route, await self.repository.progress(route.route_id)))
+            )
+            self._read[key] = found
+        return self._read[key]
 
     async def detect(self, driver: str, fixes: Sequence[FixInput]) -> list[StopState]:
         """Walk new fixes in device-time order: each within the radius of the next stop marks it arrived."""
@@ -145,6 +152,7 @@ class Arrivals:
     async def mark(self, route: RouteRow, state: StopState, at: datetime, by: str) -> StopState | None:
         """planned → arrived and the ``stop.arrived`` event, once; None if the stop was no longer planned."""
         row = await self.repository.mark_arrived(route.route_id, uuid.UUID(state.stop_id), at, by)
+        self._read.clear()
         if row is None:
             return None
         await record_event(
