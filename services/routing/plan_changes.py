@@ -50,8 +50,10 @@ class _DayModel:
 class PlanChanges(PlanningService):
     """The planning service plus the changes a published plan takes during the day."""
 
-    async def _day_model(self, repository: PlanRepository, plan: PlanRow) -> _DayModel:
-        document = await repository.document(plan)
+    async def _day_model(
+        self, repository: PlanRepository, plan: PlanRow, document: PlanDocument, extra: Sequence[PlannedStop] = ()
+    ) -> _DayModel:
+        """The published plan in solver terms; ``extra`` stops (an urgent order) join the problem, unplaced."""
         routes = {route.vehicle_plate: route for route in document.routes}
         vehicles = [
             PlannedVehicle.from_json(route.vehicle_plate, route.driver, route.shift) for route in document.routes
@@ -61,7 +63,7 @@ class PlanChanges(PlanningService):
             if item.vehicle.plate not in routes and item.vehicle.active:
                 vehicles.append(vehicle_from_shift(item.shift, item.vehicle))
         rows = [stop for route in document.routes for stop in document.stops[route.id]]
-        stops = [stop_from_row(row) for row in rows]
+        stops = [*(stop_from_row(row) for row in rows), *extra]
         matrix = await self._matrix(plan.depot, stops)
         problem = build_problem(stops, vehicles, matrix, name=f"plan {plan.date}")
         solved_routes = tuple(route_from_timeline(route.vehicle_plate, route.timeline) for route in document.routes)
@@ -106,9 +108,9 @@ class PlanChanges(PlanningService):
         async with self.database.session() as session:
             repository = PlanRepository(session)
             plan = await self._published(repository, plan_id)
-            model = await self._day_model(repository, plan)
-            if any(stop.order_id == order_id for stop in model.stops):
-                return model.document  # already in the plan: a retried insert
+            document = await repository.document(plan)
+            if any(str(row.order_id) == order_id for rows in document.stops.values() for row in rows):
+                return document  # already in the plan: a retried insert
             order = await self.orders.get(order_id)
             if order.scheduled_date != plan.date.isoformat():
                 raise FailedPrecondition(f"order {order.number} is for {order.scheduled_date}, not {plan.date}")
@@ -118,9 +120,9 @@ class PlanChanges(PlanningService):
             found = planned_stop(order, customers.get(order.customer_id), order.customer_id in resting)
             if isinstance(found, Excluded):
                 raise FailedPrecondition(f"order {order.number} cannot be delivered: {found.reason}: {found.detail}")
-            stops = [*model.stops, found]
-            matrix = await self._matrix(plan.depot, stops)
-            problem = build_problem(stops, model.vehicles, matrix, name=f"plan {plan.date}")
+            # One travel matrix over the plan's stops and the new one (it may be a call to the road engine).
+            model = await self._day_model(repository, plan, document, extra=[found])
+            problem = model.problem
             with SOLVE_SECONDS.labels("insert").time():
                 solution = insert_urgent(problem, model.solution, problem.stops[-1], model.completed)
             checked(problem, solution)
@@ -129,7 +131,7 @@ class PlanChanges(PlanningService):
                 raise FailedPrecondition(
                     f"order {order.number} fits in no route without moving others: {left[0].reason}: {left[0].detail}"
                 )
-            changed = await self._write_routes(repository, plan, model, stops, solution, urgent={order_id})
+            changed = await self._write_routes(repository, plan, model, model.stops, solution, urgent={order_id})
             route_of = {visit.stop_id: route.vehicle_id for route in solution.routes for visit in route.visits}
             plates = {row.vehicle_plate: row for row in changed}
             await self.orders.assign([(order_id, str(plates[route_of[order_id]].id))], actor)
@@ -144,7 +146,7 @@ class PlanChanges(PlanningService):
         async with self.database.session() as session:
             repository = PlanRepository(session)
             plan = await self._published(repository, plan_id)
-            model = await self._day_model(repository, plan)
+            model = await self._day_model(repository, plan, await repository.document(plan))
             today = self.clock().astimezone(TAIPEI)
             if plan.date < today.date():
                 raise FailedPrecondition(f"plan {plan_id} is for {plan.date}, which is over")
