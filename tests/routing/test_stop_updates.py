@@ -47,6 +47,31 @@ async def consume(redis: aioredis.Redis, database: Database) -> None:
             pass
 
 
+async def published_day(
+    routing: routing_pb2_grpc.RoutingServiceStub,
+    customers: customer_pb2_grpc.CustomerServiceStub,
+    orders: order_pb2_grpc.OrderServiceStub,
+    count: int,
+) -> tuple[pb.Plan, pb.Route]:
+    """Two trucks, ``count`` car customers tomorrow, planned and published; the plan and its longest route."""
+    await put_fleet(routing, day(1), motorcycle=False)
+    for place in range(count):
+        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
+    plan = await routing.PlanDay(plan_request(day(1)))
+    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
+    return plan, max(plan.routes, key=lambda r: len(r.stops))
+
+
+async def deliver(orders: order_pb2_grpc.OrderServiceStub, order_id: str, request_id: str) -> None:
+    """The driver sets off and delivers, as the phone does through the gateway."""
+    await orders.TransitionOrder(
+        order_pb.TransitionOrderRequest(id=order_id, target=order_pb.ORDER_STATUS_IN_DELIVERY, actor="driver")
+    )
+    await orders.CompleteDelivery(
+        order_pb.CompleteDeliveryRequest(id=order_id, proof=proof(), request_id=request_id, actor="driver")
+    )
+
+
 async def test_delivered_and_arrived_stops_are_marked_and_an_insertion_does_not_move_them(
     routing: routing_pb2_grpc.RoutingServiceStub,
     customers: customer_pb2_grpc.CustomerServiceStub,
@@ -54,20 +79,10 @@ async def test_delivered_and_arrived_stops_are_marked_and_an_insertion_does_not_
     redis_client: aioredis.Redis,
     database: Database,
 ) -> None:
-    await put_fleet(routing, day(1), motorcycle=False)
-    for place in range(4):
-        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
-    plan = await routing.PlanDay(plan_request(day(1)))
-    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
-    route = max(plan.routes, key=lambda r: len(r.stops))
+    plan, route = await published_day(routing, customers, orders, count=4)
     first, second = route.stops[0], route.stops[1]
 
-    await orders.TransitionOrder(
-        order_pb.TransitionOrderRequest(id=first.order_id, target=order_pb.ORDER_STATUS_IN_DELIVERY, actor="driver")
-    )
-    await orders.CompleteDelivery(
-        order_pb.CompleteDeliveryRequest(id=first.order_id, proof=proof(), request_id="done-1", actor="driver")
-    )
+    await deliver(orders, first.order_id, "done-1")
     await OutboxRelay(database, ORDER_OUTBOX, redis_client).publish_pending()
     arrived = EventEnvelope(
         id=uuid.uuid4(),
@@ -103,19 +118,9 @@ async def test_reoptimising_keeps_done_stops_first_where_they_were_and_every_sto
     redis_client: aioredis.Redis,
     database: Database,
 ) -> None:
-    await put_fleet(routing, day(1), motorcycle=False)
-    for place in range(5):
-        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
-    plan = await routing.PlanDay(plan_request(day(1)))
-    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
-    route = max(plan.routes, key=lambda r: len(r.stops))
+    plan, route = await published_day(routing, customers, orders, count=5)
     first = route.stops[0]
-    await orders.TransitionOrder(
-        order_pb.TransitionOrderRequest(id=first.order_id, target=order_pb.ORDER_STATUS_IN_DELIVERY, actor="driver")
-    )
-    await orders.CompleteDelivery(
-        order_pb.CompleteDeliveryRequest(id=first.order_id, proof=proof(), request_id="done-2", actor="driver")
-    )
+    await deliver(orders, first.order_id, "done-2")
     await OutboxRelay(database, ORDER_OUTBOX, redis_client).publish_pending()
     await consume(redis_client, database)
 
@@ -136,12 +141,7 @@ async def test_an_order_cancelled_after_publishing_shows_as_a_cancelled_stop_and
     redis_client: aioredis.Redis,
     database: Database,
 ) -> None:
-    await put_fleet(routing, day(1), motorcycle=False)
-    for place in range(4):
-        await confirmed_order(customers, orders, place=place, vehicle_requirement="car")
-    plan = await routing.PlanDay(plan_request(day(1)))
-    await routing.PublishPlan(pb.PublishPlanRequest(id=plan.id, actor="dispatcher"))
-    route = max(plan.routes, key=lambda r: len(r.stops))
+    plan, route = await published_day(routing, customers, orders, count=4)
     gone = route.stops[1]
     await orders.TransitionOrder(
         order_pb.TransitionOrderRequest(
