@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test lint typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking clean
+.PHONY: install up down status test test-stress test-clock lint typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -30,6 +30,16 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+# The suite with every core kept busy by spinning processes: what CI's machine is like on a bad day.
+test-stress: install
+	$(PY) -m tests.saturate -- $(MAKE) --no-print-directory test
+
+# The suite with the platform's clock moved (every process: services/platform/clock.py), e.g.
+#   make test-clock AT=2027-01-01T00:00:30+08:00
+test-clock: install
+	@test -n "$(AT)" || { echo 'give the moment: make test-clock AT=2026-12-13T23:58:00+08:00'; exit 2; }
+	$(PY) -m pytest --clock-at "$(AT)"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from services.local.stores import free_port
+from services.platform import clock
 
 DEMO_PASSWORD = "luckygas-demo"
 # Far above the demo data's codes (1000001 and up), so creates never collide with the seed.
@@ -28,9 +30,17 @@ SEARCH_WORD = "端對端"
 class Platform:
     data_dir: Path
     base_url: str
+    # The platform's clock offset (LUCKYGAS_CLOCK_OFFSET_SECONDS): the suite's own, or the moment a module chose.
+    clock_offset: float = 0.0
 
     def luckygas(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return run_luckygas(*arguments, "--data-dir", str(self.data_dir), timeout=timeout)
+        return run_luckygas(
+            *arguments, "--data-dir", str(self.data_dir), timeout=timeout, clock_offset=self.clock_offset
+        )
+
+    def now(self) -> datetime:
+        """Now on the platform's clock."""
+        return clock.moved_by(self.clock_offset)
 
     def status(self) -> dict[str, Any]:
         result = self.luckygas("status", "--json")
@@ -49,11 +59,13 @@ def luckygas_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "services.local.cli"]
 
 
-def run_luckygas(*arguments: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def run_luckygas(*arguments: str, timeout: float, clock_offset: float) -> subprocess.CompletedProcess[str]:
     # Only our own LUCKYGAS_* settings: the unit tests' conftest points LUCKYGAS_DATABASE_URL at its own
     # Postgres, which would make `up` use that instead of starting one.
     environment = {key: value for key, value in os.environ.items() if not key.startswith("LUCKYGAS_")}
     environment["LUCKYGAS_DEMO_PASSWORD"] = DEMO_PASSWORD
+    if clock_offset:
+        environment[clock.OFFSET_VARIABLE] = repr(clock_offset)
     return subprocess.run(
         [*luckygas_command(), *arguments],
         capture_output=True,
@@ -65,14 +77,24 @@ def run_luckygas(*arguments: str, timeout: float) -> subprocess.CompletedProcess
 
 
 @contextlib.contextmanager
-def demo_platform(data_dir: Path) -> Iterator[Platform]:
-    """`luckygas up --seed demo` on a free gateway port; `down` afterwards whatever happened."""
+def demo_platform(data_dir: Path, at: datetime | None = None) -> Iterator[Platform]:
+    """`luckygas up --seed demo` on a free gateway port; `down` afterwards whatever happened. ``at`` starts the
+    platform's clock at that moment (else it runs on the suite's clock, moved by ``--clock-at`` or not)."""
     data_dir = data_dir.resolve()
     gateway_port = free_port()
+    offset = clock.offset_to(at) if at is not None else clock.offset_seconds()
     started = run_luckygas(
-        "up", "--seed", "demo", "--data-dir", str(data_dir), "--gateway-port", str(gateway_port), timeout=600
+        "up",
+        "--seed",
+        "demo",
+        "--data-dir",
+        str(data_dir),
+        "--gateway-port",
+        str(gateway_port),
+        timeout=600,
+        clock_offset=offset,
     )
-    running = Platform(data_dir, f"http://127.0.0.1:{gateway_port}")
+    running = Platform(data_dir, f"http://127.0.0.1:{gateway_port}", offset)
     try:
         assert started.returncode == 0, f"luckygas up failed:\n{started.stdout}\n{started.stderr}"
         yield running

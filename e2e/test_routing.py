@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ import pytest
 
 from e2e.conftest import Platform, demo_platform, log_in
 from loadtests.realistic_day import make_day
+from services.platform.clock import taipei_date
 from services.platform.products import FULL_CYLINDER_GROSS_KG, PRODUCTS
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +76,7 @@ def check_plan(
 def test_a_realistic_day_is_planned_published_and_an_urgent_order_reaches_the_drivers_route(
     platform: Platform,
 ) -> None:
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = taipei_date(platform.now()) + timedelta(days=1)
     with httpx.Client(base_url=platform.base_url, timeout=120) as client:
         office = log_in(client, "dispatcher")
         orders = make_day(client, office, tomorrow)

@@ -17,7 +17,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -38,13 +38,13 @@ from loadtests.harness import (
     start_platform,
 )
 from loadtests.loadgen import percentile
+from services.platform import clock
 
 DATABASE = "luckygas_bench_orders"
 AIM_ORDERS_PER_SECOND = 300.0
 AIM_P99_MS = 100.0
 AIM_EVENT_P99_MS = 250.0
 # Taiwan keeps UTC+8 all year; the order service's "today" is the date there.
-TAIPEI = timezone(timedelta(hours=8))
 READY_SECONDS = 10.0
 # The live feed drops a client that falls this far behind; it then resumes from its last cursor.
 CLOSE_TOO_SLOW = 4008
@@ -98,7 +98,7 @@ class Watcher:
             try:
                 async with connect(f"{self.url}?{urlencode(query)}", max_queue=None) as websocket:
                     async for raw in websocket:
-                        arrived = time.time()
+                        arrived = clock.timestamp()
                         self.receive(json.loads(raw), arrived)
             except ConnectionClosed as closed:
                 if closed.rcvd is not None and closed.rcvd.code == CLOSE_TOO_SLOW:
@@ -381,7 +381,7 @@ def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> list
         raise BenchError("no customer can take an order after `services.customer seed --seed demo`")
     customers_file = root / "customers.txt"
     customers_file.write_text("\n".join(customers) + "\n")
-    scheduled_date = (datetime.now(TAIPEI).date() + timedelta(days=1)).isoformat()
+    scheduled_date = (clock.taipei_now().date() + timedelta(days=1)).isoformat()
 
     print()
     print(

@@ -14,18 +14,18 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from loadtests.harness import BenchError, Platform, run_bench, start_platform
 from loadtests.realistic_day import make_day
+from services.platform import clock
+from services.platform.clock import TAIPEI
 
 AIM_SECONDS = 10.0
-TAIPEI = ZoneInfo("Asia/Taipei")
 
 
 @dataclass
@@ -61,7 +61,7 @@ def ok(response: httpx.Response, what: str) -> dict[str, Any]:
 def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> Measured:
     measured = Measured(budget=arguments.day_budget)
     running = start_platform(platform, "luckygas_bench_routing", refill_history=False)
-    day = date.today() + timedelta(days=1)
+    day = clock.taipei_today() + timedelta(days=1)
     with httpx.Client(base_url=running.gateway, timeout=120) as client:
         login = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": running.password})
         office = {"Authorization": f"Bearer {ok(login, 'login')['access_token']}"}

@@ -29,12 +29,11 @@ import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import httpx
@@ -43,9 +42,10 @@ from websockets.asyncio.client import connect
 from loadtests.harness import BenchError, Platform, Running, cpu_snapshot, login, run_bench, start_platform
 from loadtests.loadgen import percentile
 from loadtests.realistic_day import make_day
+from services.platform import clock
+from services.platform.clock import TAIPEI
 
 DATABASE = "luckygas_bench_tracking"
-TAIPEI = ZoneInfo("Asia/Taipei")
 DEPOT = (22.7553, 121.1504)
 DRIVERS = tuple(f"driver{number:02d}" for number in range(1, 9))
 POSITIONS = "/api/v1/drivers/me/positions"
@@ -72,7 +72,7 @@ class Phones:
     phones_per_driver: int
     fixes_per_batch: int
     first_time: datetime  # device time of fix 0 of every phone
-    start_at: float  # time.time() at which every process starts its phones
+    start_at: float  # clock.timestamp() at which every process starts its phones
     warmup: float
     duration: float
     timeout: float
@@ -146,7 +146,7 @@ async def run_phones(shape: Phones) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=shape.timeout)
     cpu = time.process_time()
     async with aiohttp.ClientSession(shape.gateway, connector=connector, timeout=timeout) as session:
-        await asyncio.sleep(max(0.0, shape.start_at - time.time()))
+        await asyncio.sleep(max(0.0, shape.start_at - clock.timestamp()))
         started = time.perf_counter()
         await asyncio.gather(*(phone(session, shape, driver, slot, started, result) for driver, slot in shape.phones))
     result["cpu_s"] = time.process_time() - cpu
@@ -203,7 +203,7 @@ def run_ingest(
 ) -> Ingest:
     phones = [(driver, slot) for slot in range(arguments.phones_per_driver) for driver in DRIVERS]
     count = min(arguments.ingest_processes, len(phones))
-    start_at = time.time() + 2.0  # every process has started and connected its session by then
+    start_at = clock.timestamp() + 2.0  # every process has started and connected its session by then
     shapes = [
         Phones(
             gateway=running.gateway,
@@ -358,7 +358,7 @@ async def send_live(
             if due > start + duration:
                 return
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            moment = datetime.now(UTC)
+            moment = clock.utc_now()
             body = {
                 "batch_id": f"live-{number}",
                 "fixes": [fix(DEPOT[0] - 0.0001 * number, DEPOT[1] + 0.001 * index, moment)],
@@ -480,7 +480,7 @@ def log_in_drivers(gateway: str, password: str) -> dict[str, str]:
 
 def publish_today(gateway: str, token: str, tokens: dict[str, str]) -> str:
     """A realistic day for today, planned (5 s) and published; waits until tracking knows every route."""
-    today = datetime.now(TAIPEI).date()
+    today = clock.taipei_now().date()
     office = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=gateway, timeout=60) as client:
         orders = make_day(client, office, today)
@@ -534,7 +534,7 @@ def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> Meas
     if hasattr(os, "getloadavg"):
         measured.load_before = os.getloadavg()[0]
     # Today's device times, an hour back and on, each round its own span; the live round's are the real time.
-    now = datetime.now(UTC)
+    now = clock.utc_now()
     midnight = now.astimezone(TAIPEI).replace(hour=0, minute=0, second=0, microsecond=0)
     first = max(now - timedelta(minutes=60), midnight + timedelta(seconds=1))
     rounds = (("batched", arguments.batch), ("single", 1))

@@ -24,9 +24,19 @@ from services.order.customers import CustomerDirectory
 from services.order.settings import OrderSettings
 from services.platform.database import Database, create_engine
 from services.platform.grpc_client import open_channel
+from tests.order.factories import end_the_day, start_the_day
 
 if TYPE_CHECKING:
     from services.flags.app import RunningFlagService
+
+
+@pytest.fixture(autouse=True)
+def one_day_per_test() -> Iterator[None]:
+    """Every date a test computes (``day(1)``, ``today()``) is relative to the day it started on, so its dates agree
+    with each other even when midnight passes while it runs (the suite runs at any hour)."""
+    start_the_day()
+    yield
+    end_the_day()
 
 
 class Stores:

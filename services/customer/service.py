@@ -8,12 +8,12 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 
 from services.customer.repository import CustomerRepository, search_text
 from services.customer.schemas import FIELD_NAMES, CustomerFields, CustomerRecord, SearchFilter, SearchPage
 from services.customer.validation import SEGMENTS, validate
 from services.customer.zones import load_zones
+from services.platform.clock import utc_now
 from services.platform.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -186,7 +186,7 @@ class CustomerService:
         updated = await self.repository.update_if_version(
             current.id,
             current.version,
-            {"terminated": True, "termination_reason": reason.strip(), "terminated_at": datetime.now(UTC)},
+            {"terminated": True, "termination_reason": reason.strip(), "terminated_at": utc_now()},
         )
         if updated is None:  # changed between our read and write: the caller may simply retry
             raise VersionConflict(f"customer {customer_id} changed while terminating; retry")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from services.gateway.errors import AccountLocked, Unauthenticated
 from services.gateway.models import RefreshToken, User
 from services.gateway.repository import RefreshTokenRepository, UserRepository
 from services.gateway.tokens import AccessClaims, TokenError, TokenSigner, verify_password
+from services.platform.clock import utc_now
 from services.platform.errors import DomainError
 
 
@@ -42,7 +43,7 @@ class AuthService:
         self.lockout_seconds = lockout_seconds
 
     async def login(self, username: str, password: str) -> LoginOutcome:
-        now = datetime.now(UTC)
+        now = utc_now()
         user = await self.users.by_username(username, for_update=True)
         if user is not None and user.locked_until is not None and user.locked_until > now:
             return AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
@@ -65,7 +66,7 @@ class AuthService:
             claims = self.signer.read_refresh(token)
         except TokenError:
             return Unauthenticated("the refresh token is invalid or expired")
-        now = datetime.now(UTC)
+        now = utc_now()
         stored = await self.refresh_tokens.by_id_for_update(claims.token_id)
         if stored is None or stored.revoked_at is not None:
             return Unauthenticated("the refresh token was revoked")
@@ -85,7 +86,7 @@ class AuthService:
             claims = self.signer.read_refresh(token)
         except TokenError:
             return
-        await self.refresh_tokens.revoke_family(claims.family_id, datetime.now(UTC))
+        await self.refresh_tokens.revoke_family(claims.family_id, utc_now())
 
     async def _issue(self, user: User, family_id: uuid.UUID) -> TokenPair:
         access = self.signer.access_token(AccessClaims(user.id, user.username, user.role, user.customer_code))

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +24,8 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge, Histogram
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from services.platform import clock
 
 _log = logging.getLogger(__name__)
 
@@ -216,14 +217,14 @@ def _observe_delay(message: dict[str, Any]) -> None:
     occurred = message.get("occurred_at")
     if isinstance(occurred, str):
         with contextlib.suppress(ValueError):
-            LIVE_DELAY.observe(max(time.time() - datetime.fromisoformat(occurred).timestamp(), 0.0))
+            LIVE_DELAY.observe(max(clock.timestamp() - datetime.fromisoformat(occurred).timestamp(), 0.0))
 
 
 def observe_position_delay(position: dict[str, Any]) -> None:
     received = position.get("received_at")
     if isinstance(received, str):
         with contextlib.suppress(ValueError):
-            LIVE_POSITION_DELAY.observe(max(time.time() - datetime.fromisoformat(received).timestamp(), 0.0))
+            LIVE_POSITION_DELAY.observe(max(clock.timestamp() - datetime.fromisoformat(received).timestamp(), 0.0))
 
 
 def _text(value: bytes | str) -> str:

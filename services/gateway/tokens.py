@@ -11,8 +11,13 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.platform import clock
+from services.platform.clock import utc_now
+
 ALGORITHM = "HS256"
 ISSUER = "luckygas-gateway"
+# Tokens are issued and checked by gateway replicas whose clocks may differ by a little.
+ISSUED_AT_LEEWAY_SECONDS = 5
 
 _hasher = PasswordHasher()
 # Verifying against this keeps an unknown username as slow as a wrong password, so timing reveals nothing.
@@ -57,7 +62,7 @@ class TokenSigner:
         self.refresh_seconds = refresh_seconds
 
     def access_token(self, claims: AccessClaims) -> str:
-        now = datetime.now(UTC)
+        now = utc_now()
         payload = {
             "iss": ISSUER,
             "typ": "access",
@@ -72,7 +77,7 @@ class TokenSigner:
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def refresh_token(self, user_id: uuid.UUID, family_id: uuid.UUID) -> tuple[str, RefreshClaims]:
-        now = datetime.now(UTC)
+        now = utc_now()
         claims = RefreshClaims(uuid.uuid4(), family_id, user_id, now + timedelta(seconds=self.refresh_seconds))
         payload = {
             "iss": ISSUER,
@@ -92,10 +97,20 @@ class TokenSigner:
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "typ", "jti"]},
+                # Times are checked below against the platform's clock, which PyJWT does not know of.
+                options={"require": ["exp", "iat", "sub", "typ", "jti"], "verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError as error:
             raise TokenError(str(error)) from error
+        now = clock.timestamp()
+        try:
+            expires, issued = int(payload["exp"]), int(payload["iat"])
+        except (TypeError, ValueError, OverflowError) as error:
+            raise TokenError("exp and iat must be integers") from error
+        if expires <= now:
+            raise TokenError("Signature has expired")
+        if issued > now + ISSUED_AT_LEEWAY_SECONDS:
+            raise TokenError("The token is not yet valid (iat)")
         if payload.get("typ") != kind:
             raise TokenError(f"not an {kind} token")
         return payload

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from services.local import stores
 from services.local.readiness import Check, GrpcHealthCheck, HttpCheck, PortCheck
 from services.local.supervision import Layout, SupervisedProgram, write_private_file
+from services.platform import clock
 
 DATABASE_NAME = "luckygas"
 DEFAULT_GATEWAY_PORT = 8000
@@ -222,6 +223,9 @@ def service_environment(state: PlatformState, found: Endpoints, environ: Mapping
         "LUCKYGAS_DEMO_PASSWORD": environ.get("LUCKYGAS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
         "PYTHONUNBUFFERED": "1",
     }
+    # A moved clock (services/platform/clock.py) must reach every process alike, or they disagree on the day.
+    if environ.get(clock.OFFSET_VARIABLE):
+        environment[clock.OFFSET_VARIABLE] = environ[clock.OFFSET_VARIABLE]
     for service in SERVICES:
         prefix = f"LUCKYGAS_{service.name.upper()}"
         if service.protocol == "grpc":

@@ -26,7 +26,7 @@ def main() -> None:
         uvloop.run(serve(settings))
     else:
         from services.order.demo import seed_demo
-        from services.order.service import taipei_date, utc_now
+        from services.platform.clock import taipei_date, utc_now
 
         print(asyncio.run(seed_demo(settings, arguments.seed, taipei_date(utc_now()))))
 

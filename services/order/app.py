@@ -13,10 +13,11 @@ from services.order.demo import apply_pending_seeds
 from services.order.due import DueService
 from services.order.models import OUTBOX, SCHEMA
 from services.order.price_lists import PriceLists
-from services.order.service import Clock, OrderService, taipei_date, utc_now
+from services.order.service import OrderService
 from services.order.servicer import SERVICE_NAME, registrar
 from services.order.settings import OrderSettings
 from services.platform import migrations
+from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
 from services.platform.grpc_client import open_channel
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated

@@ -10,17 +10,9 @@ from services.order.lifecycle import OrderStatus, is_move
 from services.order.refills import RefillRepository
 from services.order.repository import DeliveryOutcome, OrderRepository
 from services.order.schemas import DeliveryProof, OrderRecord
-from services.order.service import (
-    UPDATE_ATTEMPTS,
-    Clock,
-    check_actor,
-    check_request_id,
-    fingerprint,
-    record_order_event,
-    taipei_date,
-    utc_now,
-)
+from services.order.service import UPDATE_ATTEMPTS, check_actor, check_request_id, fingerprint, record_order_event
 from services.order.validation import FAILURE_REASONS, MAX_NOTES, parse_uuid, validate_proof
+from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
 from services.platform.errors import (
     AlreadyExists,

@@ -6,9 +6,8 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +34,7 @@ from services.order.validation import (
     parse_uuid,
     validate_order,
 )
+from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
 from services.platform.errors import (
     AlreadyExists,
@@ -46,8 +46,6 @@ from services.platform.errors import (
 )
 from services.platform.outbox import record_event
 
-# Taiwan has kept UTC+8 without daylight saving since 1979: a fixed offset is exact and needs no tz database.
-TAIPEI = timezone(timedelta(hours=8), "Asia/Taipei")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Optimistic updates retry this often against a fresh read before answering ABORTED.
@@ -59,16 +57,6 @@ TRANSITION_EVENTS = {
     OrderStatus.IN_DELIVERY: "order.delivery_started",
     OrderStatus.CANCELLED: "order.cancelled",
 }
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def taipei_date(moment: datetime) -> date:
-    return moment.astimezone(TAIPEI).date()
 
 
 def fingerprint(value: Any) -> str:

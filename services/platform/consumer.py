@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from opentelemetry import trace
@@ -18,6 +17,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.errors import Unavailable
 from services.platform.outbox import EventEnvelope
@@ -272,7 +272,7 @@ class EventConsumer:
                 "original_entry_id": entry_id,
                 "consumer_group": self.group,
                 "deliveries": str(deliveries),
-                "dead_lettered_at": datetime.now(UTC).isoformat(),
+                "dead_lettered_at": utc_now().isoformat(),
             }
         )
         async with self.redis.pipeline(transaction=True) as pipeline:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.errors import Unavailable
 
@@ -161,7 +162,7 @@ async def record_event(
         type=type,
         aggregate_id=aggregate_id,
         aggregate_version=aggregate_version,
-        occurred_at=datetime.now(UTC),
+        occurred_at=utc_now(),
         schema_version=schema_version,
         payload=payload,
         stream=f"events.{aggregate}",
@@ -326,7 +327,7 @@ class OutboxRelay:
                 self._lag.set(0)
                 return 0
             envelopes = [_envelope(row) for row in rows]
-            self._lag.set(max(0.0, (datetime.now(UTC) - envelopes[0].occurred_at).total_seconds()))
+            self._lag.set(max(0.0, (utc_now() - envelopes[0].occurred_at).total_seconds()))
             ids = [envelope.id for envelope in envelopes]
             try:
                 await self._send(envelopes)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.platform.clock import check_production
+
 
 class PlatformSettings(BaseSettings):
     """What every service needs. Required values have no default; subclasses add their own."""
@@ -22,6 +24,11 @@ class PlatformSettings(BaseSettings):
     flags_address: str = "127.0.0.1:50055"
     # How long a SIGTERM'd server keeps finishing in-flight calls before it stops.
     shutdown_grace_seconds: float = 5.0
+
+    @model_validator(mode="after")
+    def _refuse_a_moved_clock_in_production(self) -> PlatformSettings:
+        check_production(self.environment)
+        return self
 
 
 DEVELOPMENT_SECRET = "luckygas-development-secret-change-me"

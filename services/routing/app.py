@@ -10,6 +10,7 @@ import grpc
 import httpx
 
 from services.platform import migrations
+from services.platform.clock import utc_now
 from services.platform.consumer import EventConsumer
 from services.platform.database import Database
 from services.platform.grpc_client import open_channel
@@ -19,7 +20,6 @@ from services.routing.directory import CUSTOMER_SERVICE, ORDER_SERVICE, Customer
 from services.routing.fleet import FleetService
 from services.routing.models import HANDLED_EVENTS, OUTBOX, SCHEMA
 from services.routing.plan_changes import PlanChanges
-from services.routing.plan_rows import utc_now
 from services.routing.planning import Clock
 from services.routing.servicer import SERVICE_NAME, registrar
 from services.routing.settings import RoutingSettings

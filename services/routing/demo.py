@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from services.platform.clock import TAIPEI, utc_now
 from services.platform.database import Database, create_engine
 from services.routing.fleet import FleetService, ShiftInput, VehicleInput
-from services.routing.plan_rows import TAIPEI, utc_now
 from services.routing.settings import RoutingSettings
 
 DAYS = 14

@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from services.platform.clock import TAIPEI
 from services.platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.routing.model_builder import PlannedStop, PlannedVehicle, build_problem
 from services.routing.models import PlanRow, RouteRow, StopRow
 from services.routing.plan_rows import (
-    TAIPEI,
     Excluded,
     fill_route,
     new_route,

@@ -6,24 +6,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.platform.clock import TAIPEI
 from services.platform.outbox import record_event
 from services.platform.products import PRODUCTS
 from services.routing.directory import CustomerInfo, OrderInfo
 from services.routing.model_builder import SIZES, PlannedStop, PlannedVehicle, delivery_windows, parse_clock, seconds_of
 from services.routing.models import OUTBOX, PlanRow, RouteRow, StopRow
 from services.routing.solver.problem import LunchTaken, Reload, Route, Solution, Visit
-
-TAIPEI = ZoneInfo("Asia/Taipei")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def at(day: date, seconds: int) -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import Histogram
 from sqlalchemy import Select, func, select
 
+from services.platform.clock import TAIPEI, utc_now
 from services.platform.database import Database
 from services.platform.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.routing.directory import CustomerDirectory, OrderDirectory
@@ -26,15 +27,7 @@ from services.routing.model_builder import (
     build_problem,
 )
 from services.routing.models import PlanRow, RouteRow, StopRow
-from services.routing.plan_rows import (
-    TAIPEI,
-    Excluded,
-    planned_stop,
-    route_event,
-    route_rows,
-    utc_now,
-    vehicle_from_shift,
-)
+from services.routing.plan_rows import Excluded, planned_stop, route_event, route_rows, vehicle_from_shift
 from services.routing.repository import FleetRepository, PlanDocument, PlanRepository
 from services.routing.settings import RoutingSettings
 from services.routing.solver import pyvrp_solver

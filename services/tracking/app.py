@@ -10,12 +10,12 @@ import grpc
 from redis.asyncio import Redis
 
 from services.platform import migrations
+from services.platform.clock import Clock, utc_now
 from services.platform.consumer import EventConsumer
 from services.platform.database import Database
 from services.platform.errors import Unavailable
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated
 from services.platform.process import service_process
-from services.tracking.days import Clock, utc_now
 from services.tracking.drivers import DriverService
 from services.tracking.geo import StraightLineTravel
 from services.tracking.live import LivePositions

@@ -1,24 +1,11 @@
-"""The server clock and days in Asia/Taipei: a route's date and a track's day are Taipei dates."""
+"""Days in Asia/Taipei: a route's date and a track's day are Taipei dates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
+from services.platform.clock import TAIPEI, taipei_date
 from services.platform.errors import InvalidArgument
-
-TAIPEI = ZoneInfo("Asia/Taipei")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def taipei_date(moment: datetime) -> date:
-    return moment.astimezone(TAIPEI).date()
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from services.platform.clock import Clock, utc_now
 from services.platform.database import Database
 from services.platform.errors import FieldViolation, InvalidArgument, NotFound
-from services.tracking.days import Clock, utc_now
 from services.tracking.models import DriverRow
 from services.tracking.repository import TrackingRepository
 from services.tracking.schemas import DriverInput

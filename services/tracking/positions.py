@@ -13,9 +13,10 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
 from services.platform.errors import FieldViolation, InvalidArgument, NotFound
-from services.tracking.days import Clock, day_bounds, parse_day, taipei_date, utc_now
+from services.tracking.days import day_bounds, parse_day
 from services.tracking.geo import StraightLineTravel, path_length_m
 from services.tracking.live import LivePositions
 from services.tracking.progress import ARRIVALS, Arrivals, next_stop_summary, with_etas

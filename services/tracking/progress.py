@@ -17,10 +17,11 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
 from services.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from services.platform.outbox import record_event
-from services.tracking.days import Clock, day_bounds, parse_day, taipei_date, utc_now
+from services.tracking.days import day_bounds, parse_day
 from services.tracking.geo import StraightLineTravel, haversine_m
 from services.tracking.models import OUTBOX, RouteRow, StopProgressRow
 from services.tracking.repository import TrackingRepository

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 
 import httpx
 import jwt
 
+from services.platform import clock
 from tests.gateway.conftest import PASSWORD, TEST_SECRET, bearer, login
 
 PROBLEM = "application/problem+json"
@@ -109,7 +109,7 @@ async def test_token_signed_with_another_key_is_rejected(gateway: httpx.AsyncCli
 
 async def test_expired_access_token_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
     claims = jwt.decode(tokens["dispatcher"], options={"verify_signature": False})
-    claims["exp"] = int(time.time()) - 5
+    claims["exp"] = int(clock.timestamp()) - 5
     expired = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
 
     response = await gateway.get("/api/v1/auth/me", headers=bearer(expired))

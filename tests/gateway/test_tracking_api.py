@@ -5,13 +5,14 @@ sees: who may post for whom, problem+json naming fields, and idempotent batches.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from services.flags.app import RunningFlagService
+from services.platform.clock import utc_now
 from tests.gateway.conftest import bearer
 
 POSITIONS = "/api/v1/drivers/me/positions"
@@ -44,7 +45,7 @@ async def driver(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> dict[str
 
 
 def fixes(count: int, *, start: datetime | None = None, **overrides: Any) -> list[dict[str, Any]]:
-    first = start or datetime.now(UTC) - timedelta(minutes=10)
+    first = start or utc_now() - timedelta(minutes=10)
     return [
         {
             "latitude": 22.7553 + 0.0005 * number,
@@ -78,7 +79,7 @@ async def test_a_batch_sent_twice_is_stored_once_and_the_office_sees_the_latest_
 async def test_bad_fixes_are_refused_naming_each_field_and_nothing_is_stored(
     gateway: httpx.AsyncClient, driver: dict[str, str], tokens: dict[str, str]
 ) -> None:
-    future = datetime.now(UTC) + timedelta(days=1)
+    future = utc_now() + timedelta(days=1)
     bad = fixes(3)
     bad[0]["latitude"] = 91
     bad[2]["device_time"] = future.isoformat()

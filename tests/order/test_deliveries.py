@@ -14,6 +14,7 @@ from luckygas.order.v1 import order_pb2 as pb
 from luckygas.order.v1 import order_pb2_grpc
 from sqlalchemy import text
 
+from services.platform.clock import utc_now
 from services.platform.database import Database
 from tests.order.factories import JPEG, PNG, count, create_customer, create_request, items, proof, violations
 
@@ -147,7 +148,7 @@ def _timestamp(moment: datetime) -> Timestamp:
         ({"residual_gas_kg": -0.5}, "proof.residual_gas_kg"),
         ({"residual_gas_kg": float("nan")}, "proof.residual_gas_kg"),
         ({"cash_collected": -1}, "proof.cash_collected"),
-        ({"delivered_at": _timestamp(datetime.now(UTC) + timedelta(days=1))}, "proof.delivered_at"),
+        ({"delivered_at": _timestamp(utc_now() + timedelta(days=1))}, "proof.delivered_at"),
     ],
 )
 async def test_bad_proof_is_invalid_argument_and_the_order_stays_on_its_way(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -13,6 +12,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.platform.clock import utc_now
 from services.platform.consumer import EventConsumer, Handler
 from services.platform.outbox import EventEnvelope, OutboxRelay
 from tests.platform.conftest import SCHEMA, EventBus, eventually
@@ -26,7 +26,7 @@ def envelope(version: int = 1, **overrides: Any) -> EventEnvelope:
         "type": "thing.changed",
         "aggregate_id": "t-1",
         "aggregate_version": version,
-        "occurred_at": datetime.now(UTC),
+        "occurred_at": utc_now(),
         "schema_version": 1,
         "payload": {"n": version},
         "stream": STREAM,

@@ -4,7 +4,6 @@ plan's stops, once, and an urgent insertion afterwards leaves those stops where 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from luckygas.customer.v1 import customer_pb2_grpc
@@ -14,6 +13,7 @@ from luckygas.routing.v1 import routing_pb2 as pb
 from luckygas.routing.v1 import routing_pb2_grpc
 
 from services.order.models import OUTBOX as ORDER_OUTBOX
+from services.platform.clock import utc_now
 from services.platform.consumer import EventConsumer
 from services.platform.database import Database
 from services.platform.outbox import EventEnvelope, OutboxRelay
@@ -89,7 +89,7 @@ async def test_delivered_and_arrived_stops_are_marked_and_an_insertion_does_not_
         type="stop.arrived",
         aggregate_id=second.id,
         aggregate_version=1,
-        occurred_at=datetime.now(UTC),
+        occurred_at=utc_now(),
         schema_version=1,
         payload={"stop_id": second.id, "route_id": route.id, "arrived_by": "position"},
         stream=TRACKING_STREAM,

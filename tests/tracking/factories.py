@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.tracking.v1 import tracking_pb2 as pb
 from sqlalchemy import text
 
+from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.outbox import EventEnvelope
 from services.tracking.app import consumers
@@ -28,7 +29,7 @@ _batches = itertools.count(1)
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def taipei_today() -> date:

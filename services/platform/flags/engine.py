@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, cast
 
+from services.platform import clock
 from services.platform.errors import FieldViolation, InvalidArgument
 from services.platform.flags.flagd_operations import SplitVariant, TargetingKeyMissing
 from services.platform.flags.javascript import to_string
@@ -366,7 +366,7 @@ def evaluate(
         elif not isinstance(context, Mapping):
             return _error(key, default, ErrorCode.INVALID_CONTEXT, "the context must be a mapping", flag.version)
         if flag.uses_flagd_properties:
-            context = {**context, "$flagd": {"flagKey": flag.key, "timestamp": int(time.time())}}
+            context = {**context, "$flagd": {"flagKey": flag.key, "timestamp": int(clock.timestamp())}}
         chosen = rule(context)
         if chosen is None:
             return _typed(flag._results[(flag.default_variant, Reason.DEFAULT)], expected_type, default)

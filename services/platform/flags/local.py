@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.platform import clock
 from services.platform.errors import InvalidArgument
 from services.platform.flags.engine import Evaluation, FlagDefinition, evaluate, parse_flag_json
 from services.platform.grpc_client import open_channel
@@ -178,7 +178,7 @@ class FlagStore:
         self._flags = flags
         self._revision = revision
         if changed:
-            self.last_applied_at = time.time()
+            self.last_applied_at = clock.timestamp()
             _export(changed, flags)
             for listener in list(self._listeners):
                 try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from services.platform.clock import utc_now
 from services.platform.errors import InvalidArgument
 from services.platform.flags.documents import (
     PilotState,
@@ -123,7 +124,7 @@ def test_percentage_rules_put_on_first_in_whole_weights() -> None:
 
 
 def test_a_time_window_is_open_only_inside_it() -> None:
-    now = datetime.now(UTC)
+    now = utc_now()
     inside = time_window_rule(now - timedelta(minutes=1), now + timedelta(minutes=1))
     later = time_window_rule(start=now + timedelta(hours=1))
     for rule, expected in ((inside, True), (later, False)):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
+from services.platform import clock
 from services.platform.errors import InvalidArgument
 from services.platform.flags.engine import (
     ErrorCode,
@@ -167,7 +167,7 @@ def test_flagd_properties_are_in_the_context() -> None:
 
 
 def test_a_date_window_reads_the_evaluation_time() -> None:
-    now = int(time.time())
+    now = int(clock.timestamp())
     open_window = boolean_flag({"if": [{"<=": [now - 60, {"var": "$flagd.timestamp"}, now + 60]}, "on", "off"]})
     closed_window = boolean_flag({"if": [{"<=": [now + 60, {"var": "$flagd.timestamp"}, now + 120]}, "on", "off"]})
     assert evaluate(open_window, open_window.key, {}).value is True
