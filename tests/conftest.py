@@ -25,6 +25,7 @@ from services.order.settings import OrderSettings
 from services.platform.database import Database, create_engine
 from services.platform.grpc_client import open_channel
 from tests.order.factories import end_the_day, start_the_day
+from tests.timing import CALL_DEADLINE_SECONDS
 
 if TYPE_CHECKING:
     from services.flags.app import RunningFlagService
@@ -125,7 +126,9 @@ async def customer_server(database: Database, embedded_stores: object) -> AsyncI
 
 @pytest.fixture
 async def customers(customer_server: int) -> AsyncIterator[customer_pb2_grpc.CustomerServiceStub]:
-    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
+    channel: grpc.aio.Channel = open_channel(
+        f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+    )
     yield customer_pb2_grpc.CustomerServiceStub(channel)
     await channel.close()
 
@@ -181,7 +184,9 @@ async def order_server(order_database: Database, customer_server: int, embedded_
     """The real order service on a free port, talking to the real customer service; its own pool, like in prod."""
     settings = OrderSettings(customer_address=f"127.0.0.1:{customer_server}")  # type: ignore[call-arg]
     database = Database(create_engine(embedded_stores.database_url, pool_size=10, application_name="order"))
-    channel: grpc.aio.Channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
+    channel: grpc.aio.Channel = open_channel(
+        settings.customer_address, CUSTOMER_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+    )
     running = await start_order(settings, database, CustomerDirectory(channel), port=0)
     yield running.port
     await running.stop(grace=0)
@@ -236,7 +241,9 @@ async def flag_server(start_flag_server: StartServer) -> RunningFlagService:
 
 @pytest.fixture
 async def flags(flag_server: RunningFlagService) -> AsyncIterator[flags_pb2_grpc.FlagServiceStub]:
-    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{flag_server.port}", FLAG_SERVICE)
+    channel: grpc.aio.Channel = open_channel(
+        f"127.0.0.1:{flag_server.port}", FLAG_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+    )
     yield flags_pb2_grpc.FlagServiceStub(channel)
     await channel.close()
 
@@ -283,8 +290,12 @@ async def start_routing_server(
             **overrides,
         )
         database = Database(create_engine(embedded_stores.database_url, pool_size=5, application_name="routing"))
-        order_channel: grpc.aio.Channel = open_channel(settings.order_address, ORDER_SERVICE)
-        customer_channel: grpc.aio.Channel = open_channel(settings.customer_address, CUSTOMER_SERVICE)
+        order_channel: grpc.aio.Channel = open_channel(
+            settings.order_address, ORDER_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+        )
+        customer_channel: grpc.aio.Channel = open_channel(
+            settings.customer_address, CUSTOMER_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+        )
         running = await start_routing(
             settings,
             database,

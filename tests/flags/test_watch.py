@@ -20,12 +20,15 @@ from tests.flags.conftest import FLAG_SERVICE, StartServer
 from tests.flags.factories import ADMIN, boolean_flag, definition_of, put_request
 
 Stub = flags_pb2_grpc.FlagServiceStub
-# The contract promises a kill reaches every service in under a second; a watch stream must be well inside it.
-PROPAGATION_LIMIT_SECONDS = 1.0
+# How long to wait for a change set that must come: generous, so a saturated machine cannot make it late. The
+# contract's "a kill reaches every service in under a second" is measured by `make bench-flags`, not asserted here.
+WAIT_SECONDS = 30.0
+# A resync period far longer than WAIT_SECONDS: a change that arrives at all was pushed, not found by a resync.
+NO_RESYNC_SECONDS = 3600.0
 
 
 async def next_set(call: grpc.aio.UnaryStreamCall) -> pb.FlagSet:
-    message = await asyncio.wait_for(call.read(), 2.0)
+    message = await asyncio.wait_for(call.read(), WAIT_SECONDS)
     assert isinstance(message, pb.FlagSet)
     return message
 
@@ -45,49 +48,47 @@ async def test_watch_starts_with_the_full_set_at_the_latest_revision(flags: Stub
     assert [flag.key for flag in first.flags] == ["a-flag"]
 
 
-async def test_a_change_reaches_an_open_stream_within_a_second(flags: Stub, flag_server: RunningFlagService) -> None:
-    await flags.PutFlag(put_request("new-platform", boolean_flag(default="on")))
-    call = flags.WatchFlags(pb.WatchFlagsRequest(watcher="test"))
-    await next_set(call)
+async def test_a_change_reaches_an_open_stream_without_waiting_for_a_resync(start_flag_server: StartServer) -> None:
+    server = await start_flag_server(flags_resync_seconds=NO_RESYNC_SECONDS)
+    watched = open_channel(f"127.0.0.1:{server.port}", FLAG_SERVICE)
     # The change goes through another channel, as the gateway's would.
-    channel = open_channel(f"127.0.0.1:{flag_server.port}", FLAG_SERVICE)
+    channel = open_channel(f"127.0.0.1:{server.port}", FLAG_SERVICE)
     try:
-        started = time.perf_counter()
+        flags = flags_pb2_grpc.FlagServiceStub(watched)
+        await flags.PutFlag(put_request("new-platform", boolean_flag(default="on")))
+        call = flags.WatchFlags(pb.WatchFlagsRequest(watcher="test"))
+        await next_set(call)
         killed = await flags_pb2_grpc.FlagServiceStub(channel).KillFlag(
             pb.KillFlagRequest(key="new-platform", actor=ADMIN)
         )
         change = await next_set(call)
-        elapsed = time.perf_counter() - started
-    finally:
         call.cancel()
+    finally:
+        await watched.close()
         await channel.close()
 
-    assert elapsed < PROPAGATION_LIMIT_SECONDS
     assert not change.full
     assert list(change.flags) == [killed]
     assert change.revision > 0
 
 
 async def test_a_change_made_on_another_replica_arrives_through_redis(start_flag_server: StartServer) -> None:
-    # A long resync period: only pub/sub can deliver the change in time.
-    watched, other = await start_flag_server(flags_resync_seconds=60), await start_flag_server()
+    # A resync period far beyond next_set's wait: only pub/sub can deliver the change in time.
+    watched, other = await start_flag_server(flags_resync_seconds=NO_RESYNC_SECONDS), await start_flag_server()
     watched_channel = open_channel(f"127.0.0.1:{watched.port}", FLAG_SERVICE)
     other_channel = open_channel(f"127.0.0.1:{other.port}", FLAG_SERVICE)
     try:
-        await asyncio.wait_for(watched.sync.subscribed.wait(), 5)
+        await asyncio.wait_for(watched.sync.subscribed.wait(), WAIT_SECONDS)
         call = flags_pb2_grpc.FlagServiceStub(watched_channel).WatchFlags(pb.WatchFlagsRequest(watcher="test"))
         assert (await next_set(call)).flags == []
 
-        started = time.perf_counter()
         created = await flags_pb2_grpc.FlagServiceStub(other_channel).PutFlag(put_request("from-elsewhere"))
         change = await next_set(call)
-        elapsed = time.perf_counter() - started
         call.cancel()
     finally:
         await watched_channel.close()
         await other_channel.close()
 
-    assert elapsed < PROPAGATION_LIMIT_SECONDS
     assert list(change.flags) == [created]
 
 
@@ -169,9 +170,8 @@ async def test_a_watcher_that_leaves_is_forgotten(flags: Stub, flag_server: Runn
 
     for call in calls:
         call.cancel()
-    for _ in range(100):
-        if flag_server.catalogue.watchers == 0:
-            break
+    # The server learns of each cancellation on its own, a moment later (longer on a busy machine).
+    deadline = time.monotonic() + WAIT_SECONDS
+    while flag_server.catalogue.watchers != 0:
+        assert time.monotonic() < deadline, f"{flag_server.catalogue.watchers} watchers still counted"
         await asyncio.sleep(0.02)
-
-    assert flag_server.catalogue.watchers == 0

@@ -16,6 +16,7 @@ from services.gateway.models import User
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import AccessClaims, TokenSigner, hash_password
 from services.platform.database import Database
+from tests.timing import CALL_DEADLINE_SECONDS
 
 PASSWORD = "correct horse battery staple"
 ROLES = ["admin", "dispatcher", "driver", "customer", "sre"]
@@ -32,7 +33,7 @@ def gateway_settings(customer_address: str, **overrides: object) -> GatewaySetti
         "customer_address": customer_address,
         "jwt_secret": TEST_SECRET,
         "access_log": False,
-        "call_deadline_seconds": 1.0,
+        "call_deadline_seconds": CALL_DEADLINE_SECONDS,
     }
     values.update(overrides)
     return GatewaySettings(**values)  # type: ignore[arg-type]

@@ -15,14 +15,15 @@ from tests.gateway.factories import customer_body
 
 FLAG = "/api/v1/flags/fault.gateway"
 ONE_CUSTOMER = "GET /api/v1/customers/{customer_id}"
-LATENCY_MS = 400
+# Large enough that "not slowed" (under half of it) holds for the other route even on a saturated machine.
+LATENCY_MS = 3000
 
 
 def fault_flag(fault: dict[str, Any]) -> dict[str, Any]:
     return {"state": "ENABLED", "variants": {"fault": fault, "none": {}}, "defaultVariant": "fault"}
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+async def until(check: Callable[[], Awaitable[bool]], within: float = 60.0) -> None:
     """Waits (bounded) for the gateway's watcher to take a change: flags apply asynchronously."""
     deadline = time.monotonic() + within
     while not await check():
@@ -88,4 +89,4 @@ async def test_a_latency_fault_on_a_path_template_slows_that_route_and_not_other
     _, search_seconds = await timed(gateway, "/api/v1/customers?q=5100002", office)
     assert response.status_code == 200, response.text
     assert seconds >= LATENCY_MS / 1000
-    assert search_seconds < LATENCY_MS / 1000, "only the named route is slowed"
+    assert search_seconds < LATENCY_MS / 1000 / 2, "only the named route is slowed"

@@ -21,6 +21,11 @@ from tests.gateway.conftest import bearer, login
 from tests.gateway.factories import customer_body
 
 CUSTOMER_URL = "/api/v1/customers/00000000-0000-0000-0000-000000000000"
+# The bound on how long a failing call may take beyond its deadline: far above anything a saturated machine's
+# scheduling adds, far below a hang (a call without a deadline waits as long as whatever holds it up).
+SLACK_SECONDS = 10.0
+# How long to wait for a condition that must come true (a restarted service answering, a counter moving).
+WAIT_SECONDS = 30.0
 
 
 @pytest.fixture
@@ -48,12 +53,27 @@ async def office_token(client: httpx.AsyncClient) -> dict[str, str]:
     return bearer(response.json()["access_token"])
 
 
+async def readyz_when(gateway: httpx.AsyncClient, holds: Callable[[dict[str, str]], bool]) -> httpx.Response:
+    """/readyz, asked again until its checks are the awaited ones. Each check has a 1 s timeout, which a service
+    that does answer can miss on a busy machine (a first call also connects); one that does not answer never
+    passes it, so asking again cannot hide a failure."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        response = await gateway.get("/readyz")
+        if holds(response.json()["checks"]) or time.monotonic() > deadline:
+            return response
+        await asyncio.sleep(0.1)
+
+
 async def test_stopped_service_is_503_promptly_and_recovers(
     make_gateway, database: Database, redis_client: object, users: dict[str, uuid.UUID]
 ) -> None:
     running = await start(CustomerSettings(), database, port=0)  # type: ignore[call-arg]
     port = running.port
-    gateway = await make_gateway(f"127.0.0.1:{port}")
+    # A deadline no busy machine reaches: a 503 rather than a 504 then shows the call failed fast on the refused
+    # connection instead of waiting for it.
+    deadline_seconds = 5.0
+    gateway = await make_gateway(f"127.0.0.1:{port}", call_deadline_seconds=deadline_seconds)
     headers = await office_token(gateway)
     assert (await gateway.get(CUSTOMER_URL, headers=headers)).status_code == 404
 
@@ -64,18 +84,18 @@ async def test_stopped_service_is_503_promptly_and_recovers(
 
     assert down.status_code == 503
     assert down.headers["content-type"] == "application/problem+json"
-    assert elapsed < 1.0 + 0.5  # within the call deadline (1 s in tests) plus scheduling slack
+    assert elapsed < deadline_seconds + SLACK_SECONDS
     ready = await gateway.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["customer"] == "unavailable"
 
     restarted = await start(CustomerSettings(customer_grpc_port=port), database)  # type: ignore[call-arg]
     try:
-        for _ in range(50):
-            if (await gateway.get(CUSTOMER_URL, headers=headers)).status_code == 404:
-                break
+        # The channel reconnects with backoff (up to 1 s); a busy machine may take longer still.
+        deadline = time.monotonic() + WAIT_SECONDS
+        while (answer := await gateway.get(CUSTOMER_URL, headers=headers)).status_code != 404:
+            assert time.monotonic() < deadline, f"still {answer.status_code} {WAIT_SECONDS:.0f} s after the restart"
             await asyncio.sleep(0.1)
-        assert (await gateway.get(CUSTOMER_URL, headers=headers)).status_code == 404
     finally:
         await restarted.stop(grace=0)
 
@@ -83,7 +103,11 @@ async def test_stopped_service_is_503_promptly_and_recovers(
 async def test_service_that_never_answers_is_503_within_the_deadline(
     make_gateway, black_hole: int, redis_client: object, users: dict[str, uuid.UUID], database: Database
 ) -> None:
-    gateway = await make_gateway(f"127.0.0.1:{black_hole}", call_deadline_seconds=0.5)
+    # gRPC gives up on a connection that sends no SETTINGS frame after its connect timeout (the channel's 100 ms
+    # minimum reconnect backoff; 0.2-0.4 s with retries, measured on a saturated machine): UNAVAILABLE, a 503. A
+    # deadline close to that (0.5 s) could win the race on a busy machine and make it a 504; this one cannot.
+    deadline_seconds = 5.0
+    gateway = await make_gateway(f"127.0.0.1:{black_hole}", call_deadline_seconds=deadline_seconds)
     headers = await office_token(gateway)
 
     started = time.perf_counter()
@@ -92,15 +116,20 @@ async def test_service_that_never_answers_is_503_within_the_deadline(
 
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert elapsed < 0.5 + 0.5
+    assert elapsed < deadline_seconds + SLACK_SECONDS
 
 
 async def test_service_stuck_on_its_database_is_504_at_the_deadline(
     make_gateway, customer_server: int, redis_client: object, users: dict[str, uuid.UUID], database: Database
 ) -> None:
-    gateway = await make_gateway(f"127.0.0.1:{customer_server}", call_deadline_seconds=0.5)
+    deadline_seconds = 0.5
+    gateway = await make_gateway(f"127.0.0.1:{customer_server}", call_deadline_seconds=deadline_seconds)
+    # Setup and checks go through a gateway with a deadline a busy machine cannot reach, so only the call under
+    # test can become a 504.
+    patient = await make_gateway(f"127.0.0.1:{customer_server}", call_deadline_seconds=WAIT_SECONDS)
     headers = await office_token(gateway)
-    created = await gateway.post("/api/v1/customers", json=customer_body(), headers=headers)
+    created = await patient.post("/api/v1/customers", json=customer_body(), headers=headers)
+    assert created.status_code == 201, created.text
     customer_id = created.json()["id"]
 
     timed_out_before = deadline_exceeded_updates()
@@ -117,12 +146,13 @@ async def test_service_stuck_on_its_database_is_504_at_the_deadline(
 
     assert response.status_code == 504, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert elapsed < 0.5 + 0.5
-    after = await gateway.get(f"/api/v1/customers/{customer_id}", headers=headers)
+    # Without the deadline the call would wait on the lock for as long as it is held: here, forever.
+    assert elapsed < deadline_seconds + SLACK_SECONDS
+    after = await patient.get(f"/api/v1/customers/{customer_id}", headers=headers)
     assert after.json()["notes"] == ""
     # The service, whose handler was cancelled at the deadline, counts the call as such, not as OK. The server
     # learns of the deadline on its own, possibly a moment after the gateway answered.
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT_SECONDS
     while deadline_exceeded_updates() == timed_out_before and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     assert deadline_exceeded_updates() == timed_out_before + 1
@@ -148,7 +178,7 @@ async def every_service(
 
 
 async def test_readyz_is_ready_when_everything_answers(every_service: httpx.AsyncClient) -> None:
-    response = await every_service.get("/readyz")
+    response = await readyz_when(every_service, lambda checks: set(checks.values()) == {"ok"})
     assert response.status_code == 200
     assert response.json()["checks"] == {
         "database": "ok",
@@ -163,7 +193,7 @@ async def test_readyz_is_ready_when_everything_answers(every_service: httpx.Asyn
 
 async def test_readyz_names_a_service_that_does_not_answer(gateway: httpx.AsyncClient) -> None:
     # This gateway's routing and tracking addresses have nothing listening.
-    response = await gateway.get("/readyz")
+    response = await readyz_when(gateway, lambda checks: checks["customer"] == "ok")
     assert response.status_code == 503
     assert response.json()["checks"]["routing"] == "unavailable"
     assert response.json()["checks"]["customer"] == "ok"
@@ -172,6 +202,6 @@ async def test_readyz_names_a_service_that_does_not_answer(gateway: httpx.AsyncC
 async def test_healthz_and_metrics(every_service: httpx.AsyncClient) -> None:
     gateway = every_service
     assert (await gateway.get("/healthz")).json() == {"status": "ok"}
-    await gateway.get("/readyz")
+    await readyz_when(gateway, lambda checks: set(checks.values()) == {"ok"})
     metrics = (await gateway.get("/metrics")).text
     assert 'luckygas_gateway_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics

@@ -42,7 +42,12 @@ def web_program(port: int, name: str = "web") -> SupervisedProgram:
     return SupervisedProgram(name, [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"])
 
 
-def wait_for(condition: object, timeout: float) -> bool:
+# How long to wait for what must happen (a program started by supervisord, a process gone): generous, because
+# starting a Python program takes seconds on a saturated machine.
+WAIT_SECONDS = 60.0
+
+
+def wait_for(condition: object, timeout: float = WAIT_SECONDS) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():  # type: ignore[operator]
@@ -66,7 +71,7 @@ def supervisord(layout: Layout) -> Iterator[SupervisorClient]:
     if client.is_running():
         pid = client.pid()
         client.shutdown()
-        wait_until_gone([pid], 20)
+        wait_until_gone([pid], WAIT_SECONDS)
     terminate(find_platform_processes(layout))
 
 
@@ -217,23 +222,22 @@ def test_supervisord_restarts_a_killed_program_and_shuts_down_leaving_nothing(
 ) -> None:
     port = free_port()
     write_config(layout, [web_program(port)])
-    supervisord_pid = start_supervisord(layout)
+    supervisord_pid = start_supervisord(layout, timeout=WAIT_SECONDS)
     supervisord.start("web")
-    assert wait_for(lambda: supervisord.process("web").state == "RUNNING" and port_is_open(port), 10)
+    assert wait_for(lambda: supervisord.process("web").state == "RUNNING" and port_is_open(port))
     first_pid = supervisord.process("web").pid
 
     os.kill(first_pid, signal.SIGKILL)
 
     assert wait_for(
-        lambda: supervisord.process("web").state == "RUNNING" and supervisord.process("web").pid not in (0, first_pid),
-        10,
+        lambda: supervisord.process("web").state == "RUNNING" and supervisord.process("web").pid not in (0, first_pid)
     )
     second_pid = supervisord.process("web").pid
-    assert wait_for(lambda: port_is_open(port), 10)
+    assert wait_for(lambda: port_is_open(port))
 
     supervisord.stop("web")
     supervisord.shutdown()
-    assert wait_until_gone([supervisord_pid], 20) == []
+    assert wait_until_gone([supervisord_pid], WAIT_SECONDS) == []
     assert find_platform_processes(layout, [supervisord_pid, first_pid, second_pid]) == []
     assert not port_is_open(port)
 
@@ -243,16 +247,16 @@ def test_down_after_supervisord_died_stops_the_programs_it_left_behind(
 ) -> None:
     port = free_port()
     write_config(layout, [web_program(port)])
-    supervisord_pid = start_supervisord(layout)
+    supervisord_pid = start_supervisord(layout, timeout=WAIT_SECONDS)
     supervisord.start("web")
-    assert wait_for(lambda: port_is_open(port), 10)
+    assert wait_for(lambda: port_is_open(port))
     orphan = supervisord.process("web").pid
     os.kill(supervisord_pid, signal.SIGKILL)
-    assert wait_until_gone([supervisord_pid], 10) == []
+    assert wait_until_gone([supervisord_pid], WAIT_SECONDS) == []
 
     assert find_platform_processes(layout) == [orphan]
     assert cli.main(["down", "--data-dir", str(layout.data_dir)]) == 0
-    assert wait_until_gone([orphan], 5) == []
+    assert wait_until_gone([orphan], WAIT_SECONDS) == []
     assert "stopping them" in capsys.readouterr().out
 
 
@@ -261,7 +265,7 @@ def test_a_program_added_to_the_config_joins_a_running_supervisord(
 ) -> None:
     first, second = web_program(free_port(), "first"), web_program(free_port(), "second")
     write_config(layout, [first])
-    start_supervisord(layout)
+    start_supervisord(layout, timeout=WAIT_SECONDS)
 
     write_config(layout, [first, second])
     changes = supervisord.update()

@@ -21,6 +21,7 @@ from services.platform.database import Database
 from services.platform.grpc_client import open_channel
 from tests.conftest import Stores
 from tests.order.factories import count, create_customer, today
+from tests.timing import CALL_DEADLINE_SECONDS
 
 
 def demo_customers() -> list[CustomerInfo]:
@@ -59,7 +60,7 @@ def test_the_demo_history_makes_a_due_list_of_about_two_hundred() -> None:
 
 @pytest.fixture
 async def directory(customer_server: int) -> AsyncIterator[CustomerDirectory]:
-    channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
+    channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE, default_deadline=CALL_DEADLINE_SECONDS)
     yield CustomerDirectory(channel)
     await channel.close()
 

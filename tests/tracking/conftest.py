@@ -11,12 +11,15 @@ from luckygas.tracking.v1 import tracking_pb2_grpc
 
 from services.platform.database import Database
 from services.platform.grpc_client import open_channel
+from tests.timing import CALL_DEADLINE_SECONDS
 from tests.tracking.factories import TRACKING_SERVICE, Events
 
 
 @pytest.fixture
 async def tracking(tracking_server: int) -> AsyncIterator[tracking_pb2_grpc.TrackingServiceStub]:
-    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{tracking_server}", TRACKING_SERVICE, default_deadline=10)
+    channel: grpc.aio.Channel = open_channel(
+        f"127.0.0.1:{tracking_server}", TRACKING_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+    )
     yield tracking_pb2_grpc.TrackingServiceStub(channel)
     await channel.close()
 

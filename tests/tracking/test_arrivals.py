@@ -78,7 +78,9 @@ async def test_a_driver_is_marked_arrived_once_within_100_m_of_the_next_stop_and
     await events.deliver(route)
     pubsub = redis_client.pubsub()
     await pubsub.subscribe(CHANNEL)
-    await pubsub.get_message(timeout=1)  # the subscription confirmation
+    # The subscription confirmation, waited for generously: it returns as soon as it comes, and a later read would
+    # otherwise take it (and give None, subscribe messages being ignored) and end the reading below early.
+    await pubsub.get_message(timeout=30)
 
     def at(step: int) -> datetime:
         return start + timedelta(seconds=15 * step)
@@ -114,7 +116,12 @@ async def test_a_driver_is_marked_arrived_once_within_100_m_of_the_next_stop_and
     }
     messages = []
     async with pubsub:
-        while (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)) is not None:
+        # The first two must come (each batch that moved the position forward published before it was answered), so
+        # they are waited for generously; after them a short silence ends the reading.
+        while True:
+            timeout = 30 if len(messages) < 2 else 0.5
+            if (message := await pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)) is None:
+                break
             messages.append(json.loads(message["data"]))
     # After the arrival the live feed watches the second stop.
     assert messages[1]["next_stop"]["stop_id"] == stops[1].stop_id

@@ -17,6 +17,7 @@ from services.platform.database import Database
 from services.platform.grpc_client import open_channel
 from services.tracking.app import position_service, start
 from services.tracking.settings import TrackingSettings
+from tests.timing import CALL_DEADLINE_SECONDS
 from tests.tracking.factories import DEPOT, TRACKING_SERVICE, batch, count, driver, fix, north_of, now
 
 Stub = tracking_pb2_grpc.TrackingServiceStub
@@ -31,7 +32,9 @@ async def without_redis(tracking_database: Database) -> AsyncIterator[Stub]:
     """A tracking server whose Redis is nowhere to be found."""
     redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
     running = await start(TrackingSettings(), tracking_database, redis, port=0)
-    channel: grpc.aio.Channel = open_channel(f"127.0.0.1:{running.port}", TRACKING_SERVICE, default_deadline=10)
+    channel: grpc.aio.Channel = open_channel(
+        f"127.0.0.1:{running.port}", TRACKING_SERVICE, default_deadline=CALL_DEADLINE_SECONDS
+    )
     yield tracking_pb2_grpc.TrackingServiceStub(channel)
     await channel.close()
     await running.stop(grace=0)

@@ -187,11 +187,14 @@ async def test_the_new_latest_position_is_published_on_positions_live_only_when_
     newest = fix(north_of(DEPOT, 200), moment, accuracy_m=5.0, speed_mps=-1, heading_deg=-1, battery=0.42)
     async with redis_client.pubsub() as pubsub:
         await pubsub.subscribe(CHANNEL)
-        await pubsub.get_message(timeout=1)  # the subscription confirmation
+        # The subscription confirmation, waited for generously: it returns as soon as it comes, and a later read
+        # would otherwise take it (and give None, subscribe messages being ignored) instead of the position.
+        await pubsub.get_message(timeout=30)
 
         await drivers.RecordPositions(batch("driver01", [fix(DEPOT, moment - timedelta(seconds=15)), newest]))
         await drivers.RecordPositions(batch("driver01", [fix(DEPOT, moment - timedelta(minutes=5))]))  # older: silent
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30)
+        # Silence, checked after the message that must come has come: a short wait is enough.
         silence = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.3)
 
     assert message is not None

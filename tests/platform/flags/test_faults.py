@@ -29,6 +29,10 @@ from services.platform.interceptors import standard_interceptors
 from tests.platform.flags.conftest import WatchOnlyFlagService
 
 FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
+# Slowed is at least the latency (a lower bound: a busy machine only adds to it); not slowed is under half of it,
+# a margin no saturated machine eats on a local call.
+LATENCY_MS = 2000
+NOT_SLOWED_SECONDS = LATENCY_MS / 1000 / 2
 
 
 def test_a_fault_variant_is_parsed() -> None:
@@ -94,7 +98,8 @@ async def faulty_server(store: FlagStore) -> AsyncIterator[tuple[GrpcServer, fla
         ["luckygas.flags.v1.FlagService"],
         interceptors=[*standard_interceptors(), interceptor],
     )
-    channel = open_channel(f"127.0.0.1:{running.port}", FLAG_SERVICE, default_deadline=5)
+    # Far above LATENCY_MS: a slowed call must end by answering, not at its deadline.
+    channel = open_channel(f"127.0.0.1:{running.port}", FLAG_SERVICE, default_deadline=30)
     yield running, flags_pb2_grpc.FlagServiceStub(channel)
     await channel.close()
     await running.stop(grace=0)
@@ -115,11 +120,11 @@ async def test_latency_is_added_to_the_chosen_method_only(
     store: FlagStore, faulty_server: tuple[GrpcServer, flags_pb2_grpc.FlagServiceAsyncStub]
 ) -> None:
     _, stub = faulty_server
-    set_fault(store, {"latency_ms": [150, 150], "methods": ["GetFlag"]}, version=1)
-    assert await timed(stub.GetFlag(flags_pb2.GetFlagRequest(key="a"))) >= 0.15
-    assert await timed(stub.ListFlags(flags_pb2.ListFlagsRequest())) < 0.15
-    set_fault(store, {"latency_ms": [150, 150], "methods": ["GetFlag"]}, version=2, state="DISABLED")
-    assert await timed(stub.GetFlag(flags_pb2.GetFlagRequest(key="a"))) < 0.15
+    set_fault(store, {"latency_ms": [LATENCY_MS, LATENCY_MS], "methods": ["GetFlag"]}, version=1)
+    assert await timed(stub.GetFlag(flags_pb2.GetFlagRequest(key="a"))) >= LATENCY_MS / 1000
+    assert await timed(stub.ListFlags(flags_pb2.ListFlagsRequest())) < NOT_SLOWED_SECONDS
+    set_fault(store, {"latency_ms": [LATENCY_MS, LATENCY_MS], "methods": ["GetFlag"]}, version=2, state="DISABLED")
+    assert await timed(stub.GetFlag(flags_pb2.GetFlagRequest(key="a"))) < NOT_SLOWED_SECONDS
 
 
 async def test_errors_are_injected_at_the_configured_rate_with_the_chosen_status(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +24,11 @@ from tests.platform.flags.conftest import (
     start_flag_service,
 )
 
+# How long to wait for what must happen: generous, so a saturated machine cannot make it late.
+WAIT_SECONDS = 30.0
 
-async def until(check: Callable[[], bool], within: float = 15.0) -> None:
+
+async def until(check: Callable[[], bool], within: float = WAIT_SECONDS) -> None:
     async def holds() -> bool:
         return check()
 
@@ -137,7 +141,7 @@ async def test_the_watcher_loads_the_full_set_then_follows_changes(
     service.change("new-order-flow", boolean_definition("off"))
     store = FlagStore()
     async with FlagWatcher(store, f"127.0.0.1:{running.port}", watcher="order") as watcher:
-        assert await watcher.wait_until_loaded(within=10)
+        assert await watcher.wait_until_loaded(within=WAIT_SECONDS)
         assert value(store, "new-order-flow") is False
         assert watcher.stream_connected
         service.change("new-order-flow", boolean_definition("off", state="DISABLED"))
@@ -148,17 +152,23 @@ async def test_the_watcher_loads_the_full_set_then_follows_changes(
     assert not watcher.stream_connected
 
 
+def failed_streams(caplog: pytest.LogCaptureFixture) -> int:
+    """The watch stream's failures so far: the watcher logs each one (then retries after its backoff)."""
+    return sum(1 for record in caplog.records if str(record.msg).startswith("flag watch stream failed"))
+
+
 async def test_the_watcher_serves_the_last_flags_while_the_service_is_down_and_resyncs_after(
-    flag_service: tuple[WatchOnlyFlagService, GrpcServer],
+    flag_service: tuple[WatchOnlyFlagService, GrpcServer], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="services.platform.flags.local")
     service, running = flag_service
     service.change("a", boolean_definition("on"))
     store = FlagStore()
     async with FlagWatcher(store, f"127.0.0.1:{running.port}", watcher="order", max_backoff=0.2) as watcher:
-        assert await watcher.wait_until_loaded(within=10)
+        assert await watcher.wait_until_loaded(within=WAIT_SECONDS)
         await running.stop(grace=0)
         await until(lambda: not watcher.stream_connected)
-        await asyncio.sleep(0.3)  # a few failed reconnects
+        await until(lambda: failed_streams(caplog) >= 3)  # a few failed reconnects, counted rather than timed
         assert value(store, "a") is True  # fail static
         service.change("a", boolean_definition("off"))  # changed while this process could not hear it
         service.change("b", boolean_definition("on"))
@@ -173,7 +183,7 @@ async def test_the_watcher_serves_the_last_flags_while_the_service_is_down_and_r
 async def test_redis_delivers_changes_without_the_stream(redis_client: aioredis.Redis) -> None:
     store = FlagStore()
     async with FlagWatcher(store, None, watcher="order", redis=redis_client) as watcher:
-        await asyncio.wait_for(watcher.redis_subscribed.wait(), 10)
+        await asyncio.wait_for(watcher.redis_subscribed.wait(), WAIT_SECONDS)
         await redis_client.publish(CHANGES_CHANNEL, "not json")
         payload = {
             "revision": 1,
