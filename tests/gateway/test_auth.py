@@ -8,7 +8,9 @@ import uuid
 
 import httpx
 import jwt
+import pytest
 
+from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
 from services.platform import clock
 from tests.gateway.conftest import PASSWORD, TEST_SECRET, bearer, login
 
@@ -136,3 +138,31 @@ async def test_login_flood_is_limited_across_gateway_processes(
     assert limited.status_code == 429
     assert 0 < int(limited.headers["Retry-After"]) <= 60
     assert limited.headers["content-type"] == PROBLEM
+
+
+async def test_token_issued_in_the_future_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+    claims = jwt.decode(tokens["dispatcher"], options={"verify_signature": False})
+    claims["iat"] = int(clock.timestamp()) + 3600
+    early = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+
+    response = await gateway.get("/api/v1/auth/me", headers=bearer(early))
+
+    assert response.status_code == 401
+
+
+def test_tokens_follow_the_platforms_clock_when_it_is_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A platform run a year back (or ahead) issues tokens that its own clock accepts and expires."""
+    signer = TokenSigner(TEST_SECRET, access_seconds=600, refresh_seconds=3600)
+    claims = AccessClaims(uuid.uuid4(), "dispatcher", "dispatcher", None)
+    try:
+        for offset in (-365 * 86_400, 365 * 86_400):
+            monkeypatch.setenv(clock.OFFSET_VARIABLE, str(offset))
+            clock.offset_seconds.cache_clear()
+            assert signer.read_access(signer.access_token(claims)) == claims
+            stale = jwt.decode(signer.access_token(claims), options={"verify_signature": False})
+            stale["exp"] = int(clock.timestamp()) - 1
+            with pytest.raises(TokenError, match="expired"):
+                signer.read_access(jwt.encode(stale, TEST_SECRET, algorithm="HS256"))
+    finally:
+        monkeypatch.undo()
+        clock.offset_seconds.cache_clear()
