@@ -26,6 +26,18 @@ FIRST_CODE = 8_000_001
 SEARCH_WORD = "端對端"
 
 
+# A module's first test also waits for its platform's `luckygas up`, which takes minutes on a saturated machine:
+# the suite's 300 s per test is too short for that, not for a hang.
+E2E_TIMEOUT_SECONDS = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Called with every item of the session, not only e2e's: pick ours by their marker.
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_SECONDS))
+
+
 @dataclass
 class Platform:
     data_dir: Path
