@@ -19,7 +19,7 @@ from prometheus_client import Counter
 
 from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
-from services.platform.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from services.platform.errors import FieldViolation, InvalidArgument, NotFound
 from services.platform.outbox import record_event
 from services.tracking.days import day_bounds, parse_day
 from services.tracking.geo import StraightLineTravel, haversine_m
@@ -214,11 +214,10 @@ class ProgressService:
             repository = TrackingRepository(session)
             await repository.lock_driver(driver)
             found = await repository.stop_with_route(stop_uuid)
-            if found is None:
-                raise NotFound(f"stop {stop_id} is on no route known to tracking")
+            # Another driver's stop looks exactly like a missing one: a driver learns nothing of other routes.
+            if found is None or found[1].driver != driver:
+                raise NotFound(f"stop {stop_id} is on no route of {driver} known to tracking")
             _, route = found
-            if route.driver != driver:
-                raise PermissionDenied(f"stop {stop_id} is on {route.driver}'s route, not {driver}'s")
             state = await self._state(repository, route, stop_uuid)
             if state.status != "planned":
                 return state  # already arrived, delivered, failed or cancelled: repeating is a no-op

@@ -7,6 +7,9 @@ import struct
 import zlib
 from typing import Any
 
+from fastapi.routing import APIRoute
+
+from services.gateway.security import Allow
 from tests.customer.factories import next_code
 from tests.order.factories import day
 
@@ -79,3 +82,13 @@ def delivery_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def declared_roles(route: APIRoute) -> frozenset[str] | None:
+    """The roles a route declares with its Allow dependency (directly or one level down); None when it declares none."""
+    declared = [d.call for d in route.dependant.dependencies if isinstance(d.call, Allow)]
+    declared += [
+        sub.call for d in route.dependant.dependencies for sub in d.dependencies if isinstance(sub.call, Allow)
+    ]
+    assert len(declared) <= 1, f"{route.path} declares its roles more than once"
+    return declared[0].roles if declared else None

@@ -9,8 +9,8 @@ import pytest
 from fastapi.routing import APIRoute
 
 from services.gateway.app import API_ROUTERS, PLUMBING_ROUTERS, create_app
-from services.gateway.security import Allow
 from tests.gateway.conftest import ROLES, bearer, gateway_settings
+from tests.gateway.factories import declared_roles
 
 OFFICE = {"admin", "dispatcher"}
 EVERYONE = set(ROLES)
@@ -96,18 +96,11 @@ def test_the_matrix_lists_every_route_and_each_declares_its_roles(embedded_store
     documented = create_app(gateway_settings("127.0.0.1:1")).openapi()["paths"]
     assert {path for _, path, _ in MATRIX} - {"/metrics"} == set(documented)
     for method, path, allowed in MATRIX:
-        declared = [d.call for d in routes[(method, path)].dependant.dependencies if isinstance(d.call, Allow)]
-        declared += [
-            sub.call
-            for d in routes[(method, path)].dependant.dependencies
-            for sub in d.dependencies
-            if isinstance(sub.call, Allow)
-        ]
+        declared = declared_roles(routes[(method, path)])
         if allowed is PUBLIC:
-            assert not declared, f"{method} {path} is public but declares roles"
+            assert declared is None, f"{method} {path} is public but declares roles"
         else:
-            assert len(declared) == 1, f"{method} {path} must declare its roles exactly once"
-            assert declared[0].roles == allowed
+            assert declared == allowed, f"{method} {path} must declare its roles exactly once"
 
 
 CASES = [(method, path, role) for method, path, allowed in MATRIX if allowed is not PUBLIC for role in [None, *ROLES]]

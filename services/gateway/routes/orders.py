@@ -7,9 +7,11 @@ import binascii
 from datetime import date, datetime
 from typing import Annotated
 
+import grpc
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.order.v1 import order_pb2 as pb
+from luckygas.routing.v1 import routing_pb2 as routing_pb
 from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
@@ -389,8 +391,27 @@ async def assign_order(order_id: str, body: Assignment, context: Context, claims
     return await _transition(context, claims, order_id, pb.ORDER_STATUS_ASSIGNED, route_id=body.route_id)
 
 
+async def _in_the_field(context: GatewayContext, claims: AccessClaims, order_id: str) -> None:
+    """A driver acts only on orders of their own published route (the route of the order's date, so an offline
+    backlog of an earlier day still syncs); another driver's order looks like a missing one. The office acts on any."""
+    if claims.role != DRIVER:
+        return
+    order = await context.orders.GetOrder(pb.GetOrderRequest(id=order_id))
+    try:
+        route = await context.routing.GetDriverRoute(
+            routing_pb.GetDriverRouteRequest(driver=claims.username, date=order.scheduled_date)
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.NOT_FOUND:  # no published route of theirs that day
+            raise
+        route = None
+    if route is None or all(stop.order_id != order_id for stop in route.stops):
+        raise NotFound(f"order {order_id} does not exist")
+
+
 @router.post("/{order_id}/start-delivery", response_model=OrderOut)
 async def start_delivery(order_id: str, context: Context, claims: Field_) -> OrderOut:
+    await _in_the_field(context, claims, order_id)
     return await _transition(context, claims, order_id, pb.ORDER_STATUS_IN_DELIVERY)
 
 
@@ -399,6 +420,7 @@ async def complete_delivery(
     order_id: str, body: DeliveryIn, context: Context, claims: Field_, idempotency_key: IdempotencyKey
 ) -> OrderOut:
     """Record a delivery with proof. Repeating the request with the same Idempotency-Key is a no-op."""
+    await _in_the_field(context, claims, order_id)
     order = await context.orders.CompleteDelivery(
         pb.CompleteDeliveryRequest(
             id=order_id, proof=delivery_proof(body), request_id=idempotency_key, actor=claims.username
@@ -412,6 +434,7 @@ async def fail_delivery(
     order_id: str, body: DeliveryFailure, context: Context, claims: Field_, idempotency_key: IdempotencyKey
 ) -> OrderOut:
     """Record a failed visit at the door: not_home, refused or wrong_address."""
+    await _in_the_field(context, claims, order_id)
     order = await context.orders.FailDelivery(
         pb.FailDeliveryRequest(
             id=order_id, reason=body.reason, notes=body.notes, request_id=idempotency_key, actor=claims.username
