@@ -88,6 +88,10 @@ class AuthService:
             return
         await self.refresh_tokens.revoke_family(claims.family_id, utc_now())
 
+    async def logout_everywhere(self, user_id: uuid.UUID) -> None:
+        """Revoke every refresh token of the user (their access tokens are denied by the caller)."""
+        await self.refresh_tokens.revoke_user(user_id, utc_now())
+
     async def _issue(self, user: User, family_id: uuid.UUID) -> TokenPair:
         access = self.signer.access_token(AccessClaims(user.id, user.username, user.role, user.customer_code))
         refresh, claims = self.signer.refresh_token(user.id, family_id)

@@ -15,6 +15,7 @@ from luckygas.routing.v1 import routing_pb2, routing_pb2_grpc
 from luckygas.tracking.v1 import tracking_pb2, tracking_pb2_grpc
 
 from services.gateway.ratelimit import RateLimiter
+from services.gateway.revocations import Revocations
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import TokenSigner
 from services.platform.database import Database, create_engine
@@ -36,6 +37,7 @@ class GatewayContext:
     redis: aioredis.Redis
     signer: TokenSigner
     login_limiter: RateLimiter
+    revocations: Revocations
     customer_channel: grpc.aio.Channel
     customers: customer_pb2_grpc.CustomerServiceStub
     customer_health: health_pb2_grpc.HealthStub
@@ -84,6 +86,7 @@ class GatewayContext:
             login_limiter=RateLimiter(
                 redis, "luckygas:gateway:login", settings.login_attempts_per_window, settings.login_window_seconds
             ),
+            revocations=Revocations(redis, settings.access_token_seconds),
             customer_channel=channel,
             customers=customer_pb2_grpc.CustomerServiceStub(channel),
             customer_health=health_pb2_grpc.HealthStub(channel),

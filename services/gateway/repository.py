@@ -47,3 +47,11 @@ class RefreshTokenRepository:
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=at)
         )
+
+    async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> None:
+        """Every login of the user ends: each of their refresh tokens still valid is revoked."""
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.context import GatewayContext
 from services.gateway.errors import Unauthenticated
-from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
+from services.gateway.tokens import AccessClaims, TokenError
 from services.platform.errors import PermissionDenied
 
 ADMIN, DISPATCHER, DRIVER, CUSTOMER, SRE = "admin", "dispatcher", "driver", "customer", "sre"
@@ -31,11 +32,13 @@ class Allow:
     ) -> AccessClaims:
         if credentials is None:
             raise Unauthenticated("an access token is required (Authorization: Bearer …)")
-        signer: TokenSigner = request.app.state.gateway.signer
+        context: GatewayContext = request.app.state.gateway
         try:
-            claims = signer.read_access(credentials.credentials)
+            claims = context.signer.read_access(credentials.credentials)
         except TokenError as error:
             raise Unauthenticated(f"the access token is not valid: {error}") from error
+        if await context.revocations.is_revoked(claims):
+            raise Unauthenticated("the access token was revoked (logged out); log in again")
         if claims.role not in self.roles:
             raise PermissionDenied(f"role {claims.role} may not do this")
         return claims

@@ -45,6 +45,11 @@ class AccessClaims:
     username: str
     role: str
     customer_code: str | None
+    # Read from a token (empty when the claims are about to be signed): its id, and when it was issued and expires,
+    # in seconds since the epoch. The deny-list (revocations.py) needs them.
+    token_id: str = ""
+    issued_at: float = 0.0
+    expires_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,9 @@ class TokenSigner:
             "usr": claims.username,
             "role": claims.role,
             "cc": claims.customer_code,
-            "iat": now,
+            # To the millisecond (NumericDate may have a fraction): "log out everywhere" denies tokens issued up to
+            # its moment, and a login right after it must not fall in the same whole second.
+            "iat": round(now.timestamp(), 3),
             "exp": now + timedelta(seconds=self.access_seconds),
             "jti": uuid.uuid4().hex,
         }
@@ -104,9 +111,9 @@ class TokenSigner:
             raise TokenError(str(error)) from error
         now = clock.timestamp()
         try:
-            expires, issued = int(payload["exp"]), int(payload["iat"])
+            expires, issued = float(payload["exp"]), float(payload["iat"])
         except (TypeError, ValueError, OverflowError) as error:
-            raise TokenError("exp and iat must be integers") from error
+            raise TokenError("exp and iat must be numbers") from error
         if expires <= now:
             raise TokenError("Signature has expired")
         if issued > now + ISSUED_AT_LEEWAY_SECONDS:
@@ -118,7 +125,15 @@ class TokenSigner:
     def read_access(self, token: str) -> AccessClaims:
         payload = self._decode(token, "access")
         try:
-            return AccessClaims(uuid.UUID(payload["sub"]), str(payload["usr"]), str(payload["role"]), payload.get("cc"))
+            return AccessClaims(
+                uuid.UUID(payload["sub"]),
+                str(payload["usr"]),
+                str(payload["role"]),
+                payload.get("cc"),
+                token_id=str(payload["jti"]),
+                issued_at=float(payload["iat"]),
+                expires_at=float(payload["exp"]),
+            )
         except (KeyError, ValueError) as error:
             raise TokenError("malformed claims") from error
 

@@ -86,6 +86,45 @@ async def test_logout_revokes_the_refresh_token(gateway: httpx.AsyncClient, user
     assert refreshed.status_code == 401
 
 
+async def test_after_logout_the_access_token_is_refused_at_once_and_other_sessions_go_on(
+    gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]
+) -> None:
+    phone = (await login(gateway, "dispatcher")).json()
+    desk = (await login(gateway, "dispatcher")).json()
+
+    out = await gateway.post(
+        "/api/v1/auth/logout", json={"refresh_token": phone["refresh_token"]}, headers=bearer(phone["access_token"])
+    )
+    again = await gateway.post(
+        "/api/v1/auth/logout", json={"refresh_token": phone["refresh_token"]}, headers=bearer(phone["access_token"])
+    )
+
+    assert out.status_code == 204
+    refused = await gateway.get("/api/v1/auth/me", headers=bearer(phone["access_token"]))
+    assert refused.status_code == again.status_code == 401
+    assert "revoked" in refused.json()["detail"]
+    assert (await gateway.get("/api/v1/auth/me", headers=bearer(desk["access_token"]))).status_code == 200
+
+
+async def test_logout_everywhere_ends_every_session_of_the_user_and_a_new_login_works(
+    gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]
+) -> None:
+    phone = (await login(gateway, "dispatcher")).json()
+    desk = (await login(gateway, "dispatcher")).json()
+    someone_else = (await login(gateway, "admin")).json()
+
+    out = await gateway.post("/api/v1/auth/logout-all", headers=bearer(desk["access_token"]))
+    fresh = (await login(gateway, "dispatcher")).json()
+
+    assert out.status_code == 204
+    for session in (phone, desk):
+        assert (await gateway.get("/api/v1/auth/me", headers=bearer(session["access_token"]))).status_code == 401
+        refreshed = await gateway.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        assert refreshed.status_code == 401
+    for session in (fresh, someone_else):
+        assert (await gateway.get("/api/v1/auth/me", headers=bearer(session["access_token"]))).status_code == 200
+
+
 def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -158,7 +197,13 @@ def test_tokens_follow_the_platforms_clock_when_it_is_moved(monkeypatch: pytest.
         for offset in (-365 * 86_400, 365 * 86_400):
             monkeypatch.setenv(clock.OFFSET_VARIABLE, str(offset))
             clock.offset_seconds.cache_clear()
-            assert signer.read_access(signer.access_token(claims)) == claims
+            read = signer.read_access(signer.access_token(claims))
+            assert (read.user_id, read.username, round(read.expires_at - read.issued_at)) == (
+                claims.user_id,
+                "dispatcher",
+                600,
+            )
+            assert abs(read.issued_at - clock.timestamp()) < 60
             stale = jwt.decode(signer.access_token(claims), options={"verify_signature": False})
             stale["exp"] = int(clock.timestamp()) - 1
             with pytest.raises(TokenError, match="expired"):

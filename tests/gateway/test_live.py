@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
@@ -124,6 +125,29 @@ async def test_unauthenticated_and_other_roles_are_closed(
             await receive(connection)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == code
+
+
+async def test_a_socket_whose_token_is_revoked_is_closed_and_cannot_reconnect(
+    live_url: str, tokens: dict[str, str]
+) -> None:
+    url = f"{live_url}?access_token={tokens['dispatcher']}"
+    gateway = live_url.replace("ws://", "http://", 1).removesuffix("/api/v1/live")
+    async with websockets.connect(url) as connection:
+        await ready(connection)
+        async with httpx.AsyncClient(base_url=gateway) as client:
+            out = await client.post(
+                "/api/v1/auth/logout-all", headers={"Authorization": f"Bearer {tokens['dispatcher']}"}
+            )
+        assert out.status_code == 204, out.text
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(connection)
+    async with websockets.connect(url) as again:
+        with pytest.raises(ConnectionClosed) as refused:
+            await receive(again)
+
+    for ended in (closed.value, refused.value):
+        assert ended.rcvd is not None
+        assert (ended.rcvd.code, "revoked" in ended.rcvd.reason) == (4401, True)
 
 
 async def test_reconnecting_with_the_last_cursor_misses_nothing(

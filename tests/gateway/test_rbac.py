@@ -23,6 +23,7 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("POST", "/api/v1/auth/login", PUBLIC),
     ("POST", "/api/v1/auth/refresh", PUBLIC),
     ("POST", "/api/v1/auth/logout", EVERYONE),
+    ("POST", "/api/v1/auth/logout-all", EVERYONE),
     ("GET", "/api/v1/auth/me", EVERYONE),
     ("POST", "/api/v1/customers", OFFICE),
     ("GET", "/api/v1/customers", OFFICE),

@@ -62,9 +62,19 @@ async def refresh(body: RefreshRequest, context: Context) -> TokenResponse:
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(body: RefreshRequest, context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
-    """Revoke the login behind this refresh token. Access tokens expire on their own within minutes."""
+    """End this session: the login behind this refresh token, and the access token that calls (at once, on every
+    gateway and open live-feed socket). Repeating it changes nothing."""
     async with context.database.session() as session:
         await _auth_service(context, session).logout(body.refresh_token)
+    await context.revocations.revoke_token(claims)
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_everywhere(context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
+    """End every session of this user, on every device: all refresh tokens, and every access token issued so far."""
+    async with context.database.session() as session:
+        await _auth_service(context, session).logout_everywhere(claims.user_id)
+    await context.revocations.revoke_user(claims.user_id)
 
 
 @router.get("/me", response_model=Me)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
+from services.gateway.context import GatewayContext
 from services.gateway.live import (
     CLOSE_TOO_SLOW,
     LIVE_POSITIONS_SENT,
@@ -16,8 +17,9 @@ from services.gateway.live import (
     LiveHub,
     observe_position_delay,
 )
+from services.gateway.revocations import Revocations
 from services.gateway.security import ADMIN, CUSTOMER, DISPATCHER
-from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
+from services.gateway.tokens import AccessClaims, TokenError
 
 router = APIRouter(tags=["live"])
 
@@ -28,6 +30,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_CURSOR = 4400
 SLOW_CLOSE_SECONDS = 2.0
+# How often an open socket asks whether its token was revoked: a logged-out session stops seeing events this soon.
+REVOCATION_CHECK_SECONDS = 2.0
 
 
 def visibility(claims: AccessClaims) -> Any:
@@ -69,13 +73,16 @@ async def live_feed(
     Close codes: 4401 not authenticated, 4403 role may not watch, 4400 bad cursor, 4008 fell behind.
     """
     await websocket.accept()
-    signer: TokenSigner = websocket.app.state.gateway.signer
+    context: GatewayContext = websocket.app.state.gateway
     hub: LiveHub = websocket.app.state.live
     token = _token(websocket, access_token)
     try:
-        claims = signer.read_access(token or "")
+        claims = context.signer.read_access(token or "")
     except TokenError:
         await websocket.close(CLOSE_UNAUTHENTICATED, "a valid access token is required")
+        return
+    if await context.revocations.is_revoked(claims):
+        await websocket.close(CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)")
         return
     if claims.role not in LIVE_ROLES:
         await websocket.close(CLOSE_FORBIDDEN, f"role {claims.role} may not watch the live feed")
@@ -130,13 +137,22 @@ async def live_feed(
         positions = asyncio.create_task(follow_positions())
         disconnected = asyncio.create_task(_wait_for_disconnect(websocket))
         behind = asyncio.create_task(client.fell_behind.wait())
+        revoked = asyncio.create_task(_until_revoked(context.revocations, claims))
         try:
             done, _ = await asyncio.wait(
-                {following, positions, disconnected, behind}, return_when=asyncio.FIRST_COMPLETED
+                {following, positions, disconnected, behind, revoked}, return_when=asyncio.FIRST_COMPLETED
             )
             failed = [sender for sender in (following, positions) if sender in done]
             if failed:
                 failed[0].result()  # a failed send: re-raise it
+            elif revoked in done and disconnected not in done:
+                following.cancel()
+                positions.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        websocket.close(CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)"),
+                        SLOW_CLOSE_SECONDS,
+                    )
             elif behind in done and disconnected not in done:
                 # The hub marked this client behind instead of waiting for it. Give the send in progress a
                 # moment; a socket that stays full means a stalled client, which is abandoned (the server then
@@ -149,12 +165,19 @@ async def live_feed(
                         SLOW_CLOSE_SECONDS,
                     )
         finally:
-            for task in (following, positions, disconnected, behind):
+            for task in (following, positions, disconnected, behind, revoked):
                 task.cancel()
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
         hub.unsubscribe(client)
+
+
+async def _until_revoked(revocations: Revocations, claims: AccessClaims) -> None:
+    """Returns once the socket's token is revoked (a logout, or its user's sessions ended), asked every few seconds:
+    the list lives in Redis, shared with every gateway process, so there is no local event to wait on."""
+    while not await revocations.is_revoked(claims):  # noqa: ASYNC110 - polling another process's state
+        await asyncio.sleep(REVOCATION_CHECK_SECONDS)
 
 
 async def _wait_for_disconnect(websocket: WebSocket) -> None:
