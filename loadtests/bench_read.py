@@ -14,12 +14,15 @@ import json
 import os
 import statistics
 import subprocess
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import redis.asyncio as aioredis
 
 from loadtests.harness import (
     REPOSITORY,
@@ -32,8 +35,11 @@ from loadtests.harness import (
     start_platform,
     wait_ready,
 )
+from services.gateway.revocations import Revocations
+from services.gateway.tokens import AccessClaims
 from services.local import stores
 from services.local.stores import ProcessSpec
+from services.platform import clock
 
 ROUTE = "/api/v1/customers/{id}"
 DATABASE = "luckygas_bench"
@@ -262,7 +268,46 @@ def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> list
             )
             rounds.append(Round(number, target, result, cpu))
             print(row(str(number), target, result, result["errors"], cpu), flush=True)
+    print()
+    deny_list_cost(ports["redis"])
     return rounds
+
+
+DENY_LIST_CHECKS = 5_000
+DENY_LIST_SIZE = 2_000
+
+
+def deny_list_cost(redis_port: int) -> None:
+    """What the logout deny-list adds to every authenticated request: one MGET against the platform's Redis, timed
+    alone over DENY_LIST_CHECKS sequential checks with DENY_LIST_SIZE tokens revoked (a busy hour of logouts)."""
+
+    async def measure() -> list[float]:
+        redis = aioredis.Redis.from_url(stores.redis_url(redis_port))
+        revocations = Revocations(redis, access_seconds=600)
+        try:
+            expires = clock.timestamp() + 600
+            for _ in range(DENY_LIST_SIZE):
+                await revocations.revoke_token(claims(expires))
+            checked = claims(expires)
+            seconds = []
+            for _ in range(DENY_LIST_CHECKS):
+                started = time.perf_counter()
+                assert not await revocations.is_revoked(checked)
+                seconds.append(time.perf_counter() - started)
+            return seconds
+        finally:
+            await redis.aclose()
+
+    def claims(expires: float) -> AccessClaims:
+        return AccessClaims(uuid.uuid4(), "bench", "dispatcher", None, uuid.uuid4().hex, clock.timestamp(), expires)
+
+    seconds = sorted(asyncio.run(measure()))
+    p50, p99 = seconds[len(seconds) // 2], seconds[int(len(seconds) * 0.99)]
+    print(
+        f"deny-list check (logout revocation, on every authenticated request): p50 {p50 * 1e6:.0f} µs, "
+        f"p99 {p99 * 1e6:.0f} µs per check, {DENY_LIST_CHECKS:,} sequential checks with {DENY_LIST_SIZE:,} tokens "
+        "revoked; compare with the gateway's per-request p50 above"
+    )
 
 
 def report(rounds: list[Round]) -> int:
