@@ -17,6 +17,7 @@ from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability
 from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking
+from services.gateway.schemas import refuse_control_characters
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 from services.platform.flags.local import FlagWatcher
@@ -77,7 +78,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     problems.install(app)
     for router in API_ROUTERS:
-        app.include_router(router, dependencies=[Depends(inject_fault)])
+        app.include_router(router, dependencies=[Depends(refuse_control_characters), Depends(inject_fault)])
     for router in PLUMBING_ROUTERS:
         app.include_router(router)
     app.add_middleware(

@@ -99,8 +99,13 @@ def from_domain_error(error: DomainError) -> JSONResponse:
 
 
 def _field_path(location: tuple[Any, ...]) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
-    return ".".join(parts) or str(location[-1] if location else "body")
+    """pydantic's location as the services name fields: ``items[0].quantity``."""
+    path = ""
+    for part in location:
+        if part in ("body", "query", "path", "header"):
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path or str(location[-1] if location else "body")
 
 
 def install(app: FastAPI) -> None:
@@ -121,7 +126,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        violations = [FieldViolation(_field_path(tuple(item["loc"])), item["msg"]) for item in error.errors()]
+        violations = [
+            # Our own field checks raise ValueError, which pydantic words "Value error, <reason>": keep the reason.
+            FieldViolation(_field_path(tuple(item["loc"])), str(item["msg"]).removeprefix("Value error, "))
+            for item in error.errors()
+        ]
         return problem(
             422,
             "invalid-argument",
