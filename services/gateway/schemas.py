@@ -45,6 +45,14 @@ def _check_value(value: Any, depth: int = 0) -> None:
             _check_value(item, depth + 1)
 
 
+def parse_version_tag(if_match: str, what: str) -> int:
+    """An If-Match header's version (``"3"`` or ``W/"3"``, as our ETags are) as a number the contracts can hold."""
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not re.fullmatch(r"[0-9]{1,10}", value) or not 1 <= int(value) <= INT32_MAX:
+        raise InvalidArgument.for_field("If-Match", f'must be the ETag of the {what}, e.g. "3"')
+    return int(value)
+
+
 async def refuse_control_characters(request: Request) -> None:
     """The same for what the URL carries (search text, dates, ids): a control character in the path or a query
     parameter is a 422 naming it, before any route reads it."""

@@ -144,6 +144,11 @@ async def test_bodies_queries_and_paths_with_bad_values_are_422_naming_the_field
         ),
         (gateway.post("/api/v1/flags/some-flag/evaluate", json={"context": nested}, headers=sre), "context"),
     ]
+    for tag in ('"99999999999"', '"1e3"', '"-1"', '"0"'):
+        patch = f"/api/v1/customers/{customer_id}"
+        probes.append((gateway.patch(patch, json={"slot_code": 2}, headers={**office, "If-Match": tag}), "If-Match"))
+        flag = {"definition": {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "on"}}
+        probes.append((gateway.put("/api/v1/flags/probe", json=flag, headers={**sre, "If-Match": tag}), "If-Match"))
     for request, field in probes:
         assert field in refused_fields(await request), field
 

@@ -9,10 +9,16 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from luckygas.customer.v1 import customer_pb2 as pb
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import CustomerCreate, CustomerOut, CustomerPage, CustomerPatch, Termination
+from services.gateway.schemas import (
+    CustomerCreate,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatch,
+    Termination,
+    parse_version_tag,
+)
 from services.gateway.security import OFFICE
 from services.gateway.tokens import AccessClaims
-from services.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -78,10 +84,7 @@ def parse_if_match(if_match: str | None) -> int:
         raise HTTPException(
             status.HTTP_428_PRECONDITION_REQUIRED, "If-Match with the customer's version (its ETag) is required"
         )
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise InvalidArgument.for_field("If-Match", 'must be the ETag of the customer, e.g. "3"')
-    return int(value)
+    return parse_version_tag(if_match, "customer")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerOut)

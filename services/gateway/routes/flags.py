@@ -14,10 +14,9 @@ from luckygas.flags.v1 import flags_pb2 as pb
 from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import Strict, Text
+from services.gateway.schemas import Strict, Text, parse_version_tag
 from services.gateway.security import DISPATCHER, SRE, Allow
 from services.gateway.tokens import AccessClaims
-from services.platform.errors import InvalidArgument
 
 router = APIRouter(prefix="/api/v1/flags", tags=["flags"])
 customer_router = APIRouter(prefix="/api/v1/customers", tags=["flags"])
@@ -145,13 +144,6 @@ def _struct(values: dict[str, Any]) -> Struct:
     return context
 
 
-def parse_if_match(if_match: str) -> int:
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or int(value) < 1:
-        raise InvalidArgument.for_field("If-Match", 'must be the ETag of the flag, e.g. "3"')
-    return int(value)
-
-
 async def _audit(context: GatewayContext, flag_key: str, page_size: int, page_token: str) -> AuditPage:
     reply = await context.flags.ListAudit(
         pb.ListAuditRequest(flag_key=flag_key, page_size=page_size, page_token=page_token)
@@ -205,7 +197,7 @@ async def put_flag(
     key: str, body: FlagPut, context: Context, claims: Writers, response: Response, if_match: IfMatch = None
 ) -> FlagOut:
     """Create a flag (no If-Match) or change it (If-Match: its current version; a stale one is 412)."""
-    expected = parse_if_match(if_match) if if_match is not None else 0
+    expected = parse_version_tag(if_match, "flag") if if_match is not None else 0
     flag = await context.flags.PutFlag(
         pb.PutFlagRequest(
             key=key,
