@@ -15,7 +15,7 @@ from services.gateway import problems
 from services.gateway.context import GatewayContext
 from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
-from services.gateway.middleware import BodySizeLimit, Observability
+from services.gateway.middleware import BodySizeLimit, Observability, SecurityHeaders
 from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking
 from services.gateway.schemas import refuse_control_characters
 from services.gateway.settings import GatewaySettings
@@ -90,5 +90,6 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             (r"/api/v1/drivers/me/positions", settings.max_positions_body_bytes),
         ],
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(Observability, access_log_enabled=settings.access_log)
     return app

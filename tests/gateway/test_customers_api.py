@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
@@ -128,6 +130,38 @@ async def test_oversized_body_is_413(gateway: httpx.AsyncClient, office: dict[st
         headers={**office, "content-type": "application/json"},
     )
     assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+
+
+async def test_responses_are_not_sniffed_and_the_docs_page_has_a_content_security_policy(
+    gateway: httpx.AsyncClient, office: dict[str, str]
+) -> None:
+    api = await gateway.get("/api/v1/customers", headers=office)
+    refused = await gateway.get("/api/v1/customers")
+    docs = await gateway.get("/docs")
+
+    for response in (api, refused, docs):
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.headers
+    assert docs.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in docs.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+
+
+async def test_oversized_chunked_body_is_413_like_a_declared_one(
+    gateway: httpx.AsyncClient, office: dict[str, str]
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the body is streamed in chunks
+        yield b'{"notes": "'
+        for _ in range(10):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = await gateway.post(
+        "/api/v1/customers", content=chunks(), headers={**office, "content-type": "application/json"}
+    )
+
+    assert response.status_code == 413, response.text
     assert response.headers["content-type"] == PROBLEM
 
 
