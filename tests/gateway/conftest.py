@@ -107,3 +107,23 @@ def tokens(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> dict[str,
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def platform_gateway(
+    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
+    customer_server: int,
+    order_server: int,
+    routing_server: int,
+    tracking_server: int,
+    flag_server: RunningFlagService,
+    redis_client: object,
+) -> httpx.AsyncClient:
+    """A gateway in front of every real service: customer, order, routing, tracking and flags."""
+    return await make_gateway(
+        f"127.0.0.1:{customer_server}",
+        order_address=f"127.0.0.1:{order_server}",
+        routing_address=f"127.0.0.1:{routing_server}",
+        tracking_address=f"127.0.0.1:{tracking_server}",
+        flags_address=f"127.0.0.1:{flag_server.port}",
+    )

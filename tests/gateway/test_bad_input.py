@@ -8,7 +8,7 @@ the rest send real requests through the gateway to the real services behind it.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any, get_args
 
 import httpx
@@ -16,7 +16,6 @@ import pytest
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from services.flags.app import RunningFlagService
 from services.gateway.app import API_ROUTERS
 from services.gateway.schemas import Strict
 from tests.gateway.conftest import bearer
@@ -65,20 +64,8 @@ def test_every_field_of_every_body_refuses_out_of_range_numbers_and_control_char
 
 
 @pytest.fixture
-async def gateway(
-    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
-    customer_server: int,
-    order_server: int,
-    routing_server: int,
-    flag_server: RunningFlagService,
-    redis_client: object,
-) -> httpx.AsyncClient:
-    return await make_gateway(
-        f"127.0.0.1:{customer_server}",
-        order_address=f"127.0.0.1:{order_server}",
-        routing_address=f"127.0.0.1:{routing_server}",
-        flags_address=f"127.0.0.1:{flag_server.port}",
-    )
+def gateway(platform_gateway: httpx.AsyncClient) -> httpx.AsyncClient:
+    return platform_gateway
 
 
 def refused_fields(response: httpx.Response) -> set[str]:

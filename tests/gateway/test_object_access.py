@@ -10,7 +10,7 @@ does not. Office roles act on every object, as the role table says (test_rbac.py
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,6 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi.routing import APIRoute
 
-from services.flags.app import RunningFlagService
 from services.gateway.app import API_ROUTERS
 from services.gateway.tokens import AccessClaims, TokenSigner
 from services.platform.database import Database
@@ -73,22 +72,8 @@ class TwoRoutes:
 
 
 @pytest.fixture
-async def gateway(
-    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
-    customer_server: int,
-    order_server: int,
-    routing_server: int,
-    tracking_server: int,
-    flag_server: RunningFlagService,
-    redis_client: object,
-) -> httpx.AsyncClient:
-    return await make_gateway(
-        f"127.0.0.1:{customer_server}",
-        order_address=f"127.0.0.1:{order_server}",
-        routing_address=f"127.0.0.1:{routing_server}",
-        tracking_address=f"127.0.0.1:{tracking_server}",
-        flags_address=f"127.0.0.1:{flag_server.port}",
-    )
+def gateway(platform_gateway: httpx.AsyncClient) -> httpx.AsyncClient:
+    return platform_gateway
 
 
 def token_of(username: str, role: str, customer_code: str | None = None) -> dict[str, str]:

@@ -145,25 +145,19 @@ async def live_feed(
             failed = [sender for sender in (following, positions) if sender in done]
             if failed:
                 failed[0].result()  # a failed send: re-raise it
-            elif revoked in done and disconnected not in done:
-                following.cancel()
-                positions.cancel()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        websocket.close(CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)"),
-                        SLOW_CLOSE_SECONDS,
-                    )
-            elif behind in done and disconnected not in done:
-                # The hub marked this client behind instead of waiting for it. Give the send in progress a
+            elif disconnected not in done:
+                # Revoked, or marked behind by the hub instead of waiting for it. Give the send in progress a
                 # moment; a socket that stays full means a stalled client, which is abandoned (the server then
-                # drops the connection); otherwise say why we close, so it resumes from its last cursor.
+                # drops the connection); otherwise say why we close (a client behind resumes from its cursor).
                 following.cancel()
                 positions.cancel()
+                code, reason = (
+                    (CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)")
+                    if revoked in done
+                    else (CLOSE_TOO_SLOW, "fell behind; reconnect with after=<your last cursor>")
+                )
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        websocket.close(CLOSE_TOO_SLOW, "fell behind; reconnect with after=<your last cursor>"),
-                        SLOW_CLOSE_SECONDS,
-                    )
+                    await asyncio.wait_for(websocket.close(code, reason), SLOW_CLOSE_SECONDS)
         finally:
             for task in (following, positions, disconnected, behind, revoked):
                 task.cancel()
