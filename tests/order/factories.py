@@ -58,7 +58,7 @@ class DaysSpanned:
 
     with DaysSpanned() as days:
         created = await orders.CreateOrder(...)
-    assert number_day(created.number) in days.dates
+    assert number_parts(created.number)[0] in days.dates
     """
 
     def __enter__(self) -> DaysSpanned:
