@@ -6,7 +6,8 @@ list stays as small as the logins of the last few minutes. Every authenticated r
 socket asks here: one MGET.
 
 When Redis cannot answer, the check lets the token through (counted and logged), as the login rate limiter does:
-the token still expires within minutes, and the API must not stop with Redis. docs/security.md says so.
+the token still expires within minutes, and the API must not stop with Redis (docs/architecture.md, Auth). A
+revocation itself that cannot be written is a 503: the client is told to try again, not that it worked.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.gateway.tokens import AccessClaims
 from services.platform import clock
+from services.platform.errors import Unavailable
 
 _log = logging.getLogger(__name__)
 
@@ -40,14 +42,20 @@ class Revocations:
 
     async def revoke_token(self, claims: AccessClaims) -> None:
         """Deny this one token until it expires (logout)."""
-        await self.redis.set(f"{PREFIX}:token:{claims.token_id}", 1, ex=_seconds_left(claims.expires_at))
+        await self._deny(f"{PREFIX}:token:{claims.token_id}", "1", _seconds_left(claims.expires_at))
         REVOKED.labels("token").inc()
 
     async def revoke_user(self, user_id: uuid.UUID) -> None:
         """Deny every token of the user issued until now (log out everywhere, a password change, a disabled user)."""
         # Kept for as long as a token issued before the cut-off can live.
-        await self.redis.set(f"{PREFIX}:user:{user_id}", repr(clock.timestamp()), ex=self.access_seconds + 1)
+        await self._deny(f"{PREFIX}:user:{user_id}", repr(clock.timestamp()), self.access_seconds + 1)
         REVOKED.labels("user").inc()
+
+    async def _deny(self, key: str, value: str, seconds: int) -> None:
+        try:
+            await self.redis.set(key, value, ex=seconds)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            raise Unavailable("the session could not be ended just now; try again") from error
 
     async def is_revoked(self, claims: AccessClaims) -> bool:
         try:
