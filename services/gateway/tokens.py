@@ -67,7 +67,7 @@ class TokenSigner:
         self.refresh_seconds = refresh_seconds
 
     def access_token(self, claims: AccessClaims) -> str:
-        now = utc_now()
+        issued = round(utc_now().timestamp(), 3)
         payload = {
             "iss": ISSUER,
             "typ": "access",
@@ -77,8 +77,8 @@ class TokenSigner:
             "cc": claims.customer_code,
             # To the millisecond (NumericDate may have a fraction): "log out everywhere" denies tokens issued up to
             # its moment, and a login right after it must not fall in the same whole second.
-            "iat": round(now.timestamp(), 3),
-            "exp": now + timedelta(seconds=self.access_seconds),
+            "iat": issued,
+            "exp": issued + self.access_seconds,
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
