@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -15,7 +15,6 @@ from sqlalchemy import text
 
 from services.customer.app import start
 from services.customer.settings import CustomerSettings
-from services.flags.app import RunningFlagService
 from services.platform.database import Database
 from tests.gateway.conftest import bearer, login
 from tests.gateway.factories import customer_body
@@ -158,27 +157,8 @@ async def test_service_stuck_on_its_database_is_504_at_the_deadline(
     assert deadline_exceeded_updates() == timed_out_before + 1
 
 
-@pytest.fixture
-async def every_service(
-    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
-    customer_server: int,
-    order_server: int,
-    routing_server: int,
-    tracking_server: int,
-    flag_server: RunningFlagService,
-) -> httpx.AsyncClient:
-    """A gateway with every service it calls running."""
-    return await make_gateway(
-        f"127.0.0.1:{customer_server}",
-        order_address=f"127.0.0.1:{order_server}",
-        routing_address=f"127.0.0.1:{routing_server}",
-        tracking_address=f"127.0.0.1:{tracking_server}",
-        flags_address=f"127.0.0.1:{flag_server.port}",
-    )
-
-
-async def test_readyz_is_ready_when_everything_answers(every_service: httpx.AsyncClient) -> None:
-    response = await readyz_when(every_service, lambda checks: set(checks.values()) == {"ok"})
+async def test_readyz_is_ready_when_everything_answers(platform_gateway: httpx.AsyncClient) -> None:
+    response = await readyz_when(platform_gateway, lambda checks: set(checks.values()) == {"ok"})
     assert response.status_code == 200
     assert response.json()["checks"] == {
         "database": "ok",
@@ -199,8 +179,8 @@ async def test_readyz_names_a_service_that_does_not_answer(gateway: httpx.AsyncC
     assert response.json()["checks"]["customer"] == "ok"
 
 
-async def test_healthz_and_metrics(every_service: httpx.AsyncClient) -> None:
-    gateway = every_service
+async def test_healthz_and_metrics(platform_gateway: httpx.AsyncClient) -> None:
+    gateway = platform_gateway
     assert (await gateway.get("/healthz")).json() == {"status": "ok"}
     await readyz_when(gateway, lambda checks: set(checks.values()) == {"ok"})
     metrics = (await gateway.get("/metrics")).text

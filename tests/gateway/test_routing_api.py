@@ -5,13 +5,11 @@ customer services behind it. The planning rules are tested at the routing servic
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from services.flags.app import RunningFlagService
 from tests.gateway.conftest import bearer
 from tests.gateway.factories import customer_body, order_body
 from tests.order.factories import day
@@ -21,20 +19,8 @@ TRUCK = {"kind": "small_truck", "capacity": {"20": 30, "50": 4, "16": 8}, "max_l
 
 
 @pytest.fixture
-async def gateway(
-    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
-    customer_server: int,
-    order_server: int,
-    routing_server: int,
-    flag_server: RunningFlagService,
-    redis_client: object,
-) -> httpx.AsyncClient:
-    return await make_gateway(
-        f"127.0.0.1:{customer_server}",
-        order_address=f"127.0.0.1:{order_server}",
-        routing_address=f"127.0.0.1:{routing_server}",
-        flags_address=f"127.0.0.1:{flag_server.port}",
-    )
+def gateway(platform_gateway: httpx.AsyncClient) -> httpx.AsyncClient:
+    return platform_gateway
 
 
 @pytest.fixture
