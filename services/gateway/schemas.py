@@ -11,31 +11,35 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.platform.errors import FieldViolation, InvalidArgument
+from services.platform.input_limits import (
+    CONTROL_CHARACTER_REASON,
+    CONTROL_CHARACTERS,
+    FLOAT_REASON,
+    INT32_MAX,
+    INT32_MIN,
+    MAX_NESTING,
+    MAX_TEXT_LENGTH,
+    NESTING_REASON,
+    float_problem,
+)
 
-Text = Annotated[str, Field(max_length=5000)]
-
-# What every field of every request body must be, whatever else its own rules say: the contracts behind the gateway
-# carry 32-bit integers (protobuf int32) and Postgres text, which has no room for NUL. A value outside these is a
-# 422 naming the field here, not an error in a service or the database.
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-FLOAT_LIMIT = 1e9
-# C0 control characters and DEL; tab, line feed and carriage return are text.
-# Free-form JSON (flag definitions, evaluation contexts) deeper than this is no flag anyone writes.
-MAX_NESTING = 32
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
 
 
+# What every field of every request body must be, whatever else its own rules say (the same limits every gRPC
+# service applies to its requests): a value outside these is a 422 naming the field here, not an error in a
+# service or the database.
 def _check_value(value: Any, depth: int = 0) -> None:
     if depth > MAX_NESTING:
-        raise ValueError(f"must not nest deeper than {MAX_NESTING} levels")
+        raise ValueError(NESTING_REASON)
     if isinstance(value, bool):
         return
     if isinstance(value, int) and not INT32_MIN <= value <= INT32_MAX:
         raise ValueError(f"must be a whole number from {INT32_MIN} to {INT32_MAX}")
-    if isinstance(value, float) and not abs(value) <= FLOAT_LIMIT:
-        raise ValueError(f"must be a finite number between -{FLOAT_LIMIT:g} and {FLOAT_LIMIT:g}")
+    if isinstance(value, float) and float_problem(value):
+        raise ValueError(FLOAT_REASON)
     if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
-        raise ValueError("must not contain control characters (such as NUL)")
+        raise ValueError(CONTROL_CHARACTER_REASON)
     if isinstance(value, dict):
         for key, item in value.items():
             _check_value(key, depth + 1)
@@ -57,12 +61,12 @@ async def refuse_control_characters(request: Request) -> None:
     """The same for what the URL carries (search text, dates, ids): a control character in the path or a query
     parameter is a 422 naming it, before any route reads it."""
     violations = [
-        FieldViolation(f"query.{key}", "must not contain control characters (such as NUL)")
+        FieldViolation(f"query.{key}", CONTROL_CHARACTER_REASON)
         for key, value in request.query_params.multi_items()
         if CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value)
     ]
     if CONTROL_CHARACTERS.search(request.url.path):
-        violations.append(FieldViolation("path", "must not contain control characters (such as NUL)"))
+        violations.append(FieldViolation("path", CONTROL_CHARACTER_REASON))
     if violations:
         raise InvalidArgument.from_violations(violations)
 

@@ -24,6 +24,7 @@ from services.platform.errors import (
     Unavailable,
     VersionConflict,
 )
+from services.platform.input_limits import message_violations
 
 VIOLATIONS_METADATA_KEY = "luckygas-field-violations"
 
@@ -144,6 +145,21 @@ class ErrorMappingInterceptor(_UnaryInterceptor):
         return handle
 
 
+class RequestLimitsInterceptor(_UnaryInterceptor):
+    """Refuses a request holding what no service can take (control characters, text past any column, NaN, infinite
+    or absurd numbers, impossible timestamps, JSON nested past reason) before the handler sees it: INVALID_ARGUMENT
+    naming each field, so it can never reach the database as an error. Every service is reachable from inside the
+    cluster without the gateway's checks (services/platform/input_limits.py)."""
+
+    def wrap(self, behaviour: UnaryBehaviour, details: grpc.HandlerCallDetails) -> UnaryBehaviour:
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if violations := message_violations(request):
+                raise InvalidArgument.from_violations(violations)
+            return await behaviour(request, context)
+
+        return handle
+
+
 class MetricsInterceptor(_UnaryInterceptor):
     def wrap(self, behaviour: UnaryBehaviour, details: grpc.HandlerCallDetails) -> UnaryBehaviour:
         service, method = _split_method(details.method)
@@ -211,8 +227,16 @@ class AccessLogInterceptor(_UnaryInterceptor):
 
 
 def standard_interceptors(*innermost: grpc.aio.ServerInterceptor) -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: the span covers everything; errors are mapped before metrics and logs read the code.
+    """Outermost first: the span covers everything; errors are mapped before metrics and logs read the code; a
+    request past the platform's limits is refused inside the error mapping, before any handler.
 
     ``innermost`` (e.g. fault injection) run closest to the handler, so traces and metrics include them.
     """
-    return [TracingInterceptor(), MetricsInterceptor(), AccessLogInterceptor(), ErrorMappingInterceptor(), *innermost]
+    return [
+        TracingInterceptor(),
+        MetricsInterceptor(),
+        AccessLogInterceptor(),
+        ErrorMappingInterceptor(),
+        RequestLimitsInterceptor(),
+        *innermost,
+    ]
