@@ -9,7 +9,10 @@ from typing import Any
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
+from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.gateway.errors import AccountLocked, TooManyRequests, Unauthenticated
@@ -21,6 +24,14 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://luckygas.example/problems/"
 
 _log = logging.getLogger(__name__)
+
+# A request that ended in a failure nobody planned for: an exception in the gateway ("gateway") or a service that
+# crashed on what the gateway sent it ("service": INTERNAL, UNKNOWN, DATA_LOSS). Each is a bug; the tests fail on any.
+UNEXPECTED_ERRORS = Counter(
+    "luckygas_gateway_unexpected_errors_total",
+    "Requests that ended in an unexpected error, by where it happened.",
+    ["origin"],
+)
 
 # gRPC status → (HTTP status, problem type slug, title).
 STATUS_MAP: dict[grpc.StatusCode, tuple[int, str, str]] = {
@@ -66,13 +77,26 @@ def _violations_from_rpc(error: grpc.aio.AioRpcError) -> list[FieldViolation]:
     return []
 
 
+def _trace_id() -> str | None:
+    """The current request's trace id, for a client to quote when it reports the failure."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 def from_rpc_error(error: grpc.aio.AioRpcError) -> JSONResponse:
     status, slug, title = STATUS_MAP.get(error.code(), _UPSTREAM_FAULT)
+    detail = error.details() or title
+    if (status, slug, title) == _UPSTREAM_FAULT:
+        UNEXPECTED_ERRORS.labels("service").inc()
+        trace_id = _trace_id()
+        _log.error(
+            "a service failed",
+            extra={"grpc_code": error.code().name, "grpc_detail": error.details(), "trace_id": trace_id},
+        )
+        detail = "a service failed while handling the request; it has been logged"
+        return problem(status, slug, title, detail, trace_id=trace_id)
     if status >= 500:
         _log.warning("service call failed", extra={"grpc_code": error.code().name, "grpc_detail": error.details()})
-    detail = error.details() or title
-    if status == 502:
-        detail = "a service failed while handling the request"
     headers = {"Retry-After": "1"} if status == 503 else None
     return problem(status, slug, title, detail, errors=_violations_from_rpc(error), headers=headers)
 
@@ -108,8 +132,62 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return path or str(location[-1] if location else "body")
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error, as RFC 9457 problem details.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "The kind of problem, e.g. .../problems/invalid-argument"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "description": "The HTTP status, repeated"},
+        "detail": {"type": "string", "description": "What went wrong with this request"},
+        "errors": {
+            "type": "array",
+            "description": "For invalid input: each refused field and why",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+        "trace_id": {"type": "string", "description": "For an unexpected error: the trace to quote when reporting it"},
+    },
+}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def document(app: FastAPI) -> None:
+    """Make the OpenAPI document say what every operation answers on error: problem+json (FastAPI's default 422
+    body, which this gateway never sends, is replaced), so clients and schema checks can rely on it."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            schemas["Problem"] = PROBLEM_SCHEMA
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    responses = operation.setdefault("responses", {})
+                    responses["422"] = _problem_response("Invalid input: `errors` names each field and why")
+                    responses["default"] = _problem_response(
+                        "An error: 401 unauthenticated, 403 forbidden, 404 not found, 409 conflict, 412 stale "
+                        "version, 413 too large, 429 too many requests, 503 a service is down (retry)"
+                    )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers; every error response of the gateway is problem+json."""
+    """Register the handlers; every error response of the gateway is problem+json, and its OpenAPI says so."""
+    document(app)
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def rpc_error(request: Request, error: grpc.aio.AioRpcError) -> JSONResponse:
@@ -146,5 +224,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        _log.exception("unhandled error", extra={"path": request.url.path})
-        return problem(500, "internal", "Internal error", "an unexpected error occurred; it has been logged")
+        UNEXPECTED_ERRORS.labels("gateway").inc()
+        trace_id = _trace_id()
+        _log.exception("unhandled error", extra={"path": request.url.path, "trace_id": trace_id})
+        return problem(
+            500, "internal", "Internal error", "an unexpected error occurred; it has been logged", trace_id=trace_id
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import cache
 
 import httpx
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from services.flags.app import RunningFlagService
 from services.gateway.app import create_app
 from services.gateway.models import User
+from services.gateway.problems import UNEXPECTED_ERRORS
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import AccessClaims, TokenSigner, hash_password
 from services.platform.database import Database
@@ -21,6 +22,22 @@ from tests.timing import CALL_DEADLINE_SECONDS
 PASSWORD = "correct horse battery staple"
 ROLES = ["admin", "dispatcher", "driver", "customer", "sre"]
 TEST_SECRET = "test-secret-" + "x" * 32
+
+
+def unexpected_errors() -> float:
+    """How many requests so far ended in an unexpected error in the gateway or a service behind it."""
+    return sum(sample.value for sample in UNEXPECTED_ERRORS.collect()[0].samples if sample.name.endswith("_total"))
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails any gateway test during which a request ended in an unexpected error (the gateway counts each one;
+    its log line and the response carry the trace id), whatever the test itself asserted."""
+    before = unexpected_errors()
+    yield
+    happened = unexpected_errors() - before
+    if happened and request.node.get_closest_marker("unexpected_errors") is None:
+        pytest.fail(f"{happened:g} request(s) ended in an unexpected error (a 500 or 502): see the log above")
 
 
 @cache
