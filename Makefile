@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test test-stress test-clock lint typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking clean
+.PHONY: install up down status test test-stress test-clock lint semgrep-lock typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -17,6 +17,22 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 install: $(VENV)/.installed
 
+# semgrep pins its own opentelemetry, click and more, older than ours, so it gets a venv of its own, installed
+# from the hashed pins of tools/semgrep/requirements.txt (`make semgrep-lock` writes them from SEMGREP_VERSION).
+SEMGREP_VERSION := 1.187.0
+SEMGREP_VENV := $(VENV)/semgrep
+# Offline: rules only from tools/semgrep, no metrics, no version check.
+SEMGREP := SEMGREP_ENABLE_VERSION_CHECK=0 SEMGREP_SEND_METRICS=off $(SEMGREP_VENV)/bin/semgrep
+
+$(SEMGREP_VENV)/.installed: tools/semgrep/requirements.txt | $(VENV)/.installed
+	$(UV) venv --quiet --allow-existing --python $(PY) $(SEMGREP_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(SEMGREP_VENV)/bin/python tools/semgrep/requirements.txt
+	touch $@
+
+semgrep-lock: install
+	echo "semgrep==$(SEMGREP_VERSION)" | $(UV) pip compile - --quiet --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make semgrep-lock" -o tools/semgrep/requirements.txt
+
 up: install
 	$(VENV)/bin/luckygas up --seed demo
 
@@ -26,8 +42,8 @@ down: install
 status: install
 	$(VENV)/bin/luckygas status
 
-test: install
-	$(VENV)/bin/ruff check .
+# Lint (ruff, bandit, semgrep) and types first: a finding fails the run like a failing test.
+test: lint
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
@@ -41,9 +57,14 @@ test-clock: install
 	@test -n "$(AT)" || { echo 'give the moment: make test-clock AT=2026-12-13T23:58:00+08:00'; exit 2; }
 	$(PY) -m pytest --clock-at "$(AT)"
 
-lint: install
+# bandit's settings and justified skips: [tool.bandit] in pyproject.toml; semgrep's rules (and their tests): tools/semgrep.
+lint: install $(SEMGREP_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit --quiet -c pyproject.toml -r services loadtests
+	$(SEMGREP) --test --quiet --metrics=off --disable-version-check tools/semgrep
+	$(SEMGREP) scan --quiet --metrics=off --disable-version-check --error --project-root . --config tools/semgrep \
+		--exclude '*_pb2*.py' services loadtests
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -74,7 +74,7 @@ def python_module(module: str, *arguments: str) -> list[str]:
 def run_step(root: Path, environment: dict[str, str], module: str, *arguments: str) -> str:
     """Run one set-up command to completion; its output goes to setup.log and is returned."""
     command = python_module(module, *arguments)
-    completed = subprocess.run(
+    completed = subprocess.run(  # nosec B603 # argv is this interpreter running one of our modules, no shell
         command,
         env={**os.environ, **environment},
         cwd=REPOSITORY,

@@ -84,8 +84,8 @@ async def run(arguments: argparse.Namespace, urls: list[str]) -> dict[str, Any]:
     ) as session:
         now = time.perf_counter()
         recorder = Recorder(now + arguments.warmup, now + arguments.warmup + arguments.duration)
-        rng = random.Random(arguments.seed)
-        workers = [worker(session, urls, recorder, random.Random(rng.random())) for _ in range(arguments.concurrency)]
+        rng = random.Random(arguments.seed)  # nosec B311 # a seeded, repeatable request mix, not a secret
+        workers = [worker(session, urls, recorder, random.Random(rng.random())) for _ in range(arguments.concurrency)]  # nosec B311 # each worker's share of the seeded request mix
         await asyncio.gather(*workers)
     ordered = sorted(recorder.latencies)
     return {

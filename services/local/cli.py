@@ -255,7 +255,7 @@ def _run_service_command(
     command = programs.service_command(service, *arguments)
     started = time.monotonic()
     with log_path.open("wb") as output:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # nosec B603 # argv is this interpreter running a service module, no shell
             command,
             stdin=subprocess.DEVNULL,
             stdout=output,

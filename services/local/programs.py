@@ -19,7 +19,7 @@ from services.platform import clock
 
 DATABASE_NAME = "luckygas"
 DEFAULT_GATEWAY_PORT = 8000
-DEFAULT_DEMO_PASSWORD = "luckygas-demo"
+DEFAULT_DEMO_PASSWORD = "luckygas-demo"  # nosec B105 # the local platform's demo logins; LUCKYGAS_DEMO_PASSWORD overrides it
 DEMO_USERS = ("admin", "dispatcher", *(f"driver{number:02d}" for number in range(1, 9)), "sre", "customer01")
 HOST = "127.0.0.1"
 

@@ -8,10 +8,11 @@ import os
 import re
 import shlex
 import signal
+import stat
 import subprocess
 import sys
 import time
-import xmlrpc.client
+import xmlrpc.client  # nosec B411 # only our supervisord answers, on its 0700 socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ MARKER_VARIABLE = "LUCKYGAS_SUPERVISED_DATA_DIR"
 
 # sockaddr_un.sun_path is 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
+# Where the socket goes when the data dir's path is too long for AF_UNIX; /tmp (not $TMPDIR) keeps it short.
+SHORT_SOCKET_ROOT = Path("/tmp")  # nosec B108 # create_directories checks the folder in it is ours alone
 
 # What every program shares; the issue asks for restart on death and whole-group stops.
 # The supervisord configuration is data: templates in deploy/local, filled in per data folder.
@@ -78,14 +81,21 @@ class Layout:
         preferred = self.data_dir / "supervisor.sock"
         if len(os.fsencode(str(preferred))) <= MAX_SOCKET_PATH_BYTES:
             return preferred
-        # Keyed by the data dir so two platforms never share a socket; /tmp (not $TMPDIR) keeps it short.
+        # Keyed by the data dir so two platforms never share a socket.
         digest = hashlib.sha256(os.fsencode(str(self.data_dir))).hexdigest()[:16]
-        return Path("/tmp") / f"luckygas-{digest}" / "supervisor.sock"
+        return SHORT_SOCKET_ROOT / f"luckygas-{digest}" / "supervisor.sock"
 
     def create_directories(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        socket_dir = self.socket_path.parent
+        socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A folder under /tmp has a name anyone can work out: another user who made it first could swap the socket.
+        found = socket_dir.lstat()
+        if socket_dir != self.data_dir and (
+            not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid() or stat.S_IMODE(found.st_mode) & 0o077
+        ):
+            raise SupervisionError(f"{socket_dir} must be a folder of this user's that no one else can open; remove it")
 
 
 @dataclass(frozen=True)
@@ -276,7 +286,7 @@ def start_supervisord(layout: Layout, timeout: float = 20.0) -> int:
     environment = {**os.environ, MARKER_VARIABLE: str(layout.data_dir)}
     with start_log.open("wb") as output:
         # supervisord's parent process exits once the daemon has forked; its errors come before that.
-        result = subprocess.run(
+        result = subprocess.run(  # nosec B603 # argv is this interpreter running supervisord
             [sys.executable, "-m", "supervisor.supervisord", "-c", str(layout.conf_path)],
             stdin=subprocess.DEVNULL,
             stdout=output,

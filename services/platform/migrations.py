@@ -10,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.schema import CreateSchema
 
 
 def alembic_config(script_location: Path, database_url: str, schema: str) -> Config:
@@ -32,7 +33,7 @@ def run_env(target_metadata: MetaData) -> None:
     assert url is not None
 
     def migrate(connection: Connection) -> None:
-        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        connection.execute(CreateSchema(schema, if_not_exists=True))
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

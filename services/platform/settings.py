@@ -31,7 +31,7 @@ class PlatformSettings(BaseSettings):
         return self
 
 
-DEVELOPMENT_SECRET = "luckygas-development-secret-change-me"
+DEVELOPMENT_SECRET = "luckygas-development-secret-change-me"  # nosec B105 # the known default that production refuses
 
 
 class SecretSettingsMixin(BaseSettings):

@@ -143,7 +143,7 @@ class FaultPolicy:
         self.store = store
         self.service = service
         self.flag_key = fault_flag_key(service)
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # nosec B311 # picks which calls get an injected fault
         self._parsed: dict[int, tuple[Any, Fault]] = {}
 
     def enabled(self) -> bool:

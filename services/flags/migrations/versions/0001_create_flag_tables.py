@@ -75,11 +75,14 @@ def upgrade() -> None:
         END $$;
         """
     )
-    for table in ("audit", "flag_versions"):
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON flags.{table}"
-            " FOR EACH ROW EXECUTE FUNCTION flags.refuse_history_change()"
-        )
+    op.execute(
+        "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON flags.audit"
+        " FOR EACH ROW EXECUTE FUNCTION flags.refuse_history_change()"
+    )
+    op.execute(
+        "CREATE TRIGGER flag_versions_append_only BEFORE UPDATE OR DELETE ON flags.flag_versions"
+        " FOR EACH ROW EXECUTE FUNCTION flags.refuse_history_change()"
+    )
     op.create_table(
         "outbox",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -112,8 +115,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_outbox_unpublished", table_name="outbox", schema=SCHEMA)
     op.drop_table("outbox", schema=SCHEMA)
-    for table in ("audit", "flag_versions"):
-        op.execute(f"DROP TRIGGER {table}_append_only ON flags.{table}")
+    op.execute("DROP TRIGGER audit_append_only ON flags.audit")
+    op.execute("DROP TRIGGER flag_versions_append_only ON flags.flag_versions")
     op.execute("DROP FUNCTION flags.refuse_history_change()")
     op.drop_index("ix_audit_flag_key_sequence", table_name="audit", schema=SCHEMA)
     op.drop_table("audit", schema=SCHEMA)

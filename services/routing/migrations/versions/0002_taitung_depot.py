@@ -14,14 +14,13 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-SCHEMA = "routing"
 DEPOT_ID = uuid.UUID("7a1b0000-0000-4000-8000-000000000001")
 
 
 def upgrade() -> None:
     op.execute(
         sa.text(
-            f"INSERT INTO {SCHEMA}.depots (id, code, name, latitude, longitude) "
+            "INSERT INTO routing.depots (id, code, name, latitude, longitude) "
             "VALUES (:id, 'taitung', '幸福氣 台東總站 (Taitung depot)', 22.7553, 121.1504) "
             "ON CONFLICT (code) DO NOTHING"
         ).bindparams(id=DEPOT_ID)
@@ -29,4 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(sa.text(f"DELETE FROM {SCHEMA}.depots WHERE id = :id").bindparams(id=DEPOT_ID))
+    op.execute(sa.text("DELETE FROM routing.depots WHERE id = :id").bindparams(id=DEPOT_ID))
