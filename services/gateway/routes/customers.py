@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
@@ -16,6 +17,7 @@ from services.gateway.schemas import (
     CustomerPatch,
     Termination,
     parse_version_tag,
+    timestamp_field,
 )
 from services.gateway.security import OFFICE
 from services.gateway.tokens import AccessClaims
@@ -41,9 +43,9 @@ def to_out(customer: pb.Customer) -> CustomerOut:
         version=customer.version,
         terminated=customer.terminated,
         termination_reason=customer.termination_reason,
-        created_at=customer.created_at.ToDatetime(),
-        updated_at=customer.updated_at.ToDatetime(),
-        terminated_at=customer.terminated_at.ToDatetime() if customer.HasField("terminated_at") else None,
+        created_at=customer.created_at.ToDatetime(tzinfo=UTC),
+        updated_at=customer.updated_at.ToDatetime(tzinfo=UTC),
+        terminated_at=timestamp_field(customer, "terminated_at"),
         code=fields.code,
         short_name=fields.short_name,
         invoice_title=fields.invoice_title,

@@ -14,7 +14,7 @@ from luckygas.flags.v1 import flags_pb2 as pb
 from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import Strict, Text, parse_version_tag
+from services.gateway.schemas import Strict, Text, parse_version_tag, timestamp_field
 from services.gateway.security import DISPATCHER, SRE, Allow
 from services.gateway.tokens import AccessClaims
 
@@ -120,7 +120,7 @@ def flag_out(flag: pb.Flag, response: Response | None = None) -> FlagOut:
         definition=json.loads(flag.definition_json) if flag.definition_json else {},
         description=flag.description,
         version=flag.version,
-        updated_at=flag.updated_at.ToDatetime() if flag.HasField("updated_at") else None,
+        updated_at=timestamp_field(flag, "updated_at"),
         updated_by=flag.updated_by,
         deleted=flag.deleted,
     )
@@ -160,7 +160,7 @@ async def _audit(context: GatewayContext, flag_key: str, page_size: int, page_to
                 reason=entry.reason,
                 before=_json_or_none(entry.before_json),
                 after=_json_or_none(entry.after_json),
-                at=entry.at.ToDatetime() if entry.HasField("at") else None,
+                at=timestamp_field(entry, "at"),
             )
             for entry in reply.entries
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import grpc
@@ -179,7 +179,7 @@ def _items_out(items: object) -> list[Item]:
 
 
 def _time(stamp: Timestamp) -> datetime:
-    return stamp.ToDatetime()
+    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def to_out(order: pb.Order) -> OrderOut:
