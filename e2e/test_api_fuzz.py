@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 
 USERS = ("admin", "dispatcher", "driver01", "sre", "customer01")
 # Per operation and generation mode; each example is sent once per user and once without a token.
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Logging out would end the very tokens the other operations are fuzzed with; tests/gateway/test_auth.py covers it.
 NOT_FUZZED = r"/api/v1/auth/logout"
@@ -66,12 +66,14 @@ def figures(request: pytest.FixtureRequest) -> Iterator[collections.Counter[tupl
     started = time.perf_counter()
     yield seen
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and seen:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and seen:
         statuses = collections.Counter(status for _, status in seen.elements())
-        reporter.write_line(
-            f"\nschemathesis: {sum(seen.values())} responses from {len({operation for operation, _ in seen})}"
-            f" operations in {time.perf_counter() - started:.0f} s; statuses {dict(sorted(statuses.items()))}"
-        )
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"\nschemathesis: {sum(seen.values())} responses from {len({operation for operation, _ in seen})}"
+                f" operations in {time.perf_counter() - started:.0f} s; statuses {dict(sorted(statuses.items()))}"
+            )
 
 
 def fuzzer(
