@@ -16,7 +16,7 @@ from services.gateway.context import GatewayContext
 from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability, SecurityHeaders
-from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking
+from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking, users
 from services.gateway.schemas import refuse_control_characters
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
@@ -27,6 +27,7 @@ SCHEMA = "gateway"
 # The REST API, where fault.gateway may inject faults; then routes it never touches (probes, /metrics, live).
 API_ROUTERS = (
     auth.router,
+    users.router,
     customers.router,
     orders.router,
     routing.fleet_router,

@@ -1,4 +1,4 @@
-"""Login, refresh-token rotation with reuse detection, logout, account lockout."""
+"""Login, refresh-token rotation with reuse detection, logout, account lockout, password change, disabled users."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import timedelta
 from services.gateway.errors import AccountLocked, Unauthenticated
 from services.gateway.models import RefreshToken, User
 from services.gateway.repository import RefreshTokenRepository, UserRepository
-from services.gateway.tokens import AccessClaims, TokenError, TokenSigner, verify_password
+from services.gateway.tokens import AccessClaims, TokenError, TokenSigner, hash_password, verify_password
 from services.platform.clock import utc_now
-from services.platform.errors import DomainError
+from services.platform.errors import DomainError, InvalidArgument, NotFound
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class AuthService:
             return Unauthenticated("wrong username or password")
         user.failed_logins = 0
         user.locked_until = None
+        if user.disabled_at is not None:
+            return Unauthenticated("this account is disabled; ask the office")
         return await self._issue(user, family_id=uuid.uuid4())
 
     async def refresh(self, token: str) -> LoginOutcome:
@@ -77,6 +79,8 @@ class AuthService:
         user = await self.users.by_id(stored.user_id)
         if user is None:
             return Unauthenticated("the user no longer exists")
+        if user.disabled_at is not None:
+            return Unauthenticated("this account is disabled; ask the office")
         stored.used_at = now
         return await self._issue(user, family_id=stored.family_id)
 
@@ -91,6 +95,46 @@ class AuthService:
     async def logout_everywhere(self, user_id: uuid.UUID) -> None:
         """Revoke every refresh token of the user (their access tokens are denied by the caller)."""
         await self.refresh_tokens.revoke_user(user_id, utc_now())
+
+    async def change_password(self, user_id: uuid.UUID, current: str, new: str) -> DomainError | bool:
+        """Set a new password and revoke every refresh token of the user (the caller denies the access tokens);
+        True when the password changed.
+
+        Repeating a change that went through (the new password is already the one stored) changes nothing and is
+        False, so a client may retry it. A wrong current password counts towards the lockout, like a failed login."""
+        now = utc_now()
+        user = await self.users.by_id(user_id, for_update=True)
+        if user is None or user.disabled_at is not None:
+            return Unauthenticated("this account is disabled or gone")
+        if user.locked_until is not None and user.locked_until > now:
+            return AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
+        if not verify_password(user.password_hash, current):
+            if verify_password(user.password_hash, new):
+                return False
+            user.failed_logins += 1
+            if user.failed_logins >= self.max_failed_logins:
+                user.locked_until = now + timedelta(seconds=self.lockout_seconds)
+                user.failed_logins = 0
+                return AccountLocked(self.lockout_seconds)
+            return InvalidArgument.for_field("current_password", "is not this account's password")
+        if new == current:
+            return InvalidArgument.for_field("new_password", "must differ from the current password")
+        user.password_hash = hash_password(new)
+        user.failed_logins = 0
+        await self.refresh_tokens.revoke_user(user.id, now)
+        return True
+
+    async def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (revoking every refresh token) or enable a user; repeating either changes nothing."""
+        user = await self.users.by_username(username, for_update=True)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        if disabled and user.disabled_at is None:
+            user.disabled_at = utc_now()
+            await self.refresh_tokens.revoke_user(user.id, user.disabled_at)
+        elif not disabled:
+            user.disabled_at = None
+        return user
 
     async def _issue(self, user: User, family_id: uuid.UUID) -> TokenPair:
         access = self.signer.access_token(AccessClaims(user.id, user.username, user.role, user.customer_code))

@@ -31,6 +31,8 @@ class User(Base):
     customer_code: Mapped[str | None] = mapped_column(String(7))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by an admin: the user cannot log in or refresh, and every token issued before is revoked.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

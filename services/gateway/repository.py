@@ -21,8 +21,8 @@ class UserRepository:
             statement = statement.with_for_update()
         return await self.session.scalar(statement)
 
-    async def by_id(self, user_id: uuid.UUID) -> User | None:
-        return await self.session.get(User, user_id)
+    async def by_id(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        return await self.session.get(User, user_id, with_for_update=for_update)
 
     async def add(self, user: User) -> User:
         self.session.add(user)

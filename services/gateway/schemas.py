@@ -183,6 +183,19 @@ class RefreshRequest(Strict):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(
+        min_length=12, max_length=256, description="At least 12 characters; a passphrase of a few words is best"
+    )
+
+
+class UserState(BaseModel):
+    username: str
+    role: str
+    disabled: bool
+
+
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str

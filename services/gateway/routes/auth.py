@@ -1,4 +1,4 @@
-"""``/api/v1/auth``: login, refresh-token rotation, logout, and who am I."""
+"""``/api/v1/auth``: login, refresh-token rotation, logout, password change, and who am I."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gateway.auth import AuthService, TokenPair
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.repository import RefreshTokenRepository, UserRepository
-from services.gateway.schemas import LoginRequest, Me, RefreshRequest, TokenResponse
+from services.gateway.schemas import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
 from services.gateway.security import ANY_ROLE
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import DomainError
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 Context = Annotated[GatewayContext, Depends(get_context)]
 
 
-def _auth_service(context: GatewayContext, session: AsyncSession) -> AuthService:
+def auth_service(context: GatewayContext, session: AsyncSession) -> AuthService:
     return AuthService(
         UserRepository(session),
         RefreshTokenRepository(session),
@@ -32,7 +32,7 @@ def _auth_service(context: GatewayContext, session: AsyncSession) -> AuthService
 
 async def _run(context: GatewayContext, action: str, argument: str, *extra: str) -> TokenPair:
     async with context.database.session() as session:
-        outcome = await getattr(_auth_service(context, session), action)(argument, *extra)
+        outcome = await getattr(auth_service(context, session), action)(argument, *extra)
     # Raised only after the session committed, so counted failures and revocations are kept.
     if isinstance(outcome, DomainError):
         raise outcome
@@ -65,7 +65,7 @@ async def logout(body: RefreshRequest, context: Context, claims: Annotated[Acces
     """End this session: the login behind this refresh token, and the access token that calls (at once, on every
     gateway and open live-feed socket). Repeating it changes nothing."""
     async with context.database.session() as session:
-        await _auth_service(context, session).logout(body.refresh_token)
+        await auth_service(context, session).logout(body.refresh_token)
     await context.revocations.revoke_token(claims)
 
 
@@ -73,8 +73,24 @@ async def logout(body: RefreshRequest, context: Context, claims: Annotated[Acces
 async def logout_everywhere(context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
     """End every session of this user, on every device: all refresh tokens, and every access token issued so far."""
     async with context.database.session() as session:
-        await _auth_service(context, session).logout_everywhere(claims.user_id)
+        await auth_service(context, session).logout_everywhere(claims.user_id)
     await context.revocations.revoke_user(claims.user_id)
+
+
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChange, context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]
+) -> None:
+    """Change this user's password. Every session of the user ends, this one too (log in again with the new
+    password). Repeating a change that went through changes nothing."""
+    async with context.database.session() as session:
+        outcome = await auth_service(context, session).change_password(
+            claims.user_id, body.current_password, body.new_password
+        )
+    if isinstance(outcome, DomainError):
+        raise outcome
+    if outcome:
+        await context.revocations.revoke_user(claims.user_id)
 
 
 @router.get("/me", response_model=Me)
