@@ -21,6 +21,7 @@ from services.platform.input_limits import (
     MAX_TEXT_LENGTH,
     NESTING_REASON,
     float_problem,
+    text_problem,
 )
 
 Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
@@ -38,8 +39,8 @@ def _check_value(value: Any, depth: int = 0) -> None:
         raise ValueError(f"must be a whole number from {INT32_MIN} to {INT32_MAX}")
     if isinstance(value, float) and float_problem(value):
         raise ValueError(FLOAT_REASON)
-    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
-        raise ValueError(CONTROL_CHARACTER_REASON)
+    if isinstance(value, str) and (reason := text_problem(value)):
+        raise ValueError(reason)
     if isinstance(value, dict):
         for key, item in value.items():
             _check_value(key, depth + 1)
