@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, get_args
 
 from fastapi import Request
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 
 from services.platform.errors import FieldViolation, InvalidArgument
 from services.platform.input_limits import (
@@ -27,10 +28,37 @@ from services.platform.input_limits import (
 Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
 
 
+class _Encoded:
+    """Marks a field that carries a file as base64 text: its length is bounded by the request-body limit and by
+    the check of what it decodes to, not by the limit on text a person types."""
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def _base64_alphabet(value: str) -> str:
+    if not _BASE64.fullmatch(value):
+        raise ValueError("must be base64 (A-Z, a-z, 0-9, + and /, padded with =)")
+    return value
+
+
+Base64 = Annotated[
+    str, AfterValidator(_base64_alphabet), Field(json_schema_extra={"contentEncoding": "base64"}), _Encoded()
+]
+
+
+def _is_encoded(field: FieldInfo) -> bool:
+    def marked(annotation: Any) -> bool:  # Base64 may sit inside Optional[...] or a list
+        return any(isinstance(arg, _Encoded) or marked(arg) for arg in get_args(annotation))
+
+    return any(isinstance(item, _Encoded) for item in field.metadata) or marked(field.annotation)
+
+
 # What every field of every request body must be, whatever else its own rules say (the same limits every gRPC
 # service applies to its requests): a value outside these is a 422 naming the field here, not an error in a
-# service or the database.
-def _check_value(value: Any, depth: int = 0) -> None:
+# service or the database. A file sent as base64 (``encoded``) is not held to the length of typed text: the body
+# limit and the check of what it decodes to bound it.
+def _check_value(value: Any, depth: int = 0, *, encoded: bool = False) -> None:
     if depth > MAX_NESTING:
         raise ValueError(NESTING_REASON)
     if isinstance(value, bool):
@@ -39,7 +67,7 @@ def _check_value(value: Any, depth: int = 0) -> None:
         raise ValueError(f"must be a whole number from {INT32_MIN} to {INT32_MAX}")
     if isinstance(value, float) and float_problem(value):
         raise ValueError(FLOAT_REASON)
-    if isinstance(value, str) and (reason := text_problem(value)):
+    if isinstance(value, str) and not encoded and (reason := text_problem(value)):
         raise ValueError(reason)
     if isinstance(value, dict):
         for key, item in value.items():
@@ -77,12 +105,18 @@ class Strict(BaseModel):
     and the database can hold (nested models are Strict too, so their fields are named in the error)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    _encoded_fields: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="after")
     @classmethod
-    def _within_what_the_platform_holds(cls, value: Any) -> Any:
-        _check_value(value)
+    def _within_what_the_platform_holds(cls, value: Any, info: ValidationInfo) -> Any:
+        _check_value(value, encoded=info.field_name in cls._encoded_fields)
         return value
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._encoded_fields = frozenset(name for name, field in cls.model_fields.items() if _is_encoded(field))
 
 
 class CustomerBase(Strict):

@@ -15,7 +15,7 @@ from luckygas.routing.v1 import routing_pb2 as routing_pb
 from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import Strict, Text
+from services.gateway.schemas import Base64, Strict, Text
 from services.gateway.security import CUSTOMER, DISPATCHER, DRIVER, Allow
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import InvalidArgument, NotFound
@@ -127,8 +127,8 @@ class Assignment(Strict):
 
 class DeliveryIn(Strict):
     recipient_name: str = Field(min_length=1, max_length=100)
-    signature_png: str = Field(description="base64 PNG of the recipient's signature")
-    photo: str | None = Field(None, description="base64 JPEG or PNG, optional")
+    signature_png: Base64 = Field(description="base64 PNG of the recipient's signature")
+    photo: Base64 | None = Field(None, description="base64 JPEG or PNG, optional")
     photo_content_type: str | None = Field(None, examples=["image/jpeg"])
     delivered: list[Item]
     empties_received: list[Item] = Field(default_factory=list)
