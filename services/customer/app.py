@@ -8,6 +8,7 @@ from pathlib import Path
 import grpc
 
 from services.customer.models import outbox
+from services.customer.service import CustomerService
 from services.customer.servicer import SERVICE_NAME, registrar
 from services.customer.settings import CustomerSettings
 from services.platform import migrations
@@ -34,7 +35,7 @@ async def start(
 ) -> GrpcServer:
     """Start the gRPC server on ``port`` (settings' port when None; 0 for any free port)."""
     return await create_server(
-        registrar(database),
+        registrar(CustomerService(database)),
         [SERVICE_NAME],
         host=settings.customer_grpc_host,
         port=settings.customer_grpc_port if port is None else port,

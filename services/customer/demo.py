@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from services.customer.models import outbox
-from services.customer.repository import CustomerRepository
 from services.customer.schemas import HOURLY_WINDOW_COUNT, CustomerFields
 from services.customer.service import CustomerService
 from services.customer.settings import CustomerSettings
@@ -17,7 +15,6 @@ from services.customer.taiwan import validate_tax_id
 from services.customer.zones import Zone, load_zones
 from services.platform.database import Database, create_engine
 from services.platform.errors import InvalidArgument
-from services.platform.outbox import OutboxWriter
 from services.platform.products import PRODUCTS
 
 DEMO_SEED = 20261124
@@ -436,18 +433,12 @@ async def seed_demo(settings: CustomerSettings, seed_spec: str = "demo", count: 
     seed = parse_seed_spec(seed_spec)
     customers = generate_customers(seed, count)
     database = Database(create_engine(settings.database_url, pool_size=2, application_name="luckygas-customer-demo"))
+    service = CustomerService(database)
     inserted = 0
     try:
         for start in range(0, len(customers), BATCH_SIZE):
             batch = customers[start : start + BATCH_SIZE]
-            async with database.session() as session:
-                repository = CustomerRepository(session)
-                taken = {record.fields.code for record in await repository.get_many([], [c.code for c in batch])}
-                service = CustomerService(repository, OutboxWriter(session, outbox))
-                for fields in batch:
-                    if fields.code not in taken:
-                        await service.create(fields, request_id=f"demo-{seed}-{fields.code}")
-                        inserted += 1
+            inserted += await service.create_missing([(fields, f"demo-{seed}-{fields.code}") for fields in batch])
     finally:
         await database.dispose()
     return inserted

@@ -6,14 +6,16 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 
+from services.customer.models import outbox
 from services.customer.repository import CustomerRepository, search_text
 from services.customer.schemas import FIELD_NAMES, CustomerFields, CustomerRecord, SearchFilter, SearchPage
 from services.customer.validation import SEGMENTS, validate
 from services.customer.zones import load_zones
 from services.platform.clock import utc_now
+from services.platform.database import Database
 from services.platform.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -62,58 +64,40 @@ def decode_page_token(token: str) -> str:
 
 
 class CustomerService:
-    def __init__(self, repository: CustomerRepository, events: OutboxWriter | None = None) -> None:
-        """``events`` records customer.changed in the same transaction; without it (reads, bulk seeding) none are."""
-        self.repository = repository
-        self.events = events
+    """Customers' use cases; each method is one transaction (or one autocommit read) of its own."""
 
-    async def _changed(self, record: CustomerRecord, changed: Iterable[str]) -> None:
-        if self.events is None:
-            return
-        await self.events.record(
-            aggregate="customer",
-            type=CHANGED_EVENT,
-            aggregate_id=str(record.id),
-            aggregate_version=record.version,
-            payload={
-                "id": str(record.id),
-                "code": record.fields.code,
-                "version": record.version,
-                "changed": sorted(set(changed)),
-                "terminated": record.terminated,
-            },
-        )
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     async def create(self, fields: CustomerFields, request_id: str = "") -> CustomerRecord:
         if len(request_id) > MAX_REQUEST_ID_LENGTH:
             raise InvalidArgument.for_field("request_id", f"at most {MAX_REQUEST_ID_LENGTH} characters")
         clean = validate(fields)
-        digest = fingerprint(clean)
-        if request_id:
-            await self.repository.lock_request_id(request_id)
-            earlier = await self.repository.get_by_request_id(request_id)
-            if earlier is not None:
-                record, earlier_digest = earlier
-                if earlier_digest != digest:
-                    raise AlreadyExists(
-                        "this idempotency key was used for a different customer",
-                        [FieldViolation("request_id", "reused with a different request body")],
-                    )
-                return record
-        if await self.repository.get_by_code(clean.code) is not None:
-            raise AlreadyExists(f"customer code {clean.code} is taken", [FieldViolation("code", "already in use")])
-        created = await self.repository.add(clean, request_id=request_id or None, fingerprint=digest)
-        await self._changed(created, FIELD_NAMES)
-        return created
+        async with self.database.session() as session:
+            return await _create(CustomerRepository(session), OutboxWriter(session, outbox), clean, request_id)
+
+    async def create_missing(self, batch: Sequence[tuple[CustomerFields, str]]) -> int:
+        """Create, in one transaction, the customers of ``(fields, request id)`` whose codes are not taken yet;
+        returns how many it created (bulk seeding)."""
+        async with self.database.session() as session:
+            repository = CustomerRepository(session)
+            events = OutboxWriter(session, outbox)
+            taken = {record.fields.code for record in await repository.get_many([], [f.code for f, _ in batch])}
+            created = 0
+            for fields, request_id in batch:
+                if fields.code not in taken:
+                    await _create(repository, events, validate(fields), request_id)
+                    created += 1
+            return created
 
     async def get(self, customer_id: str) -> CustomerRecord:
-        record = await self.repository.get(parse_id(customer_id))
-        if record is None:
-            raise NotFound(f"customer {customer_id} does not exist")
-        return record
+        parsed = parse_id(customer_id)
+        async with self.database.read_session() as session:
+            return await _existing(CustomerRepository(session), parsed)
 
     async def get_by_code(self, code: str) -> CustomerRecord:
-        record = await self.repository.get_by_code(code)
+        async with self.database.read_session() as session:
+            record = await CustomerRepository(session).get_by_code(code)
         if record is None:
             raise NotFound(f"customer with code {code} does not exist")
         return record
@@ -122,7 +106,8 @@ class CustomerService:
         if len(ids) + len(codes) > MAX_BATCH:
             raise InvalidArgument.for_field("ids", f"at most {MAX_BATCH} ids and codes together")
         parsed = [parse_id(value, "ids") for value in ids]
-        records = await self.repository.get_many(parsed, codes)
+        async with self.database.read_session() as session:
+            records = await CustomerRepository(session).get_many(parsed, codes)
         found_ids = {str(record.id) for record in records}
         found_codes = {record.fields.code for record in records}
         missing = [value for value in ids if str(uuid.UUID(value)) not in found_ids]
@@ -140,9 +125,11 @@ class CustomerService:
         query = search.query.strip()
         if query and all(ch.isdigit() or ch in "-() +" for ch in query):
             query = "".join(ch for ch in query if ch.isdigit())  # phones are stored as digits only
-        records = await self.repository.search(
-            replace(search, query=query), after_code=decode_page_token(page_token), limit=limit + 1
-        )
+        after_code = decode_page_token(page_token)
+        async with self.database.read_session() as session:
+            records = await CustomerRepository(session).search(
+                replace(search, query=query), after_code=after_code, limit=limit + 1
+            )
         has_more = len(records) > limit
         records = records[:limit]
         return SearchPage(records, encode_page_token(records[-1].fields.code) if has_more else "")
@@ -158,40 +145,94 @@ class CustomerService:
             )
         if not paths:
             raise InvalidArgument.for_field("update_mask", "names no field to change")
-        current = await self.get(customer_id)
-        if current.terminated:
-            raise FailedPrecondition(f"customer {customer_id} is terminated and cannot be changed")
-        merged = validate(replace(current.fields, **{path: getattr(fields, path) for path in paths}))
-        changes = {path: getattr(merged, path) for path in paths}
-        changes["search_text"] = search_text(merged)
-        if merged.code != current.fields.code and await self.repository.get_by_code(merged.code) is not None:
-            raise AlreadyExists(f"customer code {merged.code} is taken", [FieldViolation("code", "already in use")])
-        updated = await self.repository.update_if_version(current.id, expected_version, changes)
-        if updated is None:
-            latest = await self.get(customer_id)
-            raise VersionConflict(
-                f"customer {customer_id} is at version {latest.version}, not {expected_version}; "
-                "read it again and reapply the change",
-                [FieldViolation("expected_version", f"stale: current version is {latest.version}")],
-            )
-        await self._changed(updated, (path for path in paths if getattr(merged, path) != getattr(current.fields, path)))
-        return updated
+        parsed = parse_id(customer_id)
+        async with self.database.session() as session:
+            repository = CustomerRepository(session)
+            current = await _existing(repository, parsed)
+            if current.terminated:
+                raise FailedPrecondition(f"customer {customer_id} is terminated and cannot be changed")
+            merged = validate(replace(current.fields, **{path: getattr(fields, path) for path in paths}))
+            changes = {path: getattr(merged, path) for path in paths}
+            changes["search_text"] = search_text(merged)
+            if merged.code != current.fields.code and await repository.get_by_code(merged.code) is not None:
+                raise AlreadyExists(f"customer code {merged.code} is taken", [FieldViolation("code", "already in use")])
+            updated = await repository.update_if_version(current.id, expected_version, changes)
+            if updated is None:
+                latest = await _existing(repository, parsed)
+                raise VersionConflict(
+                    f"customer {customer_id} is at version {latest.version}, not {expected_version}; "
+                    "read it again and reapply the change",
+                    [FieldViolation("expected_version", f"stale: current version is {latest.version}")],
+                )
+            changed = (path for path in paths if getattr(merged, path) != getattr(current.fields, path))
+            await _changed(OutboxWriter(session, outbox), updated, changed)
+            return updated
 
     async def terminate(self, customer_id: str, reason: str) -> CustomerRecord:
         if len(reason) > MAX_REASON_LENGTH:
             raise InvalidArgument.for_field("reason", f"at most {MAX_REASON_LENGTH} characters")
-        current = await self.get(customer_id)
-        if current.terminated:
-            return current
-        updated = await self.repository.update_if_version(
-            current.id,
-            current.version,
-            {"terminated": True, "termination_reason": reason.strip(), "terminated_at": utc_now()},
-        )
-        if updated is None:  # changed between our read and write: the caller may simply retry
-            raise VersionConflict(f"customer {customer_id} changed while terminating; retry")
-        await self._changed(updated, TERMINATION_FIELDS)
-        return updated
+        parsed = parse_id(customer_id)
+        async with self.database.session() as session:
+            repository = CustomerRepository(session)
+            current = await _existing(repository, parsed)
+            if current.terminated:
+                return current
+            updated = await repository.update_if_version(
+                current.id,
+                current.version,
+                {"terminated": True, "termination_reason": reason.strip(), "terminated_at": utc_now()},
+            )
+            if updated is None:  # changed between our read and write: the caller may simply retry
+                raise VersionConflict(f"customer {customer_id} changed while terminating; retry")
+            await _changed(OutboxWriter(session, outbox), updated, TERMINATION_FIELDS)
+            return updated
+
+
+async def _create(
+    repository: CustomerRepository, events: OutboxWriter, clean: CustomerFields, request_id: str
+) -> CustomerRecord:
+    """Store validated fields, unless ``request_id`` made a customer already (then that one, if the body matches)."""
+    digest = fingerprint(clean)
+    if request_id:
+        await repository.lock_request_id(request_id)
+        earlier = await repository.get_by_request_id(request_id)
+        if earlier is not None:
+            record, earlier_digest = earlier
+            if earlier_digest != digest:
+                raise AlreadyExists(
+                    "this idempotency key was used for a different customer",
+                    [FieldViolation("request_id", "reused with a different request body")],
+                )
+            return record
+    if await repository.get_by_code(clean.code) is not None:
+        raise AlreadyExists(f"customer code {clean.code} is taken", [FieldViolation("code", "already in use")])
+    created = await repository.add(clean, request_id=request_id or None, fingerprint=digest)
+    await _changed(events, created, FIELD_NAMES)
+    return created
+
+
+async def _existing(repository: CustomerRepository, customer_id: uuid.UUID) -> CustomerRecord:
+    record = await repository.get(customer_id)
+    if record is None:
+        raise NotFound(f"customer {customer_id} does not exist")
+    return record
+
+
+async def _changed(events: OutboxWriter, record: CustomerRecord, changed: Iterable[str]) -> None:
+    """customer.changed, recorded in the transaction of the change."""
+    await events.record(
+        aggregate="customer",
+        type=CHANGED_EVENT,
+        aggregate_id=str(record.id),
+        aggregate_version=record.version,
+        payload={
+            "id": str(record.id),
+            "code": record.fields.code,
+            "version": record.version,
+            "changed": sorted(set(changed)),
+            "terminated": record.terminated,
+        },
+    )
 
 
 def _refuse_unknown(name: str, values: Iterable[str], known: Iterable[str]) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 
@@ -12,14 +11,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.customer.v1 import customer_pb2 as pb
 from luckygas.customer.v1 import customer_pb2_grpc
 
-from services.customer.models import outbox
-from services.customer.repository import CustomerRepository
 from services.customer.rest_days import is_open
 from services.customer.schemas import CustomerFields, CustomerRecord, SearchFilter
 from services.customer.service import CustomerService
-from services.platform.database import Database
 from services.platform.errors import InvalidArgument
-from services.platform.outbox import OutboxWriter
 
 
 def fields_from_proto(message: pb.CustomerFields) -> CustomerFields:
@@ -97,40 +92,25 @@ def record_to_proto(record: CustomerRecord) -> pb.Customer:
 
 
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    @asynccontextmanager
-    async def _reader(self) -> AsyncIterator[CustomerService]:
-        """For RPCs that read with one statement: no transaction round trips."""
-        async with self.database.read_session() as session:
-            yield CustomerService(CustomerRepository(session))
-
-    @asynccontextmanager
-    async def _service(self) -> AsyncIterator[CustomerService]:
-        """For RPCs that write: customer.changed events commit with the change."""
-        async with self.database.session() as session:
-            yield CustomerService(CustomerRepository(session), OutboxWriter(session, outbox))
+    def __init__(self, customers: CustomerService) -> None:
+        self.customers = customers
 
     async def CreateCustomer(self, request: pb.CreateCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
-        async with self._service() as service:
-            record = await service.create(fields_from_proto(request.customer), request.request_id)
+        record = await self.customers.create(fields_from_proto(request.customer), request.request_id)
         return record_to_proto(record)
 
     async def GetCustomer(self, request: pb.GetCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
-        async with self._reader() as service:
-            if request.WhichOneof("key") == "code":
-                record = await service.get_by_code(request.code)
-            else:
-                record = await service.get(request.id)
+        if request.WhichOneof("key") == "code":
+            record = await self.customers.get_by_code(request.code)
+        else:
+            record = await self.customers.get(request.id)
         return record_to_proto(record)
 
     async def BatchGetCustomers(
         self, request: pb.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetCustomersResponse:
         resting_on = _date(request.resting_on, "resting_on") if request.resting_on else None
-        async with self._reader() as service:
-            records, missing = await service.batch_get(list(request.ids), list(request.codes))
+        records, missing = await self.customers.batch_get(list(request.ids), list(request.codes))
         resting = [str(r.id) for r in records if resting_on is not None and not is_open(r.fields.rest_days, resting_on)]
         return pb.BatchGetCustomersResponse(
             customers=[record_to_proto(r) for r in records], missing=missing, resting_ids=resting
@@ -145,30 +125,27 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
             segments=tuple(request.segments),
             terminated=request.terminated if request.HasField("terminated") else None,
         )
-        async with self._reader() as service:
-            page = await service.search(search, request.page_size, request.page_token)
+        page = await self.customers.search(search, request.page_size, request.page_token)
         return pb.SearchCustomersResponse(
             customers=[record_to_proto(r) for r in page.customers], next_page_token=page.next_page_token
         )
 
     async def UpdateCustomer(self, request: pb.UpdateCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
-        async with self._service() as service:
-            record = await service.update(
-                request.id, request.expected_version, fields_from_proto(request.customer), request.update_mask.paths
-            )
+        record = await self.customers.update(
+            request.id, request.expected_version, fields_from_proto(request.customer), request.update_mask.paths
+        )
         return record_to_proto(record)
 
     async def TerminateCustomer(
         self, request: pb.TerminateCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.Customer:
-        async with self._service() as service:
-            record = await service.terminate(request.id, request.reason)
+        record = await self.customers.terminate(request.id, request.reason)
         return record_to_proto(record)
 
 
-def registrar(database: Database) -> Callable[[grpc.aio.Server], None]:
+def registrar(customers: CustomerService) -> Callable[[grpc.aio.Server], None]:
     def register(server: grpc.aio.Server) -> None:
-        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(database), server)
+        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(customers), server)
 
     return register
 
