@@ -19,8 +19,10 @@ from services.platform.products import PRODUCTS
 
 
 class PriceListRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, known: dict[int, PriceList] | None = None) -> None:
+        """``known``: the lists this process has read so far (a list never changes), so each is read once."""
         self.session = session
+        self.known = {} if known is None else known
 
     async def id_on(self, day: date) -> int | None:
         """The id of the list in force on ``day``: the latest one effective on or before it."""
@@ -32,6 +34,11 @@ class PriceListRepository:
         )
 
     async def load(self, price_list_id: int) -> PriceList:
+        if price_list_id not in self.known:
+            self.known[price_list_id] = await self._read(price_list_id)
+        return self.known[price_list_id]
+
+    async def _read(self, price_list_id: int) -> PriceList:
         header = (
             await self.session.execute(
                 select(PriceListRow.effective_from, PriceListRow.urgent_surcharge).where(
@@ -70,20 +77,17 @@ class PriceLists:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._by_id: dict[int, PriceList] = {}
-
-    async def by_id(self, session: AsyncSession, price_list_id: int) -> PriceList:
-        """The list, read once per process through the caller's session."""
-        if price_list_id not in self._by_id:
-            self._by_id[price_list_id] = await PriceListRepository(session).load(price_list_id)
-        return self._by_id[price_list_id]
+        # Every list this process has read, by id; another service's transaction reads through it too
+        # (``PriceListRepository(session, price_lists.known)``).
+        self.known: dict[int, PriceList] = {}
 
     async def on(self, day: date) -> PriceList:
         async with self.database.read_session() as session:
-            price_list_id = await PriceListRepository(session).id_on(day)
+            repository = PriceListRepository(session, self.known)
+            price_list_id = await repository.id_on(day)
             if price_list_id is None:
                 raise NotFound(f"no price list is in force on {day}")
-            return await self.by_id(session, price_list_id)
+            return await repository.load(price_list_id)
 
     async def add(
         self, effective_from: date, urgent_surcharge: int, prices: dict[str, PriceEntry], note: str = ""
@@ -111,9 +115,9 @@ class PriceLists:
         if violations:
             raise InvalidArgument.from_violations(violations)
         async with self.database.session() as session:
-            repository = PriceListRepository(session)
+            repository = PriceListRepository(session, self.known)
             in_force = await repository.id_on(effective_from)
-            if in_force is not None and (await self.by_id(session, in_force)).effective_from == effective_from:
+            if in_force is not None and (await repository.load(in_force)).effective_from == effective_from:
                 raise AlreadyExists(
                     f"a price list effective from {effective_from} exists",
                     [FieldViolation("effective_from", "already has a list")],

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.order.customers import CustomerDirectory
 from services.order.lifecycle import OrderStatus, is_move
 from services.order.models import OUTBOX
-from services.order.price_lists import PriceLists
+from services.order.price_lists import PriceListRepository, PriceLists
 from services.order.pricing import price_order
 from services.order.repository import EarlierCreate, OrderRepository
 from services.order.schemas import (
@@ -192,7 +192,7 @@ class OrderService:
             payment_method = draft.payment_method or customer.payment_terms
             if context.price_list_id is None:
                 raise FailedPrecondition(f"no price list is in force on {draft.scheduled_date}")
-            price_list = await self.price_lists.by_id(session, context.price_list_id)
+            price_list = await PriceListRepository(session, self.price_lists.known).load(context.price_list_id)
             totals = price_order(draft.items, price_list, urgent=draft.urgent)
             refusals = []
             if not draft.additional and context.open_order is not None:
