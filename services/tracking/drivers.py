@@ -5,15 +5,13 @@ Positions do not depend on it: a phone syncing its offline backlog after clock-o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from services.platform.clock import Clock, utc_now
 from services.platform.database import Database
 from services.platform.errors import FieldViolation, InvalidArgument, NotFound
-from services.tracking.models import DriverRow
 from services.tracking.repository import TrackingRepository
-from services.tracking.schemas import DriverInput
+from services.tracking.schemas import Driver, DriverInput
 from services.tracking.validation import check_driver, check_moment, check_username
 
 
@@ -22,10 +20,10 @@ class DriverService:
         self.database = database
         self.clock = clock
 
-    async def put(self, driver: DriverInput, actor: str) -> DriverRow:
+    async def put(self, driver: DriverInput, actor: str) -> Driver:
         checked = check_driver(driver)
         async with self.database.session() as session:
-            return await TrackingRepository(session).put_driver(
+            row = await TrackingRepository(session).put_driver(
                 {
                     "username": checked.username,
                     "name": checked.name,
@@ -34,18 +32,19 @@ class DriverService:
                     "updated_by": actor[:50],
                 }
             )
+            return Driver.from_row(row)
 
-    async def drivers(self) -> Sequence[DriverRow]:
+    async def drivers(self) -> list[Driver]:
         async with self.database.read_session() as session:
-            return await TrackingRepository(session).drivers()
+            return [Driver.from_row(row) for row in await TrackingRepository(session).drivers()]
 
-    async def clock_in(self, username: str, at: datetime | None) -> DriverRow:
+    async def clock_in(self, username: str, at: datetime | None) -> Driver:
         return await self._clock(username, at, on_road=True)
 
-    async def clock_out(self, username: str, at: datetime | None) -> DriverRow:
+    async def clock_out(self, username: str, at: datetime | None) -> Driver:
         return await self._clock(username, at, on_road=False)
 
-    async def _clock(self, username: str, at: datetime | None, *, on_road: bool) -> DriverRow:
+    async def _clock(self, username: str, at: datetime | None, *, on_road: bool) -> Driver:
         now = self.clock()
         found: list[FieldViolation] = []
         check_username(username, "driver", found)
@@ -58,7 +57,7 @@ class DriverService:
             if row is None:
                 raise NotFound(f"no driver {username} is known")
             if row.on_road == on_road:
-                return row  # already so: the first time stands
+                return Driver.from_row(row)  # already so: the first time stands
             row.on_road = on_road
             row.updated_at = now
             if on_road:
@@ -66,4 +65,4 @@ class DriverService:
             else:
                 row.clocked_out_at = at
             await session.flush()
-            return row
+            return Driver.from_row(row)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from services.tracking.models import PositionRow
+from services.tracking.models import DriverRow, PositionRow
 
 
 def _time(value: datetime | None) -> str | None:
@@ -23,6 +23,31 @@ class DriverInput:
     name: str
     phone: str
     vehicle_kind: str
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A driver's profile and whether they are on the road (clocked in) now."""
+
+    username: str
+    name: str
+    phone: str
+    vehicle_kind: str
+    on_road: bool
+    clocked_in_at: datetime | None
+    clocked_out_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: DriverRow) -> Driver:
+        return cls(
+            username=row.username,
+            name=row.name,
+            phone=row.phone,
+            vehicle_kind=row.vehicle_kind,
+            on_road=row.on_road,
+            clocked_in_at=row.clocked_in_at,
+            clocked_out_at=row.clocked_out_at,
+        )
 
 
 @dataclass(frozen=True)

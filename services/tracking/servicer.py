@@ -11,10 +11,9 @@ from luckygas.tracking.v1 import tracking_pb2 as pb
 from luckygas.tracking.v1 import tracking_pb2_grpc
 
 from services.tracking.drivers import DriverService
-from services.tracking.models import DriverRow
 from services.tracking.positions import PositionService
 from services.tracking.progress import ProgressService
-from services.tracking.schemas import BatchResult, DriverInput, FixInput, Position, StopState
+from services.tracking.schemas import BatchResult, Driver, DriverInput, FixInput, Position, StopState
 
 _LATEST = datetime.max.replace(tzinfo=UTC)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -40,15 +39,15 @@ def _optional_moment(message: pb.ClockRequest | pb.MarkArrivedRequest) -> dateti
     return _moment(message.at) if message.HasField("at") else None
 
 
-def driver_to_proto(row: DriverRow) -> pb.Driver:
+def driver_to_proto(driver: Driver) -> pb.Driver:
     return pb.Driver(
-        username=row.username,
-        name=row.name,
-        phone=row.phone,
-        vehicle_kind=row.vehicle_kind,
-        on_road=row.on_road,
-        clocked_in_at=_timestamp(row.clocked_in_at),
-        clocked_out_at=_timestamp(row.clocked_out_at),
+        username=driver.username,
+        name=driver.name,
+        phone=driver.phone,
+        vehicle_kind=driver.vehicle_kind,
+        on_road=driver.on_road,
+        clocked_in_at=_timestamp(driver.clocked_in_at),
+        clocked_out_at=_timestamp(driver.clocked_out_at),
     )
 
 
@@ -113,15 +112,15 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServiceServicer):
 
     async def PutDriver(self, request: pb.PutDriverRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
         driver = request.driver
-        row = await self.drivers.put(
+        stored = await self.drivers.put(
             DriverInput(driver.username, driver.name, driver.phone, driver.vehicle_kind), request.actor
         )
-        return driver_to_proto(row)
+        return driver_to_proto(stored)
 
     async def ListDrivers(
         self, request: pb.ListDriversRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDriversResponse:
-        return pb.ListDriversResponse(drivers=[driver_to_proto(row) for row in await self.drivers.drivers()])
+        return pb.ListDriversResponse(drivers=[driver_to_proto(each) for each in await self.drivers.drivers()])
 
     async def ClockIn(self, request: pb.ClockRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
         return driver_to_proto(await self.drivers.clock_in(request.driver, _optional_moment(request)))
