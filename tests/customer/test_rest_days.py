@@ -156,6 +156,7 @@ NATIONAL_DAY_2025 = date(2025, 10, 10)  # a Friday
         ("Red", SUNDAY, True),  # Red means public holidays, not weekends
         ("7.Red", NATIONAL_DAY_2025, False),
         ("7.Red", SUNDAY, False),
+        ("Red", date(2030, 2, 4), False),  # Lunar New Year: the calendar does not stop at a year
         ("7(初一十五)", LUNAR_NEW_YEAR_2026, False),
         ("7(初一十五)", LANTERN_FESTIVAL_2026, False),
         ("7(初一十五)", date(2026, 3, 4), True),  # lunar 16th, a Wednesday
