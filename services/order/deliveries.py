@@ -1,4 +1,8 @@
-"""Recording the visit: a delivery with proof (in_delivery → delivered) or a failure at the door (→ failed)."""
+"""Recording the visit: a delivery with proof (in_delivery → delivered) or a failure at the door (→ failed).
+
+An order still only assigned is set off first, in the same transaction: in_delivery with its
+``order.delivery_started`` event, then the visit, exactly as TransitionOrder followed by the visit would record it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,20 @@ import hashlib
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.order.lifecycle import OrderStatus, is_move
 from services.order.refills import RefillRepository
 from services.order.repository import DeliveryOutcome, OrderRepository
 from services.order.schemas import DeliveryProof, OrderRecord
-from services.order.service import UPDATE_ATTEMPTS, check_actor, check_request_id, fingerprint, record_order_event
+from services.order.service import (
+    TRANSITION_EVENTS,
+    UPDATE_ATTEMPTS,
+    check_actor,
+    check_request_id,
+    fingerprint,
+    record_order_event,
+)
 from services.order.validation import FAILURE_REASONS, MAX_NOTES, parse_uuid, validate_proof
 from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
@@ -60,11 +73,14 @@ class DeliveryService:
                 if outcome is not None:
                     _repeat(current, outcome, "delivered", request_id, digest)
                     return await _full(repository, current)
-                is_move(current.status, OrderStatus.DELIVERED)
-                if not await repository.update_if_version(
-                    current.id, current.version, {"status": OrderStatus.DELIVERED.value}
-                ):
+                on_its_way = await _set_off(session, repository, current, actor)
+                if on_its_way is None:
                     continue  # changed meanwhile (perhaps this very request, retried): look again
+                is_move(on_its_way.status, OrderStatus.DELIVERED)
+                if not await repository.update_if_version(
+                    current.id, on_its_way.version, {"status": OrderStatus.DELIVERED.value}
+                ):
+                    continue
                 await repository.add_delivery(
                     current.id,
                     outcome="delivered",
@@ -117,9 +133,12 @@ class DeliveryService:
                 if outcome is not None:
                     _repeat(current, outcome, "failed", request_id, digest)
                     return await _full(repository, current)
-                is_move(current.status, OrderStatus.FAILED)
+                on_its_way = await _set_off(session, repository, current, actor)
+                if on_its_way is None:
+                    continue
+                is_move(on_its_way.status, OrderStatus.FAILED)
                 changes = {"status": OrderStatus.FAILED.value, "failure_reason": reason}
-                if not await repository.update_if_version(current.id, current.version, changes):
+                if not await repository.update_if_version(current.id, on_its_way.version, changes):
                     continue
                 await repository.add_delivery(
                     current.id,
@@ -137,6 +156,30 @@ class DeliveryService:
                 )
                 return record
         raise VersionConflict(f"order {order_id} kept changing while the failure was recorded; retry")
+
+
+async def _set_off(
+    session: AsyncSession, repository: OrderRepository, current: OrderRecord, actor: str
+) -> OrderRecord | None:
+    """The order in delivery: an assigned one is moved there first (the driver set off; the same change and
+    ``order.delivery_started`` event as TransitionOrder's), any other is returned as it is for the visit's own
+    check. None when the order changed since it was read."""
+    if current.status != OrderStatus.ASSIGNED:
+        return current
+    changes = {"status": OrderStatus.IN_DELIVERY.value}
+    if not await repository.update_if_version(current.id, current.version, changes):
+        return None
+    started = await repository.get(current.id, with_images=False)
+    if started is None:
+        raise NotFound(f"order {current.id} does not exist")
+    await record_order_event(
+        session,
+        TRANSITION_EVENTS[OrderStatus.IN_DELIVERY],
+        started,
+        previous_status=current.status.value,
+        actor=actor,
+    )
+    return started
 
 
 def _repeat(current: OrderRecord, outcome: DeliveryOutcome, wanted: str, request_id: str, digest: str) -> None:

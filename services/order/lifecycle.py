@@ -4,7 +4,9 @@
     cancelled from pending, confirmed or assigned (before in_delivery); failed from in_delivery (at the door).
 
 Delivered, cancelled and failed are final. Asking for the state an order is already in is not a move: the
-caller gets the order back unchanged, so a retried request is harmless.
+caller gets the order back unchanged, so a retried request is harmless. CompleteDelivery and FailDelivery take
+an assigned order through in_delivery in one transaction: both moves and both events, as if the driver had
+started the delivery first.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ async def test_a_scoped_role_acts_on_its_own_object_and_another_looks_missing(
 
     url, body, extra = request_for(path, own)
     if path.startswith("/api/v1/orders/") and url.endswith(DELIVERED + FAILED):
-        # An order's delivery is recorded once the driver has set off to it (the stop routes set off themselves).
+        # The driver's usual steps: set off, then the visit (the order service would also set an assigned order off).
         await ok(gateway.post(f"/api/v1/orders/{own}/start-delivery", headers=subject))
     allowed = await gateway.request(method, url, json=body, params=day_of_route, headers={**subject, **extra})
 

@@ -34,6 +34,28 @@ async def order_on_its_way(orders: Orders, customers: Customers, **customer_fiel
     return order
 
 
+async def assigned_order(orders: Orders, customers: Customers) -> pb.Order:
+    """An order on a driver's route that the driver has not started: the visit is recorded straight from here."""
+    customer = await create_customer(customers)
+    order = await orders.CreateOrder(create_request(customer.id))
+    for target, extra in ((pb.ORDER_STATUS_CONFIRMED, {}), (pb.ORDER_STATUS_ASSIGNED, {"route_id": "south-am"})):
+        order = await orders.TransitionOrder(pb.TransitionOrderRequest(id=order.id, target=target, **extra))
+    return order
+
+
+async def events_after(database: Database, order: pb.Order) -> list[tuple[str, int, dict[str, Any]]]:
+    """The order's outbox entries recorded after the given version of it: (type, version, payload)."""
+    async with database.session() as session:
+        rows = await session.execute(
+            text(
+                'SELECT type, aggregate_version, payload FROM "order".outbox'
+                " WHERE aggregate_id = :id AND aggregate_version > :version ORDER BY position"
+            ),
+            {"id": order.id, "version": order.version},
+        )
+        return [(row.type, row.aggregate_version, row.payload) for row in rows]
+
+
 def complete(order: pb.Order, key: str = "pod-1", **proof_fields: Any) -> pb.CompleteDeliveryRequest:
     return pb.CompleteDeliveryRequest(id=order.id, proof=proof(**proof_fields), request_id=key, actor="driver01")
 
@@ -222,3 +244,83 @@ async def test_a_delivered_order_cannot_fail(orders: Orders, customers: Customer
         await orders.FailDelivery(pb.FailDeliveryRequest(id=order.id, reason="refused", request_id="late"))
 
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_completing_an_assigned_order_starts_and_completes_its_delivery_in_one_request(
+    orders: Orders, customers: Customers, database: Database
+) -> None:
+    order = await assigned_order(orders, customers)
+
+    delivered = await orders.CompleteDelivery(complete(order))
+
+    assert delivered.status == pb.ORDER_STATUS_DELIVERED
+    assert delivered.version == order.version + 2
+    assert delivered.proof.recipient_name == "林小姐"
+    events = await events_after(database, order)
+    assert [(kind, version) for kind, version, _ in events] == [
+        ("order.delivery_started", order.version + 1),
+        ("delivery.completed", order.version + 2),
+    ]
+    started, completed = events[0][2], events[1][2]
+    assert (started["status"], started["previous_status"], started["actor"]) == ("in_delivery", "assigned", "driver01")
+    assert (completed["status"], completed["route_id"], completed["cash_collected"]) == ("delivered", "south-am", 1596)
+
+
+async def test_failing_an_assigned_order_starts_and_fails_its_delivery_in_one_request(
+    orders: Orders, customers: Customers, database: Database
+) -> None:
+    order = await assigned_order(orders, customers)
+    request = pb.FailDeliveryRequest(id=order.id, reason="not_home", notes="鐵門拉下", request_id="visit-1", actor="d1")
+
+    failed = await orders.FailDelivery(request)
+
+    assert (failed.status, failed.failure_reason) == (pb.ORDER_STATUS_FAILED, "not_home")
+    assert failed.version == order.version + 2
+    events = await events_after(database, order)
+    assert [(kind, version) for kind, version, _ in events] == [
+        ("order.delivery_started", order.version + 1),
+        ("delivery.failed", order.version + 2),
+    ]
+    assert (events[0][2]["previous_status"], events[0][2]["actor"]) == ("assigned", "d1")
+    assert (events[1][2]["reason"], events[1][2]["notes"]) == ("not_home", "鐵門拉下")
+
+
+async def test_retrying_the_visit_of_an_assigned_order_records_nothing_more(
+    orders: Orders, customers: Customers, database: Database
+) -> None:
+    order = await assigned_order(orders, customers)
+    first = await orders.CompleteDelivery(complete(order))
+
+    again = await orders.CompleteDelivery(complete(order))
+
+    assert again == first
+    assert await count(database, "deliveries") == 1
+    assert [kind for kind, _, _ in await events_after(database, order)] == [
+        "order.delivery_started",
+        "delivery.completed",
+    ]
+
+
+async def test_concurrent_completions_of_an_assigned_order_start_it_once(
+    orders: Orders, customers: Customers, database: Database
+) -> None:
+    order = await assigned_order(orders, customers)
+
+    replies = await asyncio.gather(*(orders.CompleteDelivery(complete(order), timeout=10) for _ in range(10)))
+
+    assert {reply.version for reply in replies} == {order.version + 2}
+    assert await count(database, "deliveries") == 1
+    assert await count(database, "outbox", "type = 'order.delivery_started'") == 1
+
+
+async def test_a_refused_completion_leaves_an_assigned_order_assigned(
+    orders: Orders, customers: Customers, database: Database
+) -> None:
+    order = await assigned_order(orders, customers)
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await orders.CompleteDelivery(complete(order, recipient_name=" "))
+
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert await orders.GetOrder(pb.GetOrderRequest(id=order.id)) == order
+    assert await events_after(database, order) == []

@@ -250,17 +250,6 @@ async def _own_order(context: GatewayContext, claims: AccessClaims, stop_id: str
     raise NotFound(f"stop {stop_id} is not on your route of {route.date}")
 
 
-async def _set_off(context: GatewayContext, claims: AccessClaims, order_id: str) -> None:
-    """An assigned order becomes in delivery first (asking again for the current state changes nothing)."""
-    order = await context.orders.GetOrder(order_pb.GetOrderRequest(id=order_id))
-    if order.status == order_pb.ORDER_STATUS_ASSIGNED:
-        await context.orders.TransitionOrder(
-            order_pb.TransitionOrderRequest(
-                id=order_id, target=order_pb.ORDER_STATUS_IN_DELIVERY, actor=claims.username
-            )
-        )
-
-
 @driver_router.post("/stops/{stop_id}/delivered", response_model=OrderOut)
 async def stop_delivered(
     stop_id: str,
@@ -270,9 +259,9 @@ async def stop_delivered(
     idempotency_key: IdempotencyKey,
     day: RouteDay = None,
 ) -> OrderOut:
-    """Delivered with proof: completes the stop's order in the order service (the stop follows its event)."""
+    """Delivered with proof: completes the stop's order in the order service, which also sets off an order still
+    only assigned (the stop follows its event)."""
     order_id = await _own_order(context, claims, stop_id, day)
-    await _set_off(context, claims, order_id)
     order = await context.orders.CompleteDelivery(
         order_pb.CompleteDeliveryRequest(
             id=order_id, proof=delivery_proof(body), request_id=idempotency_key, actor=claims.username
@@ -292,7 +281,6 @@ async def stop_failed(
 ) -> OrderOut:
     """Failed at the door (not_home, refused, wrong_address): recorded on the stop's order."""
     order_id = await _own_order(context, claims, stop_id, day)
-    await _set_off(context, claims, order_id)
     order = await context.orders.FailDelivery(
         order_pb.FailDeliveryRequest(
             id=order_id, reason=body.reason, notes=body.notes, request_id=idempotency_key, actor=claims.username

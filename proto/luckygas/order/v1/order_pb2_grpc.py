@@ -114,13 +114,16 @@ class OrderServiceServicer:
 
     def CompleteDelivery(self, request, context):
         """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op.
+        An assigned order is moved through in_delivery first, in the same transaction and with the same
+        order.delivery_started event TransitionOrder would record.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FailDelivery(self, request, context):
-        """Records a failed visit at the door (in_delivery → failed).
+        """Records a failed visit at the door (in_delivery → failed); an assigned order goes through in_delivery
+        first, as for CompleteDelivery.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,9 +44,14 @@ class OrderServiceStub:
     a move outside the graph is FAILED_PRECONDITION naming the current and requested state.
     """
     CompleteDelivery: _grpc.UnaryUnaryMultiCallable[_order_pb2.CompleteDeliveryRequest, _order_pb2.Order]
-    """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op."""
+    """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op.
+    An assigned order is moved through in_delivery first, in the same transaction and with the same
+    order.delivery_started event TransitionOrder would record.
+    """
     FailDelivery: _grpc.UnaryUnaryMultiCallable[_order_pb2.FailDeliveryRequest, _order_pb2.Order]
-    """Records a failed visit at the door (in_delivery → failed)."""
+    """Records a failed visit at the door (in_delivery → failed); an assigned order goes through in_delivery
+    first, as for CompleteDelivery.
+    """
     ListDue: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListDueRequest, _order_pb2.ListDueResponse]
     """The customers due for a refill on a date, each with the reason and suggested quantities."""
     CreateOrdersFromDue: _grpc.UnaryUnaryMultiCallable[_order_pb2.CreateOrdersFromDueRequest, _order_pb2.CreateOrdersFromDueResponse]
@@ -68,9 +73,14 @@ class OrderServiceAsyncStub(OrderServiceStub):
     a move outside the graph is FAILED_PRECONDITION naming the current and requested state.
     """
     CompleteDelivery: _aio.UnaryUnaryMultiCallable[_order_pb2.CompleteDeliveryRequest, _order_pb2.Order]  # type: ignore[assignment]
-    """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op."""
+    """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op.
+    An assigned order is moved through in_delivery first, in the same transaction and with the same
+    order.delivery_started event TransitionOrder would record.
+    """
     FailDelivery: _aio.UnaryUnaryMultiCallable[_order_pb2.FailDeliveryRequest, _order_pb2.Order]  # type: ignore[assignment]
-    """Records a failed visit at the door (in_delivery → failed)."""
+    """Records a failed visit at the door (in_delivery → failed); an assigned order goes through in_delivery
+    first, as for CompleteDelivery.
+    """
     ListDue: _aio.UnaryUnaryMultiCallable[_order_pb2.ListDueRequest, _order_pb2.ListDueResponse]  # type: ignore[assignment]
     """The customers due for a refill on a date, each with the reason and suggested quantities."""
     CreateOrdersFromDue: _aio.UnaryUnaryMultiCallable[_order_pb2.CreateOrdersFromDueRequest, _order_pb2.CreateOrdersFromDueResponse]  # type: ignore[assignment]
@@ -119,7 +129,10 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_pb2.CompleteDeliveryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
-        """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op."""
+        """Records a delivery with proof (in_delivery → delivered). Repeating the same request_id is a no-op.
+        An assigned order is moved through in_delivery first, in the same transaction and with the same
+        order.delivery_started event TransitionOrder would record.
+        """
 
     @_abc_1.abstractmethod
     def FailDelivery(
@@ -127,7 +140,9 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _order_pb2.FailDeliveryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
-        """Records a failed visit at the door (in_delivery → failed)."""
+        """Records a failed visit at the door (in_delivery → failed); an assigned order goes through in_delivery
+        first, as for CompleteDelivery.
+        """
 
     @_abc_1.abstractmethod
     def ListDue(
