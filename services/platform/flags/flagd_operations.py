@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import mmh3
+
 from services.platform.flags.jsonlogic import Compiler, Expr, Handler, Rule, RuleError
-from services.platform.flags.murmur3 import murmur3_32
 from services.platform.flags.semver import SEMVER_OPERATORS, compare_semver, parse_semver
 
 MAX_INT32 = 2**31 - 1
@@ -77,18 +78,16 @@ def _sem_ver(compiler: Compiler, arguments: Any, path: str) -> Expr:
 
 
 # Buckets are a pure function of flag key + customer code, and the same customers come back all day: a bounded
-# cache turns the pure-Python hash (~2 µs) into a dictionary lookup. Cleared whole when full (cheap, rare).
+# cache turns hashing and arithmetic (~0.35 µs with mmh3) into a dictionary lookup (~0.15 µs). Cleared whole when full.
 _BUCKETS: dict[str, float] = {}
 BUCKET_CACHE_SIZE = 32_768
 
 
 def fractional_bucket(bucketing_value: str) -> float:
-    """Where a bucketing value falls in [0, 100]: flagd's |int32(murmur3)| / MaxInt32 × 100."""
+    """Where a bucketing value falls in [0, 100]: flagd's |int32(murmur3 x86_32 of its UTF-8)| / MaxInt32 × 100."""
     bucket = _BUCKETS.get(bucketing_value)
     if bucket is None:
-        hashed = murmur3_32(bucketing_value.encode())
-        signed = hashed - 0x100000000 if hashed & 0x80000000 else hashed
-        bucket = abs(signed) / MAX_INT32 * 100
+        bucket = abs(mmh3.hash(bucketing_value.encode(), 0, signed=True)) / MAX_INT32 * 100
         if len(_BUCKETS) >= BUCKET_CACHE_SIZE:
             _BUCKETS.clear()
         _BUCKETS[bucketing_value] = bucket

@@ -104,15 +104,12 @@ def test_the_split_reason_is_reported() -> None:
 
 
 def test_the_bucket_cache_is_bounded_and_agrees_with_the_hash() -> None:
+    import mmh3
+
     from services.platform.flags import flagd_operations
-    from services.platform.flags.murmur3 import murmur3_32_signed
 
     for n in range(flagd_operations.BUCKET_CACHE_SIZE + 10):
         fractional_bucket(f"cache-test{n}")
     assert len(flagd_operations._BUCKETS) <= flagd_operations.BUCKET_CACHE_SIZE
     value = f"{FLAG_KEY}{CUSTOMER_CODES[0]}"
-    assert (
-        fractional_bucket(value)
-        == fractional_bucket(value)
-        == abs(murmur3_32_signed(value.encode())) / (2**31 - 1) * 100
-    )
+    assert fractional_bucket(value) == fractional_bucket(value) == abs(mmh3.hash(value.encode())) / (2**31 - 1) * 100
