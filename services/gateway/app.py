@@ -17,7 +17,7 @@ from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability, SecurityHeaders
 from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking, users
-from services.gateway.schemas import refuse_control_characters
+from services.gateway.schemas.common import refuse_control_characters
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
 from services.platform.flags.local import FlagWatcher

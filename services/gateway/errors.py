@@ -19,3 +19,7 @@ class TooManyRequests(DomainError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many login attempts from this address; retry in {retry_after} seconds")
         self.retry_after = retry_after
+
+
+class PreconditionRequired(DomainError):
+    """A change that must name the version it was based on came without one (no If-Match): 428."""

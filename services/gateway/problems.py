@@ -15,7 +15,7 @@ from opentelemetry import trace
 from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.gateway.errors import AccountLocked, TooManyRequests, Unauthenticated
+from services.gateway.errors import AccountLocked, PreconditionRequired, TooManyRequests, Unauthenticated
 from services.gateway.faults import InjectedFault
 from services.platform.errors import DomainError, FieldViolation
 from services.platform.interceptors import VIOLATIONS_METADATA_KEY, status_for
@@ -110,6 +110,8 @@ def from_domain_error(error: DomainError) -> JSONResponse:
         return problem(
             423, "account-locked", "Account locked", error.message, headers={"Retry-After": str(error.retry_after)}
         )
+    if isinstance(error, PreconditionRequired):
+        return problem(428, "precondition-required", "Precondition required", error.message)
     if isinstance(error, TooManyRequests):
         return problem(
             429,

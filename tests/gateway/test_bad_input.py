@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from services.gateway.app import API_ROUTERS
-from services.gateway.schemas import Strict
+from services.gateway.schemas.common import Strict
 from tests.gateway.conftest import bearer
 from tests.gateway.factories import customer_body, order_body
 

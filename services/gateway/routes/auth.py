@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gateway.auth import AuthService, TokenPair
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.repository import RefreshTokenRepository, UserRepository
-from services.gateway.schemas import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
+from services.gateway.schemas.auth import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
 from services.gateway.security import ANY_ROLE
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import DomainError

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 from luckygas.customer.v1 import customer_pb2 as pb
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import (
-    CustomerCreate,
-    CustomerOut,
-    CustomerPage,
-    CustomerPatch,
-    Termination,
-    parse_version_tag,
-    timestamp_field,
-)
+from services.gateway.errors import PreconditionRequired
+from services.gateway.mappers.customers import customer_fields, customer_out
+from services.gateway.schemas.common import parse_version_tag
+from services.gateway.schemas.customers import CustomerCreate, CustomerOut, CustomerPage, CustomerPatch, Termination
 from services.gateway.security import OFFICE
 from services.gateway.tokens import AccessClaims
 
@@ -28,64 +22,13 @@ Context = Annotated[GatewayContext, Depends(get_context)]
 Office = Annotated[AccessClaims, Depends(OFFICE)]
 
 
-def to_fields(values: dict[str, Any]) -> pb.CustomerFields:
-    values = dict(values)
-    cylinders = values.pop("cylinders", None) or {}
-    message = pb.CustomerFields(**{key: value for key, value in values.items() if value is not None})
-    message.cylinders.extend(pb.CylinderHolding(product=p, quantity=q) for p, q in cylinders.items())
-    return message
-
-
-def to_out(customer: pb.Customer) -> CustomerOut:
-    fields = customer.fields
-    return CustomerOut(
-        id=customer.id,
-        version=customer.version,
-        terminated=customer.terminated,
-        termination_reason=customer.termination_reason,
-        created_at=customer.created_at.ToDatetime(tzinfo=UTC),
-        updated_at=customer.updated_at.ToDatetime(tzinfo=UTC),
-        terminated_at=timestamp_field(customer, "terminated_at"),
-        code=fields.code,
-        short_name=fields.short_name,
-        invoice_title=fields.invoice_title,
-        tax_id=fields.tax_id,
-        phones=list(fields.phones),
-        address=fields.address,
-        postal_code=fields.postal_code,
-        zone=fields.zone,
-        latitude=fields.latitude if fields.HasField("latitude") else None,
-        longitude=fields.longitude if fields.HasField("longitude") else None,
-        segment=fields.segment,
-        hourly_windows=list(fields.hourly_windows),
-        slot_code=fields.slot_code if fields.HasField("slot_code") else None,
-        rest_days=fields.rest_days,
-        vehicle_requirement=fields.vehicle_requirement,
-        cylinders={holding.product: holding.quantity for holding in fields.cylinders},
-        spare_cylinders=fields.spare_cylinders,
-        manifolded_cylinders=fields.manifolded_cylinders,
-        consumption_kg_per_day=fields.consumption_kg_per_day,
-        max_cycle_days=fields.max_cycle_days,
-        slip_days=fields.slip_days,
-        pricing_method=fields.pricing_method,
-        payment_terms=fields.payment_terms,
-        subscription=fields.subscription,
-        alert_device=fields.alert_device,
-        credit_limit=fields.credit_limit,
-        blocked=fields.blocked,
-        notes=fields.notes,
-    )
-
-
 def _etag(customer: pb.Customer, response: Response) -> None:
     response.headers["ETag"] = f'"{customer.version}"'
 
 
 def parse_if_match(if_match: str | None) -> int:
     if if_match is None:
-        raise HTTPException(
-            status.HTTP_428_PRECONDITION_REQUIRED, "If-Match with the customer's version (its ETag) is required"
-        )
+        raise PreconditionRequired("If-Match with the customer's version (its ETag) is required")
     return parse_version_tag(if_match, "customer")
 
 
@@ -99,11 +42,11 @@ async def create_customer(
 ) -> CustomerOut:
     """Create a customer. Send an Idempotency-Key to make retries safe."""
     created = await context.customers.CreateCustomer(
-        pb.CreateCustomerRequest(customer=to_fields(body.model_dump()), request_id=idempotency_key or "")
+        pb.CreateCustomerRequest(customer=customer_fields(body.model_dump()), request_id=idempotency_key or "")
     )
     response.headers["Location"] = f"{router.prefix}/{created.id}"
     _etag(created, response)
-    return to_out(created)
+    return customer_out(created)
 
 
 @router.get("", response_model=CustomerPage)
@@ -123,7 +66,7 @@ async def search_customers(
     if terminated is not None:
         request.terminated = terminated
     page = await context.customers.SearchCustomers(request)
-    return CustomerPage(items=[to_out(c) for c in page.customers], next_page_token=page.next_page_token or None)
+    return CustomerPage(items=[customer_out(c) for c in page.customers], next_page_token=page.next_page_token or None)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
@@ -132,7 +75,7 @@ async def get_customer(customer_id: str, context: Context, claims: Office) -> Re
     # The hottest read of the API: serialise the already-validated model once, skipping FastAPI's
     # second validation pass over the response model.
     return Response(
-        to_out(customer).model_dump_json(),
+        customer_out(customer).model_dump_json(),
         media_type="application/json",
         headers={"ETag": f'"{customer.version}"'},
     )
@@ -154,12 +97,12 @@ async def update_customer(
         pb.UpdateCustomerRequest(
             id=customer_id,
             expected_version=expected,
-            customer=to_fields(changed),
+            customer=customer_fields(changed),
             update_mask=FieldMask(paths=sorted(changed)),
         )
     )
     _etag(updated, response)
-    return to_out(updated)
+    return customer_out(updated)
 
 
 @router.post("/{customer_id}/terminate", response_model=CustomerOut)
@@ -171,4 +114,4 @@ async def terminate_customer(
         pb.TerminateCustomerRequest(id=customer_id, reason=body.reason)
     )
     _etag(terminated, response)
-    return to_out(terminated)
+    return customer_out(terminated)

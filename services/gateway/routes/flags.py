@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
-from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct
 from luckygas.customer.v1 import customer_pb2
 from luckygas.flags.v1 import flags_pb2 as pb
-from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import Strict, Text, parse_version_tag, timestamp_field
+from services.gateway.mappers.flags import actor, audit_page_out, evaluation_out, flag_out, struct
+from services.gateway.schemas.common import parse_version_tag
+from services.gateway.schemas.flags import (
+    AuditPage,
+    CustomerFlags,
+    EvaluateIn,
+    EvaluationOut,
+    FlagList,
+    FlagOut,
+    FlagPut,
+    Reason,
+    Restore,
+)
 from services.gateway.security import DISPATCHER, SRE, Allow
 from services.gateway.tokens import AccessClaims
 
@@ -29,143 +37,11 @@ OfficeStaff = Annotated[AccessClaims, Depends(Allow(DISPATCHER))]
 IfMatch = Annotated[str | None, Header(description='the flag\'s version (its ETag), e.g. "3"; absent: create')]
 
 
-class FlagOut(BaseModel):
-    key: str
-    definition: dict[str, Any] = Field(description="flagd flag definition")
-    description: str
-    version: int
-    updated_at: datetime | None
-    updated_by: str
-    deleted: bool
-
-
-class FlagList(BaseModel):
-    items: list[FlagOut]
-    revision: int
-
-
-class FlagPut(Strict):
-    definition: dict[str, Any] = Field(
-        description="flagd flag definition",
-        examples=[{"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}],
-    )
-    description: str = Field("", max_length=500)
-    reason: Text = ""
-
-
-class Reason(Strict):
-    reason: Text = ""
-
-
-class Restore(Strict):
-    version: int = Field(ge=1, description="the earlier version whose definition becomes current again")
-    reason: Text = ""
-
-
-class AuditEntryOut(BaseModel):
-    sequence: int
-    flag_key: str
-    flag_version: int
-    action: str
-    actor: str
-    actor_role: str
-    reason: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    at: datetime | None
-
-
-class AuditPage(BaseModel):
-    entries: list[AuditEntryOut]
-    next_page_token: str | None
-
-
-class EvaluateIn(Strict):
-    context: dict[str, Any] = Field(
-        default_factory=dict, description='evaluation context; "targetingKey" is the customer code'
-    )
-
-
-class EvaluationOut(BaseModel):
-    flag_key: str
-    value: Any
-    variant: str
-    reason: str
-    error_code: str
-    error_message: str
-    flag_version: int
-
-
-class CustomerFlags(BaseModel):
-    customer_id: str
-    customer_code: str
-    context: dict[str, Any]
-    flags: list[EvaluationOut]
-    revision: int
-
-
-def actor(claims: AccessClaims) -> pb.Actor:
-    return pb.Actor(username=claims.username, role=claims.role)
-
-
-def _json_or_none(text: str) -> dict[str, Any] | None:
-    return json.loads(text) if text else None
-
-
-def flag_out(flag: pb.Flag, response: Response | None = None) -> FlagOut:
-    if response is not None:
-        response.headers["ETag"] = f'"{flag.version}"'
-    return FlagOut(
-        key=flag.key,
-        definition=json.loads(flag.definition_json) if flag.definition_json else {},
-        description=flag.description,
-        version=flag.version,
-        updated_at=timestamp_field(flag, "updated_at"),
-        updated_by=flag.updated_by,
-        deleted=flag.deleted,
-    )
-
-
-def evaluation_out(result: pb.EvaluationResult) -> EvaluationOut:
-    return EvaluationOut(
-        flag_key=result.flag_key,
-        value=json_format.MessageToDict(result.value) if result.HasField("value") else None,
-        variant=result.variant,
-        reason=result.reason,
-        error_code=result.error_code,
-        error_message=result.error_message,
-        flag_version=result.flag_version,
-    )
-
-
-def _struct(values: dict[str, Any]) -> Struct:
-    context = Struct()
-    context.update(values)
-    return context
-
-
 async def _audit(context: GatewayContext, flag_key: str, page_size: int, page_token: str) -> AuditPage:
     reply = await context.flags.ListAudit(
         pb.ListAuditRequest(flag_key=flag_key, page_size=page_size, page_token=page_token)
     )
-    return AuditPage(
-        entries=[
-            AuditEntryOut(
-                sequence=entry.sequence,
-                flag_key=entry.flag_key,
-                flag_version=entry.flag_version,
-                action=entry.action,
-                actor=entry.actor,
-                actor_role=entry.actor_role,
-                reason=entry.reason,
-                before=_json_or_none(entry.before_json),
-                after=_json_or_none(entry.after_json),
-                at=timestamp_field(entry, "at"),
-            )
-            for entry in reply.entries
-        ],
-        next_page_token=reply.next_page_token or None,
-    )
+    return audit_page_out(reply)
 
 
 PageSize = Annotated[int, Query(ge=1, le=500)]
@@ -240,7 +116,7 @@ async def list_flag_audit(
 @router.post("/{key}/evaluate", response_model=EvaluationOut)
 async def evaluate_flag(key: str, body: EvaluateIn, context: Context, claims: Readers) -> EvaluationOut:
     """What the flag gives for a context, e.g. {"targetingKey": "<customer code>"}."""
-    result = await context.flags.EvaluateFlag(pb.EvaluateFlagRequest(flag_key=key, context=_struct(body.context)))
+    result = await context.flags.EvaluateFlag(pb.EvaluateFlagRequest(flag_key=key, context=struct(body.context)))
     return evaluation_out(result)
 
 
@@ -253,7 +129,7 @@ async def customer_flags(customer_id: str, context: Context, claims: OfficeStaff
         "zone": customer.fields.zone,
         "segment": customer.fields.segment,
     }
-    reply = await context.flags.EvaluateAll(pb.EvaluateAllRequest(context=_struct(values)))
+    reply = await context.flags.EvaluateAll(pb.EvaluateAllRequest(context=struct(values)))
     return CustomerFlags(
         customer_id=customer.id,
         customer_code=customer.fields.code,

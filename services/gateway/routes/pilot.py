@@ -13,11 +13,10 @@ from typing import Annotated, Any
 import grpc
 from fastapi import APIRouter, Depends, Response
 from luckygas.flags.v1 import flags_pb2 as pb
-from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.routes.flags import FlagOut, actor, flag_out
-from services.gateway.schemas import Strict, Text
+from services.gateway.mappers.flags import actor, flag_out
+from services.gateway.schemas.pilot import Cohort, Percentage, PilotOut
 from services.gateway.security import SRE, Allow
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import FailedPrecondition, InvalidArgument
@@ -28,23 +27,6 @@ router = APIRouter(prefix="/api/v1/pilot", tags=["pilot"])
 Context = Annotated[GatewayContext, Depends(get_context)]
 Operators = Annotated[AccessClaims, Depends(Allow(SRE))]
 MAX_COHORT = 50
-CustomerCodes = Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(min_length=1, max_length=50)]
-
-
-class Cohort(Strict):
-    customer_codes: CustomerCodes
-    reason: Text = ""
-
-
-class Percentage(Strict):
-    percent: float = Field(ge=0, le=100, description="share of customers outside the cohort who get the flag")
-    reason: Text = ""
-
-
-class PilotOut(BaseModel):
-    customer_codes: list[str]
-    percent: float
-    flag: FlagOut
 
 
 async def _read(context: GatewayContext, key: str) -> tuple[dict[str, Any], PilotState, int, str]:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from luckygas.routing.v1 import routing_pb2 as pb
-from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.schemas import Strict, timestamp_field
+from services.gateway.mappers.routing import depot_out, plan_out, route_out, shift_out, vehicle_in, vehicle_out
+from services.gateway.schemas.routing import (
+    DEFAULT_BUDGET_SECONDS,
+    DepotIn,
+    DepotOut,
+    PlanCreate,
+    PlanOut,
+    Reoptimization,
+    RouteOut,
+    ShiftIn,
+    ShiftOut,
+    UrgentOrder,
+    VehicleIn,
+    VehicleOut,
+)
 from services.gateway.security import DISPATCHER, DRIVER, Allow
 from services.gateway.tokens import AccessClaims
 
@@ -24,281 +37,12 @@ Driver = Annotated[AccessClaims, Depends(Allow(DRIVER))]
 IdempotencyKey = Annotated[str, Header(min_length=1, max_length=100, description="makes a retried plan safe")]
 # A plan takes its whole time budget; the call to the routing service waits that long plus this.
 PLANNING_MARGIN_SECONDS = 15.0
-DEFAULT_BUDGET_SECONDS = 5.0
-
-PLAN_STATUS = {value: name.removeprefix("PLAN_STATUS_").lower() for name, value in pb.PlanStatus.items()}
-STOP_STATUS = {value: name.removeprefix("STOP_STATUS_").lower() for name, value in pb.StopStatus.items()}
 
 
 # --- bodies ----------------------------------------------------------------------------------------------------
 
 
-class DepotIn(Strict):
-    name: str = Field(max_length=100, examples=["幸福氣 台東總站"])
-    latitude: float
-    longitude: float
-
-
-class DepotOut(DepotIn):
-    id: str
-    code: str
-
-
-class VehicleIn(Strict):
-    kind: str = Field(examples=["small_truck"], description="small_truck | medium_truck | van | motorcycle")
-    capacity: dict[int, int] = Field(
-        examples=[{"20": 30, "50": 6}], description="full cylinders per size in kg (4, 10, 16, 20, 50)"
-    )
-    max_load_kg: int = Field(examples=[1000], description="gross weight of full cylinders it may carry")
-    depot_code: str = "taitung"
-    active: bool = True
-
-
-class VehicleOut(VehicleIn):
-    id: str
-    plate: str
-    version: int
-
-
-class ShiftIn(Strict):
-    driver: str = Field(examples=["driver01"])
-    start: str = Field("08:00", description="HH:MM, Asia/Taipei")
-    end: str = "18:00"
-    lunch_start: str = Field("11:30", description="earliest lunch start; empty for no lunch break")
-    lunch_latest_start: str = "13:00"
-    lunch_minutes: int = 60
-    max_driving_minutes: int = 480
-
-
-class ShiftOut(ShiftIn):
-    id: str
-    vehicle_plate: str
-    date: date
-
-
-class PlanCreate(Strict):
-    date: date
-    time_budget_seconds: float = Field(DEFAULT_BUDGET_SECONDS, description="how long the solver may search, 1-60 s")
-
-
-class Reoptimization(Strict):
-    time_budget_seconds: float = Field(DEFAULT_BUDGET_SECONDS, description="1-60 s")
-
-
-class UrgentOrder(Strict):
-    order_id: str = Field(min_length=1, max_length=64)
-
-
-class ItemCount(BaseModel):
-    product: str
-    quantity: int
-
-
-class StopOut(BaseModel):
-    id: str
-    sequence: int
-    order_id: str
-    order_number: str
-    customer_id: str
-    customer_code: str
-    customer_name: str
-    address: str
-    latitude: float
-    longitude: float
-    window_start: str
-    window_end: str
-    eta: datetime | None
-    service_start: datetime | None
-    service_minutes: int
-    deliver: list[ItemCount]
-    collect: list[ItemCount]
-    status: str
-    urgent: bool
-
-
-class ReloadOut(BaseModel):
-    after_stops: int = Field(description="back at the depot after this many stops, to load for the next trip")
-    arrival: datetime | None
-    departure: datetime | None
-    load: dict[int, int] = Field(description="full cylinders loaded for the next trip, per size in kg")
-    load_kg: int
-
-
-class RouteOut(BaseModel):
-    id: str
-    plan_id: str
-    date: str
-    vehicle_plate: str
-    vehicle_kind: str
-    driver: str
-    stops: list[StopOut]
-    distance_m: int
-    duration_s: int
-    start: datetime | None
-    end: datetime | None
-    lunch_start: datetime | None
-    load: dict[int, int] = Field(description="the most full cylinders on board at once (the fullest trip)")
-    load_kg: int
-    reloads: list[ReloadOut]
-    version: int
-
-
-class UnplacedOut(BaseModel):
-    order_id: str
-    order_number: str
-    customer_code: str
-    reason: str
-    detail: str
-
-
-class PlanOut(BaseModel):
-    id: str
-    date: str
-    status: str
-    routes: list[RouteOut]
-    unplaced: list[UnplacedOut]
-    distance_m: int
-    duration_s: int
-    vehicles_used: int
-    solver: str
-    solve_seconds: float
-    time_budget_seconds: float
-    degraded: bool = Field(description="travel times came from the straight-line fallback, not the road engine")
-    degraded_reason: str
-    travel_source: str
-    created_at: datetime | None
-    published_at: datetime | None
-    created_by: str
-    version: int
-
-
 # --- conversions -------------------------------------------------------------------------------------------------
-
-
-def _sizes(counts: object) -> dict[int, int]:
-    return {entry.size_kg: entry.count for entry in counts}  # type: ignore[attr-defined]
-
-
-def _items(items: object) -> list[ItemCount]:
-    return [ItemCount(product=item.product, quantity=item.quantity) for item in items]  # type: ignore[attr-defined]
-
-
-def depot_out(depot: pb.Depot) -> DepotOut:
-    return DepotOut(id=depot.id, code=depot.code, name=depot.name, latitude=depot.latitude, longitude=depot.longitude)
-
-
-def vehicle_out(vehicle: pb.Vehicle) -> VehicleOut:
-    return VehicleOut(
-        id=vehicle.id,
-        plate=vehicle.plate,
-        kind=vehicle.kind,
-        capacity=_sizes(vehicle.capacity),
-        max_load_kg=vehicle.max_load_kg,
-        depot_code=vehicle.depot_code,
-        active=vehicle.active,
-        version=vehicle.version,
-    )
-
-
-def shift_out(shift: pb.Shift) -> ShiftOut:
-    return ShiftOut(
-        id=shift.id,
-        vehicle_plate=shift.vehicle_plate,
-        date=date.fromisoformat(shift.date),
-        driver=shift.driver,
-        start=shift.start,
-        end=shift.end,
-        lunch_start=shift.lunch_start,
-        lunch_latest_start=shift.lunch_latest_start,
-        lunch_minutes=shift.lunch_minutes,
-        max_driving_minutes=shift.max_driving_minutes,
-    )
-
-
-def stop_out(stop: pb.Stop) -> StopOut:
-    return StopOut(
-        id=stop.id,
-        sequence=stop.sequence,
-        order_id=stop.order_id,
-        order_number=stop.order_number,
-        customer_id=stop.customer_id,
-        customer_code=stop.customer_code,
-        customer_name=stop.customer_name,
-        address=stop.address,
-        latitude=stop.latitude,
-        longitude=stop.longitude,
-        window_start=stop.window_start,
-        window_end=stop.window_end,
-        eta=timestamp_field(stop, "eta"),
-        service_start=timestamp_field(stop, "service_start"),
-        service_minutes=stop.service_minutes,
-        deliver=_items(stop.deliver),
-        collect=_items(stop.collect),
-        status=STOP_STATUS[stop.status],
-        urgent=stop.urgent,
-    )
-
-
-def route_out(route: pb.Route) -> RouteOut:
-    return RouteOut(
-        id=route.id,
-        plan_id=route.plan_id,
-        date=route.date,
-        vehicle_plate=route.vehicle_plate,
-        vehicle_kind=route.vehicle_kind,
-        driver=route.driver,
-        stops=[stop_out(stop) for stop in route.stops],
-        distance_m=route.distance_m,
-        duration_s=route.duration_s,
-        start=timestamp_field(route, "start"),
-        end=timestamp_field(route, "end"),
-        lunch_start=timestamp_field(route, "lunch_start"),
-        load=_sizes(route.load),
-        load_kg=route.load_kg,
-        reloads=[
-            ReloadOut(
-                after_stops=reload.after_stops,
-                arrival=timestamp_field(reload, "arrival"),
-                departure=timestamp_field(reload, "departure"),
-                load=_sizes(reload.load),
-                load_kg=reload.load_kg,
-            )
-            for reload in route.reloads
-        ],
-        version=route.version,
-    )
-
-
-def plan_out(plan: pb.Plan) -> PlanOut:
-    return PlanOut(
-        id=plan.id,
-        date=plan.date,
-        status=PLAN_STATUS[plan.status],
-        routes=[route_out(route) for route in plan.routes],
-        unplaced=[
-            UnplacedOut(
-                order_id=u.order_id,
-                order_number=u.order_number,
-                customer_code=u.customer_code,
-                reason=u.reason,
-                detail=u.detail,
-            )
-            for u in plan.unplaced
-        ],
-        distance_m=plan.distance_m,
-        duration_s=plan.duration_s,
-        vehicles_used=plan.vehicles_used,
-        solver=plan.solver,
-        solve_seconds=plan.solve_seconds,
-        time_budget_seconds=plan.time_budget_seconds,
-        degraded=plan.degraded,
-        degraded_reason=plan.degraded_reason,
-        travel_source=plan.travel_source,
-        created_at=timestamp_field(plan, "created_at"),
-        published_at=timestamp_field(plan, "published_at"),
-        created_by=plan.created_by,
-        version=plan.version,
-    )
 
 
 def _solving(context: GatewayContext, budget: float) -> float:
@@ -332,15 +76,8 @@ async def list_vehicles(
 @fleet_router.put("/vehicles/{plate}", response_model=VehicleOut)
 async def put_vehicle(plate: str, body: VehicleIn, context: Context, claims: Office) -> VehicleOut:
     """Create or replace a vehicle by its plate (idempotent)."""
-    vehicle = pb.Vehicle(
-        plate=plate,
-        kind=body.kind,
-        capacity=[pb.SizeCount(size_kg=size, count=count) for size, count in body.capacity.items()],
-        max_load_kg=body.max_load_kg,
-        depot_code=body.depot_code,
-        active=body.active,
-    )
-    return vehicle_out(await context.routing.PutVehicle(pb.PutVehicleRequest(vehicle=vehicle, actor=claims.username)))
+    request = pb.PutVehicleRequest(vehicle=vehicle_in(plate, body), actor=claims.username)
+    return vehicle_out(await context.routing.PutVehicle(request))
 
 
 @fleet_router.get("/shifts", response_model=list[ShiftOut])

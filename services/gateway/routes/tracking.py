@@ -4,19 +4,30 @@ day's track). Live positions also go out on the ``/api/v1/live`` WebSocket (see 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.order.v1 import order_pb2 as order_pb
 from luckygas.routing.v1 import routing_pb2 as routing_pb
 from luckygas.tracking.v1 import tracking_pb2 as pb
-from pydantic import BaseModel, Field
 
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.routes.orders import DeliveryFailure, DeliveryIn, OrderOut, delivery_proof, to_out
-from services.gateway.schemas import Strict, timestamp_field
+from services.gateway.mappers.common import stamp
+from services.gateway.mappers.orders import delivery_proof, order_out
+from services.gateway.mappers.tracking import driver_out, fixes_in, position_out, stop_out
+from services.gateway.schemas.orders import DeliveryFailure, DeliveryIn, OrderOut
+from services.gateway.schemas.tracking import (
+    BatchOut,
+    ClockIn,
+    DriverIn,
+    DriverOut,
+    PositionBatch,
+    PositionOut,
+    ProgressOut,
+    StopProgressOut,
+    TrackOut,
+)
 from services.gateway.security import DISPATCHER, DRIVER, Allow
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import NotFound
@@ -28,142 +39,6 @@ Context = Annotated[GatewayContext, Depends(get_context)]
 Driver = Annotated[AccessClaims, Depends(Allow(DRIVER))]
 Office = Annotated[AccessClaims, Depends(Allow(DISPATCHER))]
 IdempotencyKey = Annotated[str, Header(min_length=1, max_length=100, description="makes a retried visit safe")]
-MAX_FIXES = 2000
-
-
-class FixIn(Strict):
-    latitude: float
-    longitude: float
-    accuracy_m: float = Field(0.0, description="metres, >= 0")
-    speed_mps: float = Field(-1.0, description="m/s; -1 when unknown")
-    heading_deg: float = Field(-1.0, description="0-360; -1 when unknown")
-    battery: float = Field(1.0, description="0-1")
-    device_time: datetime = Field(description="when the phone took the fix (ISO 8601 with an offset)")
-
-
-class PositionBatch(Strict):
-    batch_id: str = Field(
-        min_length=1, max_length=100, description="the phone's id for this batch; a resend is a no-op"
-    )
-    fixes: list[FixIn] = Field(min_length=1, max_length=MAX_FIXES)
-
-
-class PositionOut(BaseModel):
-    driver: str
-    latitude: float
-    longitude: float
-    accuracy_m: float
-    speed_mps: float
-    heading_deg: float
-    battery: float
-    device_time: datetime | None
-    received_at: datetime | None
-    distance_m: float | None = None
-
-
-class StopProgressOut(BaseModel):
-    route_id: str
-    stop_id: str
-    order_id: str
-    sequence: int
-    status: str
-    latitude: float
-    longitude: float
-    planned_eta: datetime | None
-    eta: datetime | None
-    arrived_at: datetime | None
-    arrived_by: str
-
-
-class BatchOut(BaseModel):
-    stored: int
-    duplicates: int
-    replayed: bool
-    latest: PositionOut | None
-    arrivals: list[StopProgressOut]
-
-
-class ProgressOut(BaseModel):
-    driver: str
-    route_id: str
-    date: str
-    stops: list[StopProgressOut]
-    latest: PositionOut | None
-
-
-class ClockIn(Strict):
-    at: datetime | None = Field(None, description="when, by the phone's clock; now when absent")
-
-
-class DriverIn(Strict):
-    name: str = Field(max_length=100)
-    phone: str = Field("", max_length=20, examples=["0912-345-678"])
-    vehicle_kind: str = Field("small_truck", description="small_truck | medium_truck | van | motorcycle")
-
-
-class DriverOut(DriverIn):
-    username: str
-    on_road: bool
-    clocked_in_at: datetime | None
-    clocked_out_at: datetime | None
-
-
-class TrackOut(BaseModel):
-    driver: str
-    date: str
-    distance_m: float
-    positions: list[PositionOut]
-
-
-def _stamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return stamp
-
-
-def position_out(position: pb.Position) -> PositionOut:
-    return PositionOut(
-        driver=position.driver,
-        latitude=position.latitude,
-        longitude=position.longitude,
-        accuracy_m=position.accuracy_m,
-        speed_mps=position.speed_mps,
-        heading_deg=position.heading_deg,
-        battery=position.battery,
-        device_time=timestamp_field(position, "device_time"),
-        received_at=timestamp_field(position, "received_at"),
-        distance_m=position.distance_m or None,
-    )
-
-
-def stop_out(stop: pb.StopProgress) -> StopProgressOut:
-    return StopProgressOut(
-        route_id=stop.route_id,
-        stop_id=stop.stop_id,
-        order_id=stop.order_id,
-        sequence=stop.sequence,
-        status=stop.status,
-        latitude=stop.latitude,
-        longitude=stop.longitude,
-        planned_eta=timestamp_field(stop, "planned_eta"),
-        eta=timestamp_field(stop, "eta"),
-        arrived_at=timestamp_field(stop, "arrived_at"),
-        arrived_by=stop.arrived_by,
-    )
-
-
-def driver_out(driver: pb.Driver) -> DriverOut:
-    return DriverOut(
-        username=driver.username,
-        name=driver.name,
-        phone=driver.phone,
-        vehicle_kind=driver.vehicle_kind,
-        on_road=driver.on_road,
-        clocked_in_at=timestamp_field(driver, "clocked_in_at"),
-        clocked_out_at=timestamp_field(driver, "clocked_out_at"),
-    )
 
 
 # --- the driver's phone ------------------------------------------------------------------------------------------
@@ -173,20 +48,8 @@ def driver_out(driver: pb.Driver) -> DriverOut:
 async def post_positions(body: PositionBatch, context: Context, claims: Driver) -> BatchOut:
     """A batch of GPS fixes, possibly an offline backlog: late, out of order or sent twice is fine (the same
     batch_id again stores nothing more). A batch with an invalid fix is refused whole, naming each field."""
-    fixes = [
-        pb.Fix(
-            latitude=fix.latitude,
-            longitude=fix.longitude,
-            accuracy_m=fix.accuracy_m,
-            speed_mps=fix.speed_mps,
-            heading_deg=fix.heading_deg,
-            battery=fix.battery,
-            device_time=_stamp(fix.device_time),
-        )
-        for fix in body.fixes
-    ]
     reply = await context.tracking.RecordPositions(
-        pb.RecordPositionsRequest(driver=claims.username, batch_id=body.batch_id, fixes=fixes)
+        pb.RecordPositionsRequest(driver=claims.username, batch_id=body.batch_id, fixes=fixes_in(body))
     )
     return BatchOut(
         stored=reply.stored,
@@ -199,13 +62,13 @@ async def post_positions(body: PositionBatch, context: Context, claims: Driver) 
 
 @driver_router.post("/clock-in", response_model=DriverOut)
 async def clock_in(context: Context, claims: Driver, body: ClockIn | None = None) -> DriverOut:
-    at = _stamp(body.at if body else None)
+    at = stamp(body.at if body else None)
     return driver_out(await context.tracking.ClockIn(pb.ClockRequest(driver=claims.username, at=at)))
 
 
 @driver_router.post("/clock-out", response_model=DriverOut)
 async def clock_out(context: Context, claims: Driver, body: ClockIn | None = None) -> DriverOut:
-    at = _stamp(body.at if body else None)
+    at = stamp(body.at if body else None)
     return driver_out(await context.tracking.ClockOut(pb.ClockRequest(driver=claims.username, at=at)))
 
 
@@ -267,7 +130,7 @@ async def stop_delivered(
             id=order_id, proof=delivery_proof(body), request_id=idempotency_key, actor=claims.username
         )
     )
-    return to_out(order)
+    return order_out(order)
 
 
 @driver_router.post("/stops/{stop_id}/failed", response_model=OrderOut)
@@ -286,7 +149,7 @@ async def stop_failed(
             id=order_id, reason=body.reason, notes=body.notes, request_id=idempotency_key, actor=claims.username
         )
     )
-    return to_out(order)
+    return order_out(order)
 
 
 # --- the office --------------------------------------------------------------------------------------------------

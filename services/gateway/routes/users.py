@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.routes.auth import auth_service
-from services.gateway.schemas import UserState
+from services.gateway.schemas.auth import UserState
 from services.gateway.security import Allow
 from services.gateway.tokens import AccessClaims
 

@@ -1,0 +1,44 @@
+"""Bodies of ``/api/v1/auth`` and ``/api/v1/users``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from services.gateway.schemas.common import Strict
+
+
+class LoginRequest(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(
+        min_length=12, max_length=256, description="At least 12 characters; a passphrase of a few words is best"
+    )
+
+
+class UserState(BaseModel):
+    username: str
+    role: str
+    disabled: bool
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: str
+
+
+class Me(BaseModel):
+    user_id: str
+    username: str
+    role: str
+    customer_code: str | None
