@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
 
 from services.platform.database import Database
 from services.platform.errors import FieldViolation, InvalidArgument, NotFound
 from services.routing.model_builder import SIZES, clock_text, parse_clock
-from services.routing.models import DepotRow, ShiftRow, VehicleRow
-from services.routing.repository import FleetRepository, ShiftWithVehicle
+from services.routing.repository import FleetRepository
+from services.routing.schemas import DepotRecord, ShiftRecord, VehicleRecord
 
 VEHICLE_KINDS = ("small_truck", "medium_truck", "van", "motorcycle")
 CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
@@ -165,18 +165,19 @@ class FleetService:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def put_depot(self, depot: DepotInput) -> DepotRow:
+    async def put_depot(self, depot: DepotInput) -> DepotRecord:
         check_depot(depot)
         async with self.database.session() as session:
-            return await FleetRepository(session).put_depot(
+            row = await FleetRepository(session).put_depot(
                 depot.code, depot.name.strip(), depot.latitude, depot.longitude
             )
+            return DepotRecord.from_row(row)
 
-    async def depots(self) -> Sequence[DepotRow]:
+    async def depots(self) -> list[DepotRecord]:
         async with self.database.read_session() as session:
-            return await FleetRepository(session).depots()
+            return [DepotRecord.from_row(row) for row in await FleetRepository(session).depots()]
 
-    async def put_vehicle(self, vehicle: VehicleInput) -> tuple[VehicleRow, str]:
+    async def put_vehicle(self, vehicle: VehicleInput) -> VehicleRecord:
         check_vehicle(vehicle)
         async with self.database.session() as session:
             repository = FleetRepository(session)
@@ -193,15 +194,16 @@ class FleetService:
                     "active": vehicle.active,
                 }
             )
-            return row, depot.code
+            return VehicleRecord.from_row(row, depot.code)
 
-    async def vehicles(self, *, include_inactive: bool) -> list[tuple[VehicleRow, str]]:
+    async def vehicles(self, *, include_inactive: bool) -> list[VehicleRecord]:
         async with self.database.read_session() as session:
             repository = FleetRepository(session)
             depots = {depot.id: depot.code for depot in await repository.depots()}
-            return [(row, depots[row.depot_id]) for row in await repository.vehicles(include_inactive=include_inactive)]
+            rows = await repository.vehicles(include_inactive=include_inactive)
+            return [VehicleRecord.from_row(row, depots[row.depot_id]) for row in rows]
 
-    async def put_shift(self, shift: ShiftInput) -> tuple[ShiftRow, str]:
+    async def put_shift(self, shift: ShiftInput) -> ShiftRecord:
         values = check_shift(shift)
         async with self.database.session() as session:
             repository = FleetRepository(session)
@@ -215,12 +217,14 @@ class FleetService:
                 raise InvalidArgument.for_field(
                     "shift.driver", f"{shift.driver} already drives another vehicle on {shift.date}"
                 )
-            return await repository.put_shift({"vehicle_id": vehicle.id, **values}), vehicle.plate
+            row = await repository.put_shift({"vehicle_id": vehicle.id, **values})
+            return ShiftRecord.from_row(row, vehicle.plate)
 
-    async def shifts(self, day_text: str) -> list[ShiftWithVehicle]:
+    async def shifts(self, day_text: str) -> list[ShiftRecord]:
         day = parse_date(day_text)
         async with self.database.read_session() as session:
-            return await FleetRepository(session).shifts(day)
+            found = await FleetRepository(session).shifts(day)
+            return [ShiftRecord.from_row(item.shift, item.vehicle.plate) for item in found]
 
     async def delete_shift(self, plate: str, day_text: str) -> bool:
         day = parse_date(day_text)

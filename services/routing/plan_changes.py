@@ -28,6 +28,7 @@ from services.routing.plan_rows import (
 )
 from services.routing.planning import SOLVE_SECONDS, PlanningService, checked
 from services.routing.repository import FleetRepository, PlanDocument, PlanRepository
+from services.routing.schemas import PlanRecord
 from services.routing.solver.insertion import insert_urgent, replan_problem
 from services.routing.solver.problem import DEPOT, LunchTaken, RoutingProblem, Solution
 
@@ -100,7 +101,7 @@ class PlanChanges(PlanningService):
             raise FailedPrecondition(f"plan {plan_id} is {plan.status}: only a published plan changes during the day")
         return plan
 
-    async def insert_order(self, plan_id: str, order_id: str, actor: str) -> PlanDocument:
+    async def insert_order(self, plan_id: str, order_id: str, actor: str) -> PlanRecord:
         try:
             uuid.UUID(order_id)
         except ValueError as error:
@@ -110,7 +111,7 @@ class PlanChanges(PlanningService):
             plan = await self._published(repository, plan_id)
             document = await repository.document(plan)
             if any(str(row.order_id) == order_id for rows in document.stops.values() for row in rows):
-                return document  # already in the plan: a retried insert
+                return PlanRecord.from_document(document)  # already in the plan: a retried insert
             order = await self.orders.get(order_id)
             if order.scheduled_date != plan.date.isoformat():
                 raise FailedPrecondition(f"order {order.number} is for {order.scheduled_date}, not {plan.date}")
@@ -139,9 +140,9 @@ class PlanChanges(PlanningService):
             document = await repository.document(plan)
             for route in changed:
                 await route_event(session, "route.updated", plan, route, document.stops[route.id])
-            return document
+            return PlanRecord.from_document(document)
 
-    async def reoptimize(self, plan_id: str, budget: float, actor: str) -> PlanDocument:
+    async def reoptimize(self, plan_id: str, budget: float, actor: str) -> PlanRecord:
         budget = self._budget(budget)
         async with self.database.session() as session:
             repository = PlanRepository(session)
@@ -180,7 +181,7 @@ class PlanChanges(PlanningService):
             document = await repository.document(plan)
             for route in changed:
                 await route_event(session, "route.updated", plan, route, document.stops[route.id])
-            return document
+            return PlanRecord.from_document(document)
 
     async def _write_routes(
         self,

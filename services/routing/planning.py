@@ -15,7 +15,6 @@ from datetime import date, datetime
 from typing import Any
 
 from prometheus_client import Histogram
-from sqlalchemy import Select, func, select
 
 from services.platform.clock import TAIPEI, utc_now
 from services.platform.database import Database
@@ -26,9 +25,10 @@ from services.routing.model_builder import (
     PlannedStop,
     build_problem,
 )
-from services.routing.models import PlanRow, RouteRow, StopRow
+from services.routing.models import PlanRow
 from services.routing.plan_rows import Excluded, planned_stop, route_event, route_rows, vehicle_from_shift
 from services.routing.repository import FleetRepository, PlanDocument, PlanRepository
+from services.routing.schemas import PlanRecord, RouteRecord
 from services.routing.settings import RoutingSettings
 from services.routing.solver import pyvrp_solver
 from services.routing.solver.checker import check
@@ -93,7 +93,7 @@ class PlanningService:
 
     # --- planning a day ----------------------------------------------------------------------------------------
 
-    async def plan_day(self, day_text: str, budget: float, request_id: str, actor: str) -> PlanDocument:
+    async def plan_day(self, day_text: str, budget: float, request_id: str, actor: str) -> PlanRecord:
         day = parse_date(day_text)
         budget = self._budget(budget)
         request_id = self._request_id(request_id)
@@ -102,7 +102,7 @@ class PlanningService:
         async with self.database.session() as session:
             existing = await self._replay(PlanRepository(session), request_id, day)
             if existing is not None:
-                return existing
+                return PlanRecord.from_document(existing)
             shifts = await FleetRepository(session).shifts(day)
             depot = None if not shifts else await FleetRepository(session).depot_by_id(shifts[0].vehicle.depot_id)
         if not shifts or depot is None:
@@ -130,10 +130,10 @@ class PlanningService:
         ]
         async with self.database.session() as session:
             repository = PlanRepository(session)
-            await session.execute(_advisory_lock(f"routing.request:{request_id}"))
+            await repository.lock_request(request_id)
             existing = await self._replay(repository, request_id, day)
             if existing is not None:
-                return existing
+                return PlanRecord.from_document(existing)
             plan = PlanRow(
                 id=uuid.uuid4(),
                 date=day,
@@ -153,7 +153,7 @@ class PlanningService:
             await repository.add([plan])
             rows = route_rows(plan, vehicles, stops, solution)
             await repository.add(rows)
-            return await repository.document(plan)
+            return PlanRecord.from_document(await repository.document(plan))
 
     async def _replay(self, repository: PlanRepository, request_id: str, day: date) -> PlanDocument | None:
         plan = await repository.by_request_id(request_id)
@@ -180,7 +180,7 @@ class PlanningService:
 
     # --- reading -----------------------------------------------------------------------------------------------
 
-    async def get(self, plan_id: str = "", day_text: str = "") -> PlanDocument:
+    async def get(self, plan_id: str = "", day_text: str = "") -> PlanRecord:
         async with self.database.session() as session:
             repository = PlanRepository(session)
             if plan_id:
@@ -192,19 +192,19 @@ class PlanningService:
                 plan = await repository.current_plan(day)
                 if plan is None:
                     raise NotFound(f"no plan for {day}")
-            return await repository.document(plan)
+            return PlanRecord.from_document(await repository.document(plan))
 
-    async def driver_route(self, driver: str, day_text: str) -> tuple[RouteRow, list[StopRow]]:
+    async def driver_route(self, driver: str, day_text: str) -> RouteRecord:
         day = parse_date(day_text) if day_text else self.clock().astimezone(TAIPEI).date()
         async with self.database.session() as session:
             found = await PlanRepository(session).driver_route(driver, day)
-        if found is None:
-            raise NotFound(f"{driver} has no published route on {day}")
-        return found
+            if found is None:
+                raise NotFound(f"{driver} has no published route on {day}")
+            return RouteRecord.from_row(*found)
 
     # --- publishing --------------------------------------------------------------------------------------------
 
-    async def publish(self, plan_id: str, actor: str) -> PlanDocument:
+    async def publish(self, plan_id: str, actor: str) -> PlanRecord:
         parsed = self._plan_id(plan_id, "id")
         async with self.database.session() as session:
             repository = PlanRepository(session)
@@ -215,7 +215,7 @@ class PlanningService:
             plan = await repository.plan(parsed, for_update=True)
             assert plan is not None
             if plan.status == "published":
-                return await repository.document(plan)
+                return PlanRecord.from_document(await repository.document(plan))
             if plan.status == "superseded":
                 raise FailedPrecondition(f"plan {plan_id} was superseded by another plan of {plan.date}")
             published = await repository.published_plan(plan.date)
@@ -237,7 +237,7 @@ class PlanningService:
             for route in document.routes:
                 await route_event(session, "route.published", plan, route, document.stops[route.id])
             await session.flush()
-            return document
+            return PlanRecord.from_document(document)
 
     async def _check_orders_still_open(self, document: PlanDocument) -> None:
         """Every routed order is still confirmed, or assigned to this plan's route (a retried publish)."""
@@ -264,7 +264,3 @@ def checked(problem: RoutingProblem, solution: Solution) -> None:
     if violations:
         _log.error("the solver returned an infeasible plan", extra={"violations": [str(v) for v in violations[:20]]})
         raise RuntimeError(f"infeasible plan from the solver: {violations[:3]}")
-
-
-def _advisory_lock(key: str) -> Select[Any]:
-    return select(func.pg_advisory_xact_lock(func.hashtext(key)))

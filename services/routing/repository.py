@@ -114,6 +114,10 @@ class PlanRepository:
         statement = select(PlanRow).where(PlanRow.request_id == request_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def lock_request(self, request_id: str) -> None:
+        """Serialises plannings that carry one request id (a retry racing its original) until the transaction ends."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"routing.request:{request_id}"))))
+
     async def lock_date(self, day: date) -> None:
         """Serialises plan changes of one date (publish, insert, re-optimise) until the transaction ends."""
         await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"routing.plan:{day}"))))

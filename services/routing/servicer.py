@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time
 
 import grpc
@@ -11,11 +11,17 @@ from luckygas.routing.v1 import routing_pb2 as pb
 from luckygas.routing.v1 import routing_pb2_grpc
 
 from services.routing.fleet import DepotInput, FleetService, ShiftInput, VehicleInput
-from services.routing.model_builder import SIZES, clock_text
-from services.routing.models import DepotRow, PlanRow, RouteRow, ShiftRow, StopRow, VehicleRow
+from services.routing.model_builder import clock_text
 from services.routing.plan_changes import PlanChanges
-from services.routing.plan_rows import at
-from services.routing.repository import PlanDocument
+from services.routing.schemas import (
+    DepotRecord,
+    PlanRecord,
+    ReloadRecord,
+    RouteRecord,
+    ShiftRecord,
+    StopRecord,
+    VehicleRecord,
+)
 
 PLAN_STATUS = {
     "draft": pb.PLAN_STATUS_DRAFT,
@@ -45,86 +51,82 @@ def _sizes(counts: Mapping[str, int]) -> list[pb.SizeCount]:
     ]
 
 
-def depot_to_proto(row: DepotRow) -> pb.Depot:
-    return pb.Depot(id=str(row.id), code=row.code, name=row.name, latitude=row.latitude, longitude=row.longitude)
-
-
-def vehicle_to_proto(row: VehicleRow, depot_code: str) -> pb.Vehicle:
-    return pb.Vehicle(
-        id=str(row.id),
-        plate=row.plate,
-        kind=row.kind,
-        capacity=_sizes(row.capacity),
-        max_load_kg=row.max_load_kg,
-        depot_code=depot_code,
-        active=row.active,
-        version=row.version,
+def depot_to_proto(depot: DepotRecord) -> pb.Depot:
+    return pb.Depot(
+        id=str(depot.id), code=depot.code, name=depot.name, latitude=depot.latitude, longitude=depot.longitude
     )
 
 
-def shift_to_proto(row: ShiftRow, plate: str) -> pb.Shift:
+def vehicle_to_proto(vehicle: VehicleRecord) -> pb.Vehicle:
+    return pb.Vehicle(
+        id=str(vehicle.id),
+        plate=vehicle.plate,
+        kind=vehicle.kind,
+        capacity=_sizes(vehicle.capacity),
+        max_load_kg=vehicle.max_load_kg,
+        depot_code=vehicle.depot_code,
+        active=vehicle.active,
+        version=vehicle.version,
+    )
+
+
+def shift_to_proto(shift: ShiftRecord) -> pb.Shift:
     def clock(value: time | None) -> str:
         return "" if value is None else value.strftime("%H:%M")
 
     return pb.Shift(
-        id=str(row.id),
-        vehicle_plate=plate,
-        driver=row.driver,
-        date=row.date.isoformat(),
-        start=clock(row.start_time),
-        end=clock(row.end_time),
-        lunch_start=clock(row.lunch_start),
-        lunch_latest_start=clock(row.lunch_latest_start),
-        lunch_minutes=row.lunch_minutes,
-        max_driving_minutes=row.max_driving_minutes,
+        id=str(shift.id),
+        vehicle_plate=shift.vehicle_plate,
+        driver=shift.driver,
+        date=shift.date.isoformat(),
+        start=clock(shift.start),
+        end=clock(shift.end),
+        lunch_start=clock(shift.lunch_start),
+        lunch_latest_start=clock(shift.lunch_latest_start),
+        lunch_minutes=shift.lunch_minutes,
+        max_driving_minutes=shift.max_driving_minutes,
     )
 
 
-def stop_to_proto(row: StopRow) -> pb.Stop:
-    deliver = [pb.ItemCount(product=product, quantity=quantity) for product, quantity in sorted(row.deliver.items())]
-    windows = row.windows
+def stop_to_proto(stop: StopRecord) -> pb.Stop:
+    deliver = [pb.ItemCount(product=product, quantity=quantity) for product, quantity in sorted(stop.deliver.items())]
+    windows = stop.windows
     return pb.Stop(
-        id=str(row.id),
-        sequence=row.sequence,
-        order_id=str(row.order_id),
-        order_number=row.order_number,
-        customer_id=str(row.customer_id),
-        customer_code=row.customer_code,
-        customer_name=row.customer_name,
-        address=row.address,
-        latitude=row.latitude,
-        longitude=row.longitude,
+        id=str(stop.id),
+        sequence=stop.sequence,
+        order_id=str(stop.order_id),
+        order_number=stop.order_number,
+        customer_id=str(stop.customer_id),
+        customer_code=stop.customer_code,
+        customer_name=stop.customer_name,
+        address=stop.address,
+        latitude=stop.latitude,
+        longitude=stop.longitude,
         # The window kept (its first piece to its last), closing when service must be over.
         window_start=clock_text(windows[0][0]) if windows else "",
-        window_end=clock_text(windows[-1][1] + row.service_minutes * 60) if windows else "",
-        eta=_timestamp(row.eta),
-        service_start=_timestamp(row.service_start),
-        service_minutes=row.service_minutes,
+        window_end=clock_text(windows[-1][1] + stop.service_minutes * 60) if windows else "",
+        eta=_timestamp(stop.eta),
+        service_start=_timestamp(stop.service_start),
+        service_minutes=stop.service_minutes,
         deliver=deliver,
         # Cylinder exchange: an empty comes back for every full one.
         collect=deliver,
-        status=STOP_STATUS[row.status],
-        urgent=row.urgent,
+        status=STOP_STATUS[stop.status],
+        urgent=stop.urgent,
     )
 
 
-def reloads_to_proto(route: RouteRow) -> list[pb.RouteReload]:
-    reloads = []
-    for reload in route.timeline.get("reloads", []):
-        load = reload["load"]
-        reloads.append(
-            pb.RouteReload(
-                after_stops=reload["after_visits"],
-                arrival=_timestamp(at(route.date, reload["arrival"])),
-                departure=_timestamp(at(route.date, reload["departure"])),
-                load=_sizes({str(size): count for size, count in zip(SIZES, load, strict=False) if count}),
-                load_kg=load[len(SIZES)] if len(load) > len(SIZES) else 0,
-            )
-        )
-    return reloads
+def reload_to_proto(reload: ReloadRecord) -> pb.RouteReload:
+    return pb.RouteReload(
+        after_stops=reload.after_stops,
+        arrival=_timestamp(reload.arrival),
+        departure=_timestamp(reload.departure),
+        load=_sizes(reload.load),
+        load_kg=reload.load_kg,
+    )
 
 
-def route_to_proto(route: RouteRow, stops: Sequence[StopRow]) -> pb.Route:
+def route_to_proto(route: RouteRecord) -> pb.Route:
     return pb.Route(
         id=str(route.id),
         plan_id=str(route.plan_id),
@@ -132,7 +134,7 @@ def route_to_proto(route: RouteRow, stops: Sequence[StopRow]) -> pb.Route:
         vehicle_plate=route.vehicle_plate,
         vehicle_kind=route.vehicle_kind,
         driver=route.driver,
-        stops=[stop_to_proto(stop) for stop in stops],
+        stops=[stop_to_proto(stop) for stop in route.stops],
         distance_m=route.distance_m,
         duration_s=route.duration_s,
         start=_timestamp(route.start_at),
@@ -141,22 +143,29 @@ def route_to_proto(route: RouteRow, stops: Sequence[StopRow]) -> pb.Route:
         load_kg=route.load_kg,
         lunch_start=_timestamp(route.lunch_start_at),
         version=route.version,
-        reloads=reloads_to_proto(route),
+        reloads=[reload_to_proto(reload) for reload in route.reloads],
     )
 
 
-def plan_to_proto(document: PlanDocument) -> pb.Plan:
-    plan: PlanRow = document.plan
-    routes = [route_to_proto(route, document.stops[route.id]) for route in document.routes]
+def plan_to_proto(plan: PlanRecord) -> pb.Plan:
     return pb.Plan(
         id=str(plan.id),
         date=plan.date.isoformat(),
         status=PLAN_STATUS[plan.status],
-        routes=routes,
-        unplaced=[pb.Unplaced(**item) for item in plan.unplaced],
-        distance_m=sum(route.distance_m for route in document.routes),
-        duration_s=sum(route.duration_s for route in document.routes),
-        vehicles_used=sum(1 for route in document.routes if document.stops[route.id]),
+        routes=[route_to_proto(route) for route in plan.routes],
+        unplaced=[
+            pb.Unplaced(
+                order_id=item.order_id,
+                order_number=item.order_number,
+                customer_code=item.customer_code,
+                reason=item.reason,
+                detail=item.detail,
+            )
+            for item in plan.unplaced
+        ],
+        distance_m=plan.distance_m,
+        duration_s=plan.duration_s,
+        vehicles_used=plan.vehicles_used,
         solver=plan.solver,
         solve_seconds=plan.solve_seconds,
         time_budget_seconds=plan.time_budget_seconds,
@@ -177,33 +186,33 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     async def PutDepot(self, request: pb.PutDepotRequest, context: grpc.aio.ServicerContext) -> pb.Depot:
         depot = request.depot
-        row = await self.fleet.put_depot(DepotInput(depot.code, depot.name, depot.latitude, depot.longitude))
-        return depot_to_proto(row)
+        stored = await self.fleet.put_depot(DepotInput(depot.code, depot.name, depot.latitude, depot.longitude))
+        return depot_to_proto(stored)
 
     async def ListDepots(
         self, request: pb.ListDepotsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDepotsResponse:
-        return pb.ListDepotsResponse(depots=[depot_to_proto(row) for row in await self.fleet.depots()])
+        return pb.ListDepotsResponse(depots=[depot_to_proto(depot) for depot in await self.fleet.depots()])
 
     async def PutVehicle(self, request: pb.PutVehicleRequest, context: grpc.aio.ServicerContext) -> pb.Vehicle:
         vehicle = request.vehicle
         capacity: dict[int, int] = {}
         for entry in vehicle.capacity:
             capacity[entry.size_kg] = capacity.get(entry.size_kg, 0) + entry.count
-        row, depot_code = await self.fleet.put_vehicle(
+        stored = await self.fleet.put_vehicle(
             VehicleInput(vehicle.plate, vehicle.kind, capacity, vehicle.max_load_kg, vehicle.depot_code, vehicle.active)
         )
-        return vehicle_to_proto(row, depot_code)
+        return vehicle_to_proto(stored)
 
     async def ListVehicles(
         self, request: pb.ListVehiclesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListVehiclesResponse:
         found = await self.fleet.vehicles(include_inactive=request.include_inactive)
-        return pb.ListVehiclesResponse(vehicles=[vehicle_to_proto(row, depot) for row, depot in found])
+        return pb.ListVehiclesResponse(vehicles=[vehicle_to_proto(vehicle) for vehicle in found])
 
     async def PutShift(self, request: pb.PutShiftRequest, context: grpc.aio.ServicerContext) -> pb.Shift:
         shift = request.shift
-        row, plate = await self.fleet.put_shift(
+        stored = await self.fleet.put_shift(
             ShiftInput(
                 vehicle_plate=shift.vehicle_plate,
                 driver=shift.driver,
@@ -216,13 +225,13 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
                 max_driving_minutes=shift.max_driving_minutes,
             )
         )
-        return shift_to_proto(row, plate)
+        return shift_to_proto(stored)
 
     async def ListShifts(
         self, request: pb.ListShiftsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListShiftsResponse:
         found = await self.fleet.shifts(request.date)
-        return pb.ListShiftsResponse(shifts=[shift_to_proto(item.shift, item.vehicle.plate) for item in found])
+        return pb.ListShiftsResponse(shifts=[shift_to_proto(shift) for shift in found])
 
     async def DeleteShift(
         self, request: pb.DeleteShiftRequest, context: grpc.aio.ServicerContext
@@ -230,10 +239,10 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return pb.DeleteShiftResponse(deleted=await self.fleet.delete_shift(request.vehicle_plate, request.date))
 
     async def PlanDay(self, request: pb.PlanDayRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
-        document = await self.planning.plan_day(
+        plan = await self.planning.plan_day(
             request.date, request.time_budget_seconds, request.request_id, request.actor
         )
-        return plan_to_proto(document)
+        return plan_to_proto(plan)
 
     async def GetPlan(self, request: pb.GetPlanRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
         if request.WhichOneof("key") == "id":
@@ -247,12 +256,11 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return plan_to_proto(await self.planning.insert_order(request.plan_id, request.order_id, request.actor))
 
     async def ReoptimizePlan(self, request: pb.ReoptimizePlanRequest, context: grpc.aio.ServicerContext) -> pb.Plan:
-        document = await self.planning.reoptimize(request.plan_id, request.time_budget_seconds, request.actor)
-        return plan_to_proto(document)
+        plan = await self.planning.reoptimize(request.plan_id, request.time_budget_seconds, request.actor)
+        return plan_to_proto(plan)
 
     async def GetDriverRoute(self, request: pb.GetDriverRouteRequest, context: grpc.aio.ServicerContext) -> pb.Route:
-        route, stops = await self.planning.driver_route(request.driver, request.date)
-        return route_to_proto(route, stops)
+        return route_to_proto(await self.planning.driver_route(request.driver, request.date))
 
 
 def registrar(fleet: FleetService, planning: PlanChanges) -> Callable[[grpc.aio.Server], None]:
