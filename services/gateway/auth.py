@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from services.gateway.errors import AccountLocked, Unauthenticated
 from services.gateway.models import RefreshToken, User
 from services.gateway.repository import RefreshTokenRepository, UserRepository
+from services.gateway.revocations import Revocations
 from services.gateway.tokens import AccessClaims, TokenError, TokenSigner, hash_password, verify_password
 from services.platform.clock import utc_now
+from services.platform.database import Database
 from services.platform.errors import DomainError, InvalidArgument, NotFound
 
 
@@ -22,12 +27,96 @@ class TokenPair:
     role: str
 
 
-# Outcomes that must be committed (a counted failure, a revoked family) are returned, not raised,
-# so the caller's session scope commits them before the error reaches the client.
+@dataclass(frozen=True)
+class UserStatus:
+    username: str
+    role: str
+    disabled: bool
+
+
+# Outcomes that must be committed (a counted failure, a revoked family) are returned, not raised, by the
+# steps of one transaction; AuthService raises them once that transaction has committed.
 LoginOutcome = TokenPair | DomainError
+Outcome = TypeVar("Outcome")
+
+
+def _settled(outcome: Outcome | DomainError) -> Outcome:
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
 
 class AuthService:
+    """The gateway's account use cases: each method is one transaction, then the deny-list if it ends sessions."""
+
+    def __init__(
+        self,
+        database: Database,
+        signer: TokenSigner,
+        revocations: Revocations,
+        *,
+        max_failed_logins: int,
+        lockout_seconds: int,
+    ) -> None:
+        self.database = database
+        self.signer = signer
+        self.revocations = revocations
+        self.max_failed_logins = max_failed_logins
+        self.lockout_seconds = lockout_seconds
+
+    @asynccontextmanager
+    async def _accounts(self) -> AsyncIterator[_Accounts]:
+        async with self.database.session() as session:
+            yield _Accounts(
+                UserRepository(session),
+                RefreshTokenRepository(session),
+                self.signer,
+                self.max_failed_logins,
+                self.lockout_seconds,
+            )
+
+    async def login(self, username: str, password: str) -> TokenPair:
+        async with self._accounts() as accounts:
+            outcome = await accounts.login(username, password)
+        return _settled(outcome)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        async with self._accounts() as accounts:
+            outcome = await accounts.refresh(refresh_token)
+        return _settled(outcome)
+
+    async def logout(self, refresh_token: str, claims: AccessClaims) -> None:
+        """End one session: the refresh token's login, and the access token that asks."""
+        async with self._accounts() as accounts:
+            await accounts.logout(refresh_token)
+        await self.revocations.revoke_token(claims)
+
+    async def logout_everywhere(self, user_id: uuid.UUID) -> None:
+        async with self._accounts() as accounts:
+            await accounts.logout_everywhere(user_id)
+        await self.revocations.revoke_user(user_id)
+
+    async def change_password(self, user_id: uuid.UUID, current: str, new: str) -> None:
+        """Every session of the user ends when the password changes; a repeated change changes nothing."""
+        async with self._accounts() as accounts:
+            outcome = await accounts.change_password(user_id, current, new)
+        if _settled(outcome):
+            await self.revocations.revoke_user(user_id)
+
+    async def set_disabled(self, username: str, disabled: bool) -> UserStatus:
+        """Disable a user (every session ends at once) or enable them again; repeating either changes nothing."""
+        async with self._accounts() as accounts:
+            user = await accounts.set_disabled(username, disabled)
+            status = UserStatus(username=user.username, role=user.role, disabled=user.disabled_at is not None)
+            user_id = user.id
+        if disabled:
+            await self.revocations.revoke_user(user_id)
+        return status
+
+
+class _Accounts:
+    """The steps of AuthService's use cases inside one transaction: the repositories share its session."""
+
     def __init__(
         self,
         users: UserRepository,

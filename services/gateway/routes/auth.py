@@ -5,39 +5,30 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.auth import AuthService, TokenPair
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.repository import RefreshTokenRepository, UserRepository
 from services.gateway.schemas.auth import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
 from services.gateway.security import ANY_ROLE
 from services.gateway.tokens import AccessClaims
-from services.platform.errors import DomainError
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 Context = Annotated[GatewayContext, Depends(get_context)]
 
 
-def auth_service(context: GatewayContext, session: AsyncSession) -> AuthService:
+async def get_auth(context: Context) -> AuthService:
+    """The account use cases over the gateway's database and deny-list (a few references: built per request)."""
     return AuthService(
-        UserRepository(session),
-        RefreshTokenRepository(session),
+        context.database,
         context.signer,
-        context.settings.max_failed_logins,
-        context.settings.lockout_seconds,
+        context.revocations,
+        max_failed_logins=context.settings.max_failed_logins,
+        lockout_seconds=context.settings.lockout_seconds,
     )
 
 
-async def _run(context: GatewayContext, action: str, argument: str, *extra: str) -> TokenPair:
-    async with context.database.session() as session:
-        outcome = await getattr(auth_service(context, session), action)(argument, *extra)
-    # Raised only after the session committed, so counted failures and revocations are kept.
-    if isinstance(outcome, DomainError):
-        raise outcome
-    assert isinstance(outcome, TokenPair)
-    return outcome
+Auth = Annotated[AuthService, Depends(get_auth)]
 
 
 def _response(pair: TokenPair) -> TokenResponse:
@@ -47,50 +38,37 @@ def _response(pair: TokenPair) -> TokenResponse:
 
 
 @router.post("/login", response_model=TokenResponse)
-async def login(body: LoginRequest, request: Request, context: Context) -> TokenResponse:
+async def login(body: LoginRequest, request: Request, context: Context, auth: Auth) -> TokenResponse:
     """Exchange a username and password for an access token and a refresh token."""
     client = request.client.host if request.client else "unknown"
     await context.login_limiter.hit(client)
-    return _response(await _run(context, "login", body.username, body.password))
+    return _response(await auth.login(body.username, body.password))
 
 
 @router.post("/refresh", response_model=TokenResponse)
-async def refresh(body: RefreshRequest, context: Context) -> TokenResponse:
+async def refresh(body: RefreshRequest, auth: Auth) -> TokenResponse:
     """Trade a refresh token for a new pair. Each refresh token works once; a reused one revokes the login."""
-    return _response(await _run(context, "refresh", body.refresh_token))
+    return _response(await auth.refresh(body.refresh_token))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshRequest, context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
+async def logout(body: RefreshRequest, auth: Auth, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
     """End this session: the login behind this refresh token, and the access token that calls (at once, on every
     gateway and open live-feed socket). Repeating it changes nothing."""
-    async with context.database.session() as session:
-        await auth_service(context, session).logout(body.refresh_token)
-    await context.revocations.revoke_token(claims)
+    await auth.logout(body.refresh_token, claims)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
-async def logout_everywhere(context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
+async def logout_everywhere(auth: Auth, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
     """End every session of this user, on every device: all refresh tokens, and every access token issued so far."""
-    async with context.database.session() as session:
-        await auth_service(context, session).logout_everywhere(claims.user_id)
-    await context.revocations.revoke_user(claims.user_id)
+    await auth.logout_everywhere(claims.user_id)
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(
-    body: PasswordChange, context: Context, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]
-) -> None:
+async def change_password(body: PasswordChange, auth: Auth, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
     """Change this user's password. Every session of the user ends, this one too (log in again with the new
     password). Repeating a change that went through changes nothing."""
-    async with context.database.session() as session:
-        outcome = await auth_service(context, session).change_password(
-            claims.user_id, body.current_password, body.new_password
-        )
-    if isinstance(outcome, DomainError):
-        raise outcome
-    if outcome:
-        await context.revocations.revoke_user(claims.user_id)
+    await auth.change_password(claims.user_id, body.current_password, body.new_password)
 
 
 @router.get("/me", response_model=Me)
