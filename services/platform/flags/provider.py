@@ -41,7 +41,12 @@ def context_of(evaluation_context: EvaluationContext | None) -> dict[str, Any]:
     return context
 
 
+_SCALARS = (str, bool, int, float, type(None))
+
+
 def _json_value(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most attributes; the ABC checks below cost ~0.5 µs each
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):
