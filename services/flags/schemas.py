@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 
@@ -76,3 +77,29 @@ class ChangeSet:
     revision: int
     flags: list[FlagRecord] = field(default_factory=list)
     full: bool = False
+
+
+class CohortChange(StrEnum):
+    """What a pilot change does with the customer codes it carries."""
+
+    KEEP = "keep"
+    REPLACE = "replace"
+    ADD = "add"
+
+
+@dataclass(frozen=True)
+class PilotChange:
+    """A change to a pilot: its cohort (kept, replaced or added to) and its percentage (None keeps it)."""
+
+    cohort: CohortChange | None  # None: a value the caller's contract does not define
+    customer_codes: tuple[str, ...] = ()
+    percent: float | None = None
+
+
+@dataclass(frozen=True)
+class PilotRecord:
+    """A pilot as it stands after a change, and the flag that holds it."""
+
+    customer_codes: tuple[str, ...]
+    percent: float
+    flag: FlagRecord

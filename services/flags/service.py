@@ -16,20 +16,23 @@ from prometheus_client import Counter
 
 from services.flags.models import OUTBOX
 from services.flags.repository import FlagRepository
-from services.flags.schemas import Actor, AuditPage, ChangeSet, FlagRecord
+from services.flags.schemas import Actor, AuditPage, ChangeSet, CohortChange, FlagRecord, PilotChange, PilotRecord
 from services.flags.transfer import dump_flags, load_flags
 from services.flags.validation import (
+    MAX_COHORT,
     MAX_DESCRIPTION,
     MAX_REASON,
     check_actor,
     check_definition,
     check_key,
     check_permission,
+    check_pilot_change,
     check_text,
     parse_definition_json,
 )
 from services.platform.database import Database
-from services.platform.errors import FieldViolation, InvalidArgument, NotFound, VersionConflict
+from services.platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, VersionConflict
+from services.platform.flags.documents import PilotState, pilot_flag, read_pilot
 from services.platform.outbox import record_event
 
 DEFAULT_AUDIT_PAGE = 50
@@ -297,6 +300,44 @@ class FlagService:
         await self._committed(transaction)
         return record
 
+    async def set_pilot(
+        self, key: str, change: PilotChange, expected_version: int, actor: Actor, reason: str
+    ) -> PilotRecord:
+        """A pilot's cohort and percentage, changed under the write lock from the flag as it is (or created).
+
+        ``expected_version`` 0 changes whatever version is current. A deleted flag comes back with the change.
+        """
+        self._check_write(key, actor, reason)
+        check_pilot_change(change, expected_version)
+        async with self.database.session() as session:
+            transaction = _Transaction(FlagRepository(session), actor, reason.strip())
+            await transaction.repository.lock_writes()
+            current = await transaction.repository.get(key)
+            if expected_version and current is None:
+                raise NotFound(f"flag {key} does not exist; expected_version 0 creates it")
+            if expected_version and current is not None and current.version != expected_version:
+                raise _conflict(current, expected_version, "is at")
+            definition = {} if current is None else current.definition
+            state = read_pilot(definition)
+            if state is None:
+                raise FailedPrecondition(f"flag {key} has targeting that is not a pilot's (a cohort and a percentage)")
+            codes, percent = _pilot_after(state, change)
+            enabled = definition.get("state", "ENABLED") == "ENABLED"
+            rewritten = check_definition(
+                key, pilot_flag(codes, percent, enabled=enabled, metadata=definition.get("metadata"))
+            )
+            live = current is not None and not current.deleted
+            if current is not None and live and current.definition == rewritten:
+                return PilotRecord(codes, percent, current)  # nothing to change: no new version, no audit row
+            description = "" if current is None else current.description
+            write = _Write(rewritten, description, deleted=False, action="change" if live else "create")
+            if current is None:
+                record = await transaction.create(key, write)
+            else:
+                record = await transaction.write(current, write)
+        await self._committed(transaction)
+        return PilotRecord(codes, percent, record)
+
     async def import_flags(self, definitions: dict[str, dict[str, Any]], actor: Actor, reason: str) -> list[FlagRecord]:
         """Create or change each flag whose definition differs from the stored one (one audit row each).
 
@@ -335,6 +376,20 @@ class FlagService:
         """Every flag that is not deleted, as a flagd flag-definition document."""
         async with self.database.read_session() as session:
             return dump_flags(await FlagRepository(session).list_flags())
+
+
+def _pilot_after(state: PilotState, change: PilotChange) -> tuple[tuple[str, ...], float]:
+    """The cohort (sorted, each code once) and the percentage once ``change`` is applied to ``state``."""
+    if change.cohort == CohortChange.REPLACE:
+        wanted: tuple[str, ...] = change.customer_codes
+    elif change.cohort == CohortChange.ADD:
+        wanted = (*state.customer_codes, *change.customer_codes)
+    else:
+        wanted = state.customer_codes
+    codes = tuple(sorted(set(wanted)))
+    if len(codes) > MAX_COHORT:
+        raise InvalidArgument.for_field("customer_codes", f"a cohort has at most {MAX_COHORT} customers")
+    return codes, state.percent if change.percent is None else change.percent
 
 
 def _conflict(current: FlagRecord, expected_version: int, verb: str) -> VersionConflict:

@@ -16,7 +16,16 @@ from luckygas.flags.v1 import flags_pb2_grpc
 
 from services.flags.catalogue import FlagCatalogue
 from services.flags.evaluation import evaluate_all, evaluate_flag
-from services.flags.schemas import Actor, AuditRecord, ChangeSet, FlagRecord, to_json
+from services.flags.schemas import (
+    Actor,
+    AuditRecord,
+    ChangeSet,
+    CohortChange,
+    FlagRecord,
+    PilotChange,
+    PilotRecord,
+    to_json,
+)
 from services.flags.service import FlagService
 from services.platform.flags.engine import Evaluation, thaw
 
@@ -89,6 +98,25 @@ def _actor(message: pb.Actor) -> Actor:
     return Actor(username=message.username, role=message.role)
 
 
+COHORT_CHANGES = {
+    pb.COHORT_CHANGE_UNSPECIFIED: CohortChange.KEEP,
+    pb.COHORT_CHANGE_REPLACE: CohortChange.REPLACE,
+    pb.COHORT_CHANGE_ADD: CohortChange.ADD,
+}
+
+
+def pilot_change_from_proto(request: pb.SetPilotRequest) -> PilotChange:
+    return PilotChange(
+        cohort=COHORT_CHANGES.get(request.cohort_change),
+        customer_codes=tuple(request.customer_codes),
+        percent=request.percent if request.HasField("percent") else None,
+    )
+
+
+def pilot_to_proto(pilot: PilotRecord) -> pb.Pilot:
+    return pb.Pilot(customer_codes=pilot.customer_codes, percent=pilot.percent, flag=flag_to_proto(pilot.flag))
+
+
 class FlagServicer(flags_pb2_grpc.FlagServiceServicer):
     def __init__(self, flags: FlagService, catalogue: FlagCatalogue) -> None:
         self.flags = flags
@@ -150,6 +178,16 @@ class FlagServicer(flags_pb2_grpc.FlagServiceServicer):
     async def DeleteFlag(self, request: pb.DeleteFlagRequest, context: grpc.aio.ServicerContext) -> pb.Flag:
         record = await self.flags.delete(request.key, request.expected_version, _actor(request.actor), request.reason)
         return flag_to_proto(record)
+
+    async def SetPilot(self, request: pb.SetPilotRequest, context: grpc.aio.ServicerContext) -> pb.Pilot:
+        pilot = await self.flags.set_pilot(
+            request.key,
+            pilot_change_from_proto(request),
+            request.expected_version,
+            _actor(request.actor),
+            request.reason,
+        )
+        return pilot_to_proto(pilot)
 
     async def ListAudit(self, request: pb.ListAuditRequest, context: grpc.aio.ServicerContext) -> pb.ListAuditResponse:
         page = await self.flags.list_audit(request.flag_key, request.page_size, request.page_token)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
-from services.flags.schemas import Actor
+from services.flags.schemas import Actor, CohortChange, PilotChange
 from services.platform.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.platform.flags.engine import parse_flag
 
@@ -19,6 +20,8 @@ MAX_DESCRIPTION = 500
 MAX_REASON = 500
 MAX_ACTOR = 100
 MAX_ROLE = 30
+MAX_COHORT = 50
+MAX_CUSTOMER_CODE = 20
 
 
 def check_key(key: str, field: str = "key") -> None:
@@ -72,3 +75,31 @@ def check_definition(key: str, definition: dict[str, Any], field: str = "definit
     """The definition in the engine's canonical form, if the engine accepts it; InvalidArgument naming each
     field and reason if not. Stored definitions are canonical, so "did it change?" is a dict comparison."""
     return parse_flag(key, definition, field=field).to_json()
+
+
+def check_pilot_change(change: PilotChange, expected_version: int) -> None:
+    """Every bad field of a pilot change at once; the cohort's size after adding is checked against the flag."""
+    violations = []
+    if change.cohort is None:
+        violations.append(FieldViolation("cohort_change", "must be unspecified (keep the cohort), replace or add"))
+    elif change.cohort == CohortChange.KEEP:
+        if change.customer_codes:
+            violations.append(FieldViolation("customer_codes", "given, but the cohort is kept: replace or add them"))
+        if change.percent is None:
+            violations.append(FieldViolation("percent", "is required when the cohort is kept: nothing would change"))
+    for index, code in enumerate(change.customer_codes):
+        if not code.strip():
+            violations.append(FieldViolation(f"customer_codes[{index}]", "must not be blank"))
+        elif len(code) > MAX_CUSTOMER_CODE:
+            violations.append(FieldViolation(f"customer_codes[{index}]", f"at most {MAX_CUSTOMER_CODE} characters"))
+    if len(set(change.customer_codes)) > MAX_COHORT:
+        violations.append(FieldViolation("customer_codes", f"a cohort has at most {MAX_COHORT} customers"))
+    if change.percent is not None:
+        if not 0 <= change.percent <= 100:
+            violations.append(FieldViolation("percent", "must be from 0 to 100"))
+        elif not math.isclose(round(change.percent * 100), change.percent * 100, abs_tol=1e-6):
+            violations.append(FieldViolation("percent", "at most two decimals (0.01 % steps)"))
+    if expected_version < 0:
+        violations.append(FieldViolation("expected_version", "must not be negative (0: whatever version is current)"))
+    if violations:
+        raise InvalidArgument.from_violations(violations)

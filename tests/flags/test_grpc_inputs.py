@@ -29,6 +29,14 @@ async def test_one_field_off_in_a_good_request_is_refused_not_a_crash(flag_serve
             "PutFlag": lambda: put_request(f"fuzz-{next(_keys)}", description="fuzzed", reason="a test"),
             "EvaluateFlag": lambda: pb.EvaluateFlagRequest(flag_key="fuzz-1", context=context),
             "ListAudit": lambda: pb.ListAuditRequest(flag_key="fuzz-1", page_size=10),
+            "SetPilot": lambda: pb.SetPilotRequest(
+                key=f"fuzz-{next(_keys)}",
+                cohort_change=pb.COHORT_CHANGE_ADD,
+                customer_codes=["1000001", "1000002"],
+                percent=12.5,
+                actor=pb.Actor(username="sam", role="sre"),
+                reason="a test",
+            ),
         },
     )
 

@@ -205,7 +205,7 @@ def _read_percentage(rule: Any, on: str) -> float | None:
 def read_pilot(flag: FlagDefinition | Mapping[str, Any], *, on: str = "on") -> PilotState | None:
     """The cohort and percentage of a flag whose targeting ``pilot_targeting`` built; None for any other shape.
 
-    Lets the gateway grow a cohort or raise a percentage from the current definition without parsing JsonLogic.
+    Lets the flag service grow a cohort or raise a percentage from the current definition (SetPilot).
     """
     definition = flag.to_json() if isinstance(flag, FlagDefinition) else flag
     rule = definition.get("targeting")
@@ -220,7 +220,7 @@ def read_pilot(flag: FlagDefinition | Mapping[str, Any], *, on: str = "on") -> P
     if then != on or not isinstance(condition, Mapping) or set(condition) != {"in"}:
         return None
     needle, codes = condition["in"] if len(condition["in"]) == 2 else (None, None)
-    if needle != TARGETING_KEY or not isinstance(codes, list):
+    if needle != TARGETING_KEY or not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
         return None
     if otherwise is None:
         return PilotState(tuple(codes), 0)

@@ -11,6 +11,7 @@ from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -21,6 +22,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _CohortChange:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CohortChangeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CohortChange.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COHORT_CHANGE_UNSPECIFIED: _CohortChange.ValueType  # 0
+    """keep the cohort (customer_codes must be empty)"""
+    COHORT_CHANGE_REPLACE: _CohortChange.ValueType  # 1
+    """the cohort becomes customer_codes"""
+    COHORT_CHANGE_ADD: _CohortChange.ValueType  # 2
+    """customer_codes join the cohort"""
+
+class CohortChange(_CohortChange, metaclass=_CohortChangeEnumTypeWrapper):
+    """What SetPilot does with customer_codes."""
+
+COHORT_CHANGE_UNSPECIFIED: CohortChange.ValueType  # 0
+"""keep the cohort (customer_codes must be empty)"""
+COHORT_CHANGE_REPLACE: CohortChange.ValueType  # 1
+"""the cohort becomes customer_codes"""
+COHORT_CHANGE_ADD: CohortChange.ValueType  # 2
+"""customer_codes join the cohort"""
+Global___CohortChange: _TypeAlias = CohortChange  # noqa: Y015
 
 @_typing.final
 class Flag(_message.Message):
@@ -398,6 +423,81 @@ class DeleteFlagRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteFlagRequest: _TypeAlias = DeleteFlagRequest  # noqa: Y015
+
+@_typing.final
+class SetPilotRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    COHORT_CHANGE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_CODES_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    cohort_change: Global___CohortChange.ValueType
+    percent: _builtins.float
+    """0-100, at most two decimals; absent: keep the percentage"""
+    expected_version: _builtins.int
+    reason: _builtins.str
+    @_builtins.property
+    def customer_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at most 50 in the resulting cohort, each 1-20 characters"""
+
+    @_builtins.property
+    def actor(self) -> Global___Actor: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        cohort_change: Global___CohortChange.ValueType = ...,
+        customer_codes: _abc.Iterable[_builtins.str] | None = ...,
+        percent: _builtins.float | None = ...,
+        expected_version: _builtins.int = ...,
+        actor: Global___Actor | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_percent", b"_percent", "actor", b"actor", "percent", b"percent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_percent", b"_percent", "actor", b"actor", "cohort_change", b"cohort_change", "customer_codes", b"customer_codes", "expected_version", b"expected_version", "key", b"key", "percent", b"percent", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__percent: _TypeAlias = _typing.Literal["percent"]  # noqa: Y015
+    _WhichOneofArgType__percent: _TypeAlias = _typing.Literal["_percent", b"_percent"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__percent) -> _WhichOneofReturnType__percent | None: ...
+
+Global___SetPilotRequest: _TypeAlias = SetPilotRequest  # noqa: Y015
+
+@_typing.final
+class Pilot(_message.Message):
+    """A pilot as it now stands, and the flag that holds it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_CODES_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
+    FLAG_FIELD_NUMBER: _builtins.int
+    percent: _builtins.float
+    @_builtins.property
+    def customer_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """sorted"""
+
+    @_builtins.property
+    def flag(self) -> Global___Flag: ...
+    def __init__(
+        self,
+        *,
+        customer_codes: _abc.Iterable[_builtins.str] | None = ...,
+        percent: _builtins.float = ...,
+        flag: Global___Flag | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flag", b"flag"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_codes", b"customer_codes", "flag", b"flag", "percent", b"percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Pilot: _TypeAlias = Pilot  # noqa: Y015
 
 @_typing.final
 class AuditEntry(_message.Message):

@@ -79,6 +79,11 @@ class FlagServiceStub:
                 request_serializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.DeleteFlagRequest.SerializeToString,
                 response_deserializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.Flag.FromString,
                 _registered_method=True)
+        self.SetPilot = channel.unary_unary(
+                '/luckygas.flags.v1.FlagService/SetPilot',
+                request_serializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.SetPilotRequest.SerializeToString,
+                response_deserializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.Pilot.FromString,
+                _registered_method=True)
         self.ListAudit = channel.unary_unary(
                 '/luckygas.flags.v1.FlagService/ListAudit',
                 request_serializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.ListAuditRequest.SerializeToString,
@@ -158,6 +163,17 @@ class FlagServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPilot(self, request, context):
+        """Runs a pilot on a boolean flag: its cohort (customers who always get it) and the percentage of everyone
+        else, changed in one transaction keeping whichever part is not given. A flag that does not exist is
+        created as a pilot; one whose targeting is not a pilot's is FAILED_PRECONDITION. expected_version 0
+        changes whatever version is current; otherwise a stale one is ABORTED naming expected_version. Asking
+        for what is already there writes nothing, so a repeat is harmless.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAudit(self, request, context):
         """Append-only: who changed what, when, before and after.
         """
@@ -225,6 +241,11 @@ def add_FlagServiceServicer_to_server(servicer, server):
                     servicer.DeleteFlag,
                     request_deserializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.DeleteFlagRequest.FromString,
                     response_serializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.Flag.SerializeToString,
+            ),
+            'SetPilot': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPilot,
+                    request_deserializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.SetPilotRequest.FromString,
+                    response_serializer=luckygas_dot_flags_dot_v1_dot_flags__pb2.Pilot.SerializeToString,
             ),
             'ListAudit': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAudit,
@@ -485,6 +506,33 @@ class FlagService:
             '/luckygas.flags.v1.FlagService/DeleteFlag',
             luckygas_dot_flags_dot_v1_dot_flags__pb2.DeleteFlagRequest.SerializeToString,
             luckygas_dot_flags_dot_v1_dot_flags__pb2.Flag.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPilot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.flags.v1.FlagService/SetPilot',
+            luckygas_dot_flags_dot_v1_dot_flags__pb2.SetPilotRequest.SerializeToString,
+            luckygas_dot_flags_dot_v1_dot_flags__pb2.Pilot.FromString,
             options,
             channel_credentials,
             insecure,

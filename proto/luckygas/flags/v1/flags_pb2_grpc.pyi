@@ -47,6 +47,13 @@ class FlagServiceStub:
     RestoreFlag: _grpc.UnaryUnaryMultiCallable[_flags_pb2.RestoreFlagRequest, _flags_pb2.Flag]
     """Makes an earlier version's definition current again (as a new version)."""
     DeleteFlag: _grpc.UnaryUnaryMultiCallable[_flags_pb2.DeleteFlagRequest, _flags_pb2.Flag]
+    SetPilot: _grpc.UnaryUnaryMultiCallable[_flags_pb2.SetPilotRequest, _flags_pb2.Pilot]
+    """Runs a pilot on a boolean flag: its cohort (customers who always get it) and the percentage of everyone
+    else, changed in one transaction keeping whichever part is not given. A flag that does not exist is
+    created as a pilot; one whose targeting is not a pilot's is FAILED_PRECONDITION. expected_version 0
+    changes whatever version is current; otherwise a stale one is ABORTED naming expected_version. Asking
+    for what is already there writes nothing, so a repeat is harmless.
+    """
     ListAudit: _grpc.UnaryUnaryMultiCallable[_flags_pb2.ListAuditRequest, _flags_pb2.ListAuditResponse]
     """Append-only: who changed what, when, before and after."""
     ImportFlags: _grpc.UnaryUnaryMultiCallable[_flags_pb2.ImportFlagsRequest, _flags_pb2.ImportFlagsResponse]
@@ -70,6 +77,13 @@ class FlagServiceAsyncStub(FlagServiceStub):
     RestoreFlag: _aio.UnaryUnaryMultiCallable[_flags_pb2.RestoreFlagRequest, _flags_pb2.Flag]  # type: ignore[assignment]
     """Makes an earlier version's definition current again (as a new version)."""
     DeleteFlag: _aio.UnaryUnaryMultiCallable[_flags_pb2.DeleteFlagRequest, _flags_pb2.Flag]  # type: ignore[assignment]
+    SetPilot: _aio.UnaryUnaryMultiCallable[_flags_pb2.SetPilotRequest, _flags_pb2.Pilot]  # type: ignore[assignment]
+    """Runs a pilot on a boolean flag: its cohort (customers who always get it) and the percentage of everyone
+    else, changed in one transaction keeping whichever part is not given. A flag that does not exist is
+    created as a pilot; one whose targeting is not a pilot's is FAILED_PRECONDITION. expected_version 0
+    changes whatever version is current; otherwise a stale one is ABORTED naming expected_version. Asking
+    for what is already there writes nothing, so a repeat is harmless.
+    """
     ListAudit: _aio.UnaryUnaryMultiCallable[_flags_pb2.ListAuditRequest, _flags_pb2.ListAuditResponse]  # type: ignore[assignment]
     """Append-only: who changed what, when, before and after."""
     ImportFlags: _aio.UnaryUnaryMultiCallable[_flags_pb2.ImportFlagsRequest, _flags_pb2.ImportFlagsResponse]  # type: ignore[assignment]
@@ -144,6 +158,19 @@ class FlagServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _flags_pb2.DeleteFlagRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_flags_pb2.Flag, _abc.Awaitable[_flags_pb2.Flag]]: ...
+
+    @_abc_1.abstractmethod
+    def SetPilot(
+        self,
+        request: _flags_pb2.SetPilotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_flags_pb2.Pilot, _abc.Awaitable[_flags_pb2.Pilot]]:
+        """Runs a pilot on a boolean flag: its cohort (customers who always get it) and the percentage of everyone
+        else, changed in one transaction keeping whichever part is not given. A flag that does not exist is
+        created as a pilot; one whose targeting is not a pilot's is FAILED_PRECONDITION. expected_version 0
+        changes whatever version is current; otherwise a stale one is ABORTED naming expected_version. Asking
+        for what is already there writes nothing, so a repeat is harmless.
+        """
 
     @_abc_1.abstractmethod
     def ListAudit(
