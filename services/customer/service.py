@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -25,6 +24,8 @@ from services.platform.errors import (
     VersionConflict,
 )
 from services.platform.outbox import OutboxWriter
+from services.platform.paging import decode_page_token, encode_page_token, page_limit, token_field
+from services.platform.proto_values import parse_uuid
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -37,30 +38,11 @@ TERMINATION_FIELDS = ("terminated", "termination_reason", "terminated_at")
 
 
 def parse_id(value: str, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError) as error:
-        raise InvalidArgument.for_field(field, f"{value!r} is not a customer id (a UUID)") from error
+    return parse_uuid(value, field, "a customer id")
 
 
 def fingerprint(fields: CustomerFields) -> str:
     return hashlib.sha256(json.dumps(asdict(fields), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def encode_page_token(last_code: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_code}).encode()).decode()
-
-
-def decode_page_token(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidArgument.for_field("page_token", "is not a token this service issued") from error
-    if not isinstance(after, str):
-        raise InvalidArgument.for_field("page_token", "is not a token this service issued")
-    return after
 
 
 class CustomerService:
@@ -119,20 +101,18 @@ class CustomerService:
             raise InvalidArgument.for_field("query", f"at most {MAX_QUERY_LENGTH} characters")
         _refuse_unknown("zones", search.zones, load_zones())
         _refuse_unknown("segments", search.segments, SEGMENTS)
-        if page_size < 0:
-            raise InvalidArgument.for_field("page_size", "must not be negative")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        limit = page_limit(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         query = search.query.strip()
         if query and all(ch.isdigit() or ch in "-() +" for ch in query):
             query = "".join(ch for ch in query if ch.isdigit())  # phones are stored as digits only
-        after_code = decode_page_token(page_token)
+        after_code = decode_page_token(page_token, lambda position: token_field(position, "after", str)) or ""
         async with self.database.read_session() as session:
             records = await CustomerRepository(session).search(
                 replace(search, query=query), after_code=after_code, limit=limit + 1
             )
         has_more = len(records) > limit
         records = records[:limit]
-        return SearchPage(records, encode_page_token(records[-1].fields.code) if has_more else "")
+        return SearchPage(records, encode_page_token({"after": records[-1].fields.code}) if has_more else "")
 
     async def update(
         self, customer_id: str, expected_version: int, fields: CustomerFields, mask: Iterable[str]

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.customer.v1 import customer_pb2 as pb
 from luckygas.customer.v1 import customer_pb2_grpc
 
@@ -15,6 +13,7 @@ from services.customer.rest_days import is_open
 from services.customer.schemas import CustomerFields, CustomerRecord, SearchFilter
 from services.customer.service import CustomerService
 from services.platform.errors import InvalidArgument
+from services.platform.proto_values import optional_timestamp, parse_date, timestamp
 
 
 def fields_from_proto(message: pb.CustomerFields) -> CustomerFields:
@@ -70,23 +69,15 @@ def fields_to_proto(fields: CustomerFields) -> pb.CustomerFields:
     return message
 
 
-def _timestamp(value: object) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)  # type: ignore[arg-type]
-    return stamp
-
-
 def record_to_proto(record: CustomerRecord) -> pb.Customer:
     return pb.Customer(
         id=str(record.id),
         fields=fields_to_proto(record.fields),
         terminated=record.terminated,
         termination_reason=record.termination_reason,
-        created_at=_timestamp(record.created_at),
-        updated_at=_timestamp(record.updated_at),
-        terminated_at=_timestamp(record.terminated_at),
+        created_at=timestamp(record.created_at),
+        updated_at=timestamp(record.updated_at),
+        terminated_at=optional_timestamp(record.terminated_at),
         version=record.version,
     )
 
@@ -109,7 +100,7 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     async def BatchGetCustomers(
         self, request: pb.BatchGetCustomersRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetCustomersResponse:
-        resting_on = _date(request.resting_on, "resting_on") if request.resting_on else None
+        resting_on = parse_date(request.resting_on, "resting_on") if request.resting_on else None
         records, missing = await self.customers.batch_get(list(request.ids), list(request.codes))
         resting = [str(r.id) for r in records if resting_on is not None and not is_open(r.fields.rest_days, resting_on)]
         return pb.BatchGetCustomersResponse(
@@ -151,10 +142,3 @@ def registrar(customers: CustomerService) -> Callable[[grpc.aio.Server], None]:
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CustomerService"].full_name
-
-
-def _date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise InvalidArgument.for_field(field, "a date as YYYY-MM-DD") from error

@@ -14,13 +14,12 @@ from luckygas.customer.v1 import customer_pb2 as customer_pb
 from luckygas.customer.v1 import customer_pb2_grpc
 
 from services.order.schemas import CustomerInfo
-from services.platform.errors import InvalidArgument, Unavailable
+from services.platform.downstream import downstream_error
+from services.platform.errors import InvalidArgument
 
 CUSTOMER_SERVICE = customer_pb.DESCRIPTOR.services_by_name["CustomerService"]
 PAGE_SIZE = 200
 BATCH_SIZE = 500  # the customer service's BatchGetCustomers limit
-
-_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
 def to_info(customer: customer_pb.Customer) -> CustomerInfo:
@@ -43,12 +42,6 @@ def to_info(customer: customer_pb.Customer) -> CustomerInfo:
     )
 
 
-def _translate(error: grpc.aio.AioRpcError) -> Exception:
-    if error.code() in _UNAVAILABLE:
-        return Unavailable(f"the customer service did not answer ({error.code().name})")
-    return Unavailable(f"the customer service failed ({error.code().name}: {error.details()})")
-
-
 class CustomerDirectory:
     """Reads customers from the customer service; every call carries the channel's deadline."""
 
@@ -64,7 +57,7 @@ class CustomerDirectory:
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise _translate(error) from error
+            raise downstream_error("customer", error) from error
         return to_info(reply)
 
     async def get_many(self, customer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CustomerInfo]:
@@ -76,7 +69,7 @@ class CustomerDirectory:
                     customer_pb.BatchGetCustomersRequest(ids=ids[start : start + BATCH_SIZE]), timeout=self._deadline
                 )
             except grpc.aio.AioRpcError as error:
-                raise _translate(error) from error
+                raise downstream_error("customer", error) from error
             found.update((info.id, info) for info in map(to_info, reply.customers))
         return found
 
@@ -95,7 +88,7 @@ class CustomerDirectory:
             except grpc.aio.AioRpcError as error:
                 if error.code() == grpc.StatusCode.INVALID_ARGUMENT:  # an unknown zone
                     raise InvalidArgument.for_field("zones", error.details() or "invalid") from error
-                raise _translate(error) from error
+                raise downstream_error("customer", error) from error
             customers += map(to_info, page.customers)
             token = page.next_page_token
             if not token:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import uuid
@@ -45,6 +44,7 @@ from services.platform.errors import (
     VersionConflict,
 )
 from services.platform.outbox import record_event
+from services.platform.paging import decode_page_token, encode_page_token, page_limit, token_field
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -85,19 +85,12 @@ def check_actor(actor: str) -> None:
         raise InvalidArgument.for_field("actor", f"at most {MAX_NAME} characters")
 
 
-def encode_page_token(last: OrderRecord) -> str:
-    document = {"date": last.scheduled_date.isoformat(), "number": last.number}
-    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
+def page_token_after(last: OrderRecord) -> str:
+    return encode_page_token({"date": last.scheduled_date.isoformat(), "number": last.number})
 
 
-def decode_page_token(token: str) -> tuple[date, str] | None:
-    if not token:
-        return None
-    try:
-        document = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return date.fromisoformat(document["date"]), str(document["number"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidArgument.for_field("page_token", "is not a token this service issued") from error
+def _read_position(document: Any) -> tuple[date, str]:
+    return date.fromisoformat(token_field(document, "date", str)), token_field(document, "number", str)
 
 
 def order_payload(record: OrderRecord, **extra: Any) -> dict[str, Any]:
@@ -252,18 +245,16 @@ class OrderService:
 
     async def search(self, search: OrderFilter, page_size: int, page_token: str) -> OrderPage:
         """Orders by scheduled date, then number (the day's intake order); a keyset cursor pages through them."""
-        if page_size < 0:
-            raise InvalidArgument.for_field("page_size", "must not be negative")
+        limit = page_limit(page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         bad_zones = [zone for zone in search.zones if not (zone.isascii() and zone.isalpha() and len(zone) <= 2)]
         if bad_zones:
             raise InvalidArgument.for_field("zones", f"not zone codes: {', '.join(bad_zones)}")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after = decode_page_token(page_token)
+        after = decode_page_token(page_token, _read_position)
         async with self.database.read_session() as session:
             records = await OrderRepository(session).search(search, after=after, limit=limit + 1)
         has_more = len(records) > limit
         records = records[:limit]
-        return OrderPage(records, encode_page_token(records[-1]) if has_more else "")
+        return OrderPage(records, page_token_after(records[-1]) if has_more else "")
 
     # --------------------------------------------------------------------------------------------- lifecycle
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.order.v1 import order_pb2 as pb
 from luckygas.order.v1 import order_pb2_grpc
 
@@ -25,8 +23,8 @@ from services.order.schemas import (
     PriceList,
 )
 from services.order.service import OrderService
-from services.order.validation import parse_date, parse_uuid
 from services.platform.errors import InvalidArgument
+from services.platform.proto_values import datetime_field, optional_timestamp, parse_date, parse_uuid, timestamp
 
 STATUS_TO_PROTO: dict[OrderStatus, pb.OrderStatus.ValueType] = {
     OrderStatus.PENDING: pb.ORDER_STATUS_PENDING,
@@ -46,12 +44,6 @@ def _items_from_proto(items: object) -> tuple[ItemInput, ...]:
 
 def _items_to_proto(items: tuple[ItemInput, ...]) -> list[pb.OrderItemInput]:
     return [pb.OrderItemInput(product=item.product, quantity=item.quantity) for item in items]
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
 
 
 def input_from_proto(message: pb.OrderInput) -> OrderInput:
@@ -83,7 +75,7 @@ def proof_from_proto(message: pb.DeliveryProof) -> DeliveryProof:
         empties_received=_items_from_proto(message.empties_received),
         residual_gas_kg=message.residual_gas_kg,
         cash_collected=message.cash_collected,
-        delivered_at=message.delivered_at.ToDatetime(tzinfo=UTC) if message.HasField("delivered_at") else None,
+        delivered_at=datetime_field(message, "delivered_at"),
     )
 
 
@@ -97,7 +89,7 @@ def proof_to_proto(proof: DeliveryProof) -> pb.DeliveryProof:
         empties_received=_items_to_proto(proof.empties_received),
         residual_gas_kg=proof.residual_gas_kg,
         cash_collected=proof.cash_collected,
-        delivered_at=_timestamp(proof.delivered_at) if proof.delivered_at else None,
+        delivered_at=optional_timestamp(proof.delivered_at),
     )
 
 
@@ -135,8 +127,8 @@ def order_to_proto(record: OrderRecord) -> pb.Order:
         failure_reason=record.failure_reason,
         route_id=record.route_id,
         proof=proof_to_proto(record.proof) if record.proof else None,
-        created_at=_timestamp(record.created_at),
-        updated_at=_timestamp(record.updated_at),
+        created_at=timestamp(record.created_at),
+        updated_at=timestamp(record.updated_at),
         version=record.version,
         created_by=record.created_by,
     )

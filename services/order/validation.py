@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import uuid
 from datetime import date, datetime, time, timedelta
 
 from services.order.schemas import CreditOverride, DeliveryProof, ItemInput, OrderDraft, OrderInput
 from services.platform.errors import FieldViolation, InvalidArgument
 from services.platform.products import PRODUCTS
+from services.platform.proto_values import parse_date, parse_uuid
 
 MAX_DAYS_AHEAD = 30
 MIN_QUANTITY, MAX_QUANTITY = 1, 100
@@ -32,22 +32,6 @@ CLOCK_SKEW = timedelta(minutes=10)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 PHOTO_TYPES = {"image/jpeg": JPEG_MAGIC, "image/png": PNG_MAGIC}
-
-
-def parse_uuid(value: str, field: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError) as error:
-        raise InvalidArgument.for_field(field, f"{value!r} is not {what} (a UUID)") from error
-
-
-def parse_date(value: str, field: str) -> date:
-    try:
-        if len(value) != 10:
-            raise ValueError(value)
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise InvalidArgument.for_field(field, f"{value!r} is not a date (YYYY-MM-DD)") from error
 
 
 def _parse_time(value: str) -> time | None:

@@ -16,7 +16,8 @@ from luckygas.customer.v1 import customer_pb2_grpc
 from luckygas.order.v1 import order_pb2 as order_pb
 from luckygas.order.v1 import order_pb2_grpc
 
-from services.platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from services.platform.downstream import downstream_error
+from services.platform.errors import DomainError, InvalidArgument, NotFound
 
 CUSTOMER_SERVICE = customer_pb.DESCRIPTOR.services_by_name["CustomerService"]
 ORDER_SERVICE = order_pb.DESCRIPTOR.services_by_name["OrderService"]
@@ -24,18 +25,12 @@ PAGE_SIZE = 200
 BATCH_SIZE = 500  # the customer service's BatchGetCustomers limit
 # Order assignments in flight at once when a plan is published.
 ASSIGN_CONCURRENCY = 8
+# What a failed order or customer call passes on as this service's own error; any other is Unavailable.
+_PASS_ON = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
 
-_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 
-
-def _translate(service: str, error: grpc.aio.AioRpcError) -> Exception:
-    if error.code() in _UNAVAILABLE:
-        return Unavailable(f"the {service} service did not answer ({error.code().name})")
-    if error.code() == grpc.StatusCode.NOT_FOUND:
-        return NotFound(error.details() or f"not found by the {service} service")
-    if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
-        return FailedPrecondition(error.details() or "not allowed in the current state")
-    return Unavailable(f"the {service} service failed ({error.code().name}: {error.details()})")
+def _translate(service: str, error: grpc.aio.AioRpcError) -> DomainError:
+    return downstream_error(service, error, pass_on=_PASS_ON)
 
 
 @dataclass(frozen=True)

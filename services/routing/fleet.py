@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import time
 
 from services.platform.database import Database
 from services.platform.errors import FieldViolation, InvalidArgument, NotFound
+from services.platform.proto_values import parse_date
 from services.routing.model_builder import SIZES, clock_text, parse_clock
 from services.routing.repository import FleetRepository
 from services.routing.schemas import DepotRecord, ShiftRecord, VehicleRecord
@@ -20,13 +21,6 @@ USERNAME = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 MAX_CYLINDERS = 500
 MAX_LOAD_KG = 20_000
 DEFAULT_MAX_DRIVING_MINUTES = 8 * 60
-
-
-def parse_date(text: str, field: str = "date") -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise InvalidArgument.for_field(field, "a date as YYYY-MM-DD") from error
 
 
 @dataclass(frozen=True)
@@ -221,13 +215,13 @@ class FleetService:
             return ShiftRecord.from_row(row, vehicle.plate)
 
     async def shifts(self, day_text: str) -> list[ShiftRecord]:
-        day = parse_date(day_text)
+        day = parse_date(day_text, "date")
         async with self.database.read_session() as session:
             found = await FleetRepository(session).shifts(day)
             return [ShiftRecord.from_row(item.shift, item.vehicle.plate) for item in found]
 
     async def delete_shift(self, plate: str, day_text: str) -> bool:
-        day = parse_date(day_text)
+        day = parse_date(day_text, "date")
         async with self.database.session() as session:
             repository = FleetRepository(session)
             vehicle = await repository.vehicle(plate)

@@ -5,12 +5,12 @@ delivered or failed) never move."""
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from services.platform.clock import TAIPEI
-from services.platform.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.platform.errors import FailedPrecondition, NotFound
+from services.platform.proto_values import parse_uuid
 from services.routing.model_builder import PlannedStop, PlannedVehicle, build_problem
 from services.routing.models import PlanRow, RouteRow, StopRow
 from services.routing.plan_rows import (
@@ -90,7 +90,7 @@ class PlanChanges(PlanningService):
         return _DayModel(document, stops, vehicles, problem, solution, completed, routes)
 
     async def _published(self, repository: PlanRepository, plan_id: str) -> PlanRow:
-        parsed = self._plan_id(plan_id)
+        parsed = parse_uuid(plan_id, "plan_id", "a plan id")
         plan = await repository.plan(parsed)
         if plan is None:
             raise NotFound(f"plan {plan_id} does not exist")
@@ -102,10 +102,7 @@ class PlanChanges(PlanningService):
         return plan
 
     async def insert_order(self, plan_id: str, order_id: str, actor: str) -> PlanRecord:
-        try:
-            uuid.UUID(order_id)
-        except ValueError as error:
-            raise InvalidArgument.for_field("order_id", "an order id (UUID)") from error
+        parse_uuid(order_id, "order_id", "an order id")
         async with self.database.session() as session:
             repository = PlanRepository(session)
             plan = await self._published(repository, plan_id)

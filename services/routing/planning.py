@@ -19,8 +19,8 @@ from prometheus_client import Histogram
 from services.platform.clock import TAIPEI, utc_now
 from services.platform.database import Database
 from services.platform.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.platform.proto_values import parse_date, parse_uuid
 from services.routing.directory import CustomerDirectory, OrderDirectory
-from services.routing.fleet import parse_date
 from services.routing.model_builder import (
     PlannedStop,
     build_problem,
@@ -84,17 +84,10 @@ class PlanningService:
             raise InvalidArgument.for_field("request_id", f"is required, at most {MAX_REQUEST_ID} characters")
         return request_id
 
-    @staticmethod
-    def _plan_id(text: str, field: str = "plan_id") -> uuid.UUID:
-        try:
-            return uuid.UUID(text)
-        except ValueError as error:
-            raise InvalidArgument.for_field(field, "a plan id (UUID)") from error
-
     # --- planning a day ----------------------------------------------------------------------------------------
 
     async def plan_day(self, day_text: str, budget: float, request_id: str, actor: str) -> PlanRecord:
-        day = parse_date(day_text)
+        day = parse_date(day_text, "date")
         budget = self._budget(budget)
         request_id = self._request_id(request_id)
         if day < self.clock().astimezone(TAIPEI).date():
@@ -184,18 +177,18 @@ class PlanningService:
         async with self.database.session() as session:
             repository = PlanRepository(session)
             if plan_id:
-                plan = await repository.plan(self._plan_id(plan_id, "id"))
+                plan = await repository.plan(parse_uuid(plan_id, "id", "a plan id"))
                 if plan is None:
                     raise NotFound(f"plan {plan_id} does not exist")
             else:
-                day = parse_date(day_text)
+                day = parse_date(day_text, "date")
                 plan = await repository.current_plan(day)
                 if plan is None:
                     raise NotFound(f"no plan for {day}")
             return PlanRecord.from_document(await repository.document(plan))
 
     async def driver_route(self, driver: str, day_text: str) -> RouteRecord:
-        day = parse_date(day_text) if day_text else self.clock().astimezone(TAIPEI).date()
+        day = parse_date(day_text, "date") if day_text else self.clock().astimezone(TAIPEI).date()
         async with self.database.session() as session:
             found = await PlanRepository(session).driver_route(driver, day)
             if found is None:
@@ -205,7 +198,7 @@ class PlanningService:
     # --- publishing --------------------------------------------------------------------------------------------
 
     async def publish(self, plan_id: str, actor: str) -> PlanRecord:
-        parsed = self._plan_id(plan_id, "id")
+        parsed = parse_uuid(plan_id, "id", "a plan id")
         async with self.database.session() as session:
             repository = PlanRepository(session)
             plan = await repository.plan(parsed)

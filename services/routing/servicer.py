@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, time
+from datetime import time
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.routing.v1 import routing_pb2 as pb
 from luckygas.routing.v1 import routing_pb2_grpc
 
+from services.platform.proto_values import optional_timestamp, timestamp
 from services.routing.fleet import DepotInput, FleetService, ShiftInput, VehicleInput
 from services.routing.model_builder import clock_text
 from services.routing.plan_changes import PlanChanges
@@ -35,14 +35,6 @@ STOP_STATUS = {
     "failed": pb.STOP_STATUS_FAILED,
     "cancelled": pb.STOP_STATUS_CANCELLED,
 }
-
-
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
 
 
 def _sizes(counts: Mapping[str, int]) -> list[pb.SizeCount]:
@@ -105,8 +97,8 @@ def stop_to_proto(stop: StopRecord) -> pb.Stop:
         # The window kept (its first piece to its last), closing when service must be over.
         window_start=clock_text(windows[0][0]) if windows else "",
         window_end=clock_text(windows[-1][1] + stop.service_minutes * 60) if windows else "",
-        eta=_timestamp(stop.eta),
-        service_start=_timestamp(stop.service_start),
+        eta=timestamp(stop.eta),
+        service_start=timestamp(stop.service_start),
         service_minutes=stop.service_minutes,
         deliver=deliver,
         # Cylinder exchange: an empty comes back for every full one.
@@ -119,8 +111,8 @@ def stop_to_proto(stop: StopRecord) -> pb.Stop:
 def reload_to_proto(reload: ReloadRecord) -> pb.RouteReload:
     return pb.RouteReload(
         after_stops=reload.after_stops,
-        arrival=_timestamp(reload.arrival),
-        departure=_timestamp(reload.departure),
+        arrival=timestamp(reload.arrival),
+        departure=timestamp(reload.departure),
         load=_sizes(reload.load),
         load_kg=reload.load_kg,
     )
@@ -137,11 +129,11 @@ def route_to_proto(route: RouteRecord) -> pb.Route:
         stops=[stop_to_proto(stop) for stop in route.stops],
         distance_m=route.distance_m,
         duration_s=route.duration_s,
-        start=_timestamp(route.start_at),
-        end=_timestamp(route.end_at),
+        start=optional_timestamp(route.start_at),
+        end=optional_timestamp(route.end_at),
         load=_sizes(route.load),
         load_kg=route.load_kg,
-        lunch_start=_timestamp(route.lunch_start_at),
+        lunch_start=optional_timestamp(route.lunch_start_at),
         version=route.version,
         reloads=[reload_to_proto(reload) for reload in route.reloads],
     )
@@ -171,8 +163,8 @@ def plan_to_proto(plan: PlanRecord) -> pb.Plan:
         time_budget_seconds=plan.time_budget_seconds,
         degraded=plan.degraded,
         degraded_reason=plan.degraded_reason,
-        created_at=_timestamp(plan.created_at),
-        published_at=_timestamp(plan.published_at),
+        created_at=timestamp(plan.created_at),
+        published_at=optional_timestamp(plan.published_at),
         created_by=plan.created_by,
         version=plan.version,
         travel_source=plan.travel_source,

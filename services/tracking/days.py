@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from services.platform.clock import TAIPEI, taipei_date
-from services.platform.errors import InvalidArgument
+from services.platform.proto_values import parse_date
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -16,9 +16,4 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def parse_day(text: str, now: datetime, field: str = "date") -> date:
     """A YYYY-MM-DD date; empty means today in Taipei."""
-    if not text:
-        return taipei_date(now)
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise InvalidArgument.for_field(field, "a date as YYYY-MM-DD") from error
+    return parse_date(text, field) if text else taipei_date(now)

@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.tracking.v1 import tracking_pb2 as pb
 from luckygas.tracking.v1 import tracking_pb2_grpc
 
+from services.platform.proto_values import datetime_field, optional_timestamp, timestamp
 from services.tracking.drivers import DriverService
 from services.tracking.positions import PositionService
 from services.tracking.progress import ProgressService
 from services.tracking.schemas import BatchResult, Driver, DriverInput, FixInput, Position, StopState
-
-_LATEST = datetime.max.replace(tzinfo=UTC)
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
-
-
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
-
-
-def _moment(stamp: Timestamp) -> datetime:
-    """An aware UTC datetime; a timestamp beyond what datetime holds becomes its far end (and fails the checks)."""
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        return _LATEST if stamp.seconds > 0 else _EARLIEST
-
-
-def _optional_moment(message: pb.ClockRequest | pb.MarkArrivedRequest) -> datetime | None:
-    return _moment(message.at) if message.HasField("at") else None
 
 
 def driver_to_proto(driver: Driver) -> pb.Driver:
@@ -46,8 +22,8 @@ def driver_to_proto(driver: Driver) -> pb.Driver:
         phone=driver.phone,
         vehicle_kind=driver.vehicle_kind,
         on_road=driver.on_road,
-        clocked_in_at=_timestamp(driver.clocked_in_at),
-        clocked_out_at=_timestamp(driver.clocked_out_at),
+        clocked_in_at=optional_timestamp(driver.clocked_in_at),
+        clocked_out_at=optional_timestamp(driver.clocked_out_at),
     )
 
 
@@ -60,8 +36,8 @@ def position_to_proto(position: Position) -> pb.Position:
         speed_mps=position.speed_mps,
         heading_deg=position.heading_deg,
         battery=position.battery,
-        device_time=_timestamp(position.device_time),
-        received_at=_timestamp(position.received_at),
+        device_time=timestamp(position.device_time),
+        received_at=timestamp(position.received_at),
         distance_m=position.distance_m,
     )
 
@@ -75,9 +51,9 @@ def stop_to_proto(state: StopState) -> pb.StopProgress:
         status=state.status,
         latitude=state.latitude,
         longitude=state.longitude,
-        planned_eta=_timestamp(state.planned_eta),
-        eta=_timestamp(state.eta),
-        arrived_at=_timestamp(state.arrived_at),
+        planned_eta=optional_timestamp(state.planned_eta),
+        eta=optional_timestamp(state.eta),
+        arrived_at=optional_timestamp(state.arrived_at),
         arrived_by=state.arrived_by,
     )
 
@@ -100,7 +76,7 @@ def fix_from_proto(fix: pb.Fix) -> FixInput:
         speed_mps=fix.speed_mps,
         heading_deg=fix.heading_deg,
         battery=fix.battery,
-        device_time=_moment(fix.device_time) if fix.HasField("device_time") else None,
+        device_time=datetime_field(fix, "device_time"),
     )
 
 
@@ -123,10 +99,10 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServiceServicer):
         return pb.ListDriversResponse(drivers=[driver_to_proto(each) for each in await self.drivers.drivers()])
 
     async def ClockIn(self, request: pb.ClockRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
-        return driver_to_proto(await self.drivers.clock_in(request.driver, _optional_moment(request)))
+        return driver_to_proto(await self.drivers.clock_in(request.driver, datetime_field(request, "at")))
 
     async def ClockOut(self, request: pb.ClockRequest, context: grpc.aio.ServicerContext) -> pb.Driver:
-        return driver_to_proto(await self.drivers.clock_out(request.driver, _optional_moment(request)))
+        return driver_to_proto(await self.drivers.clock_out(request.driver, datetime_field(request, "at")))
 
     async def RecordPositions(
         self, request: pb.RecordPositionsRequest, context: grpc.aio.ServicerContext
@@ -168,7 +144,7 @@ class TrackingServicer(tracking_pb2_grpc.TrackingServiceServicer):
         )
 
     async def MarkArrived(self, request: pb.MarkArrivedRequest, context: grpc.aio.ServicerContext) -> pb.StopProgress:
-        state = await self.progress.mark_arrived(request.driver, request.stop_id, _optional_moment(request))
+        state = await self.progress.mark_arrived(request.driver, request.stop_id, datetime_field(request, "at"))
         return stop_to_proto(state)
 
 
