@@ -9,7 +9,6 @@ from typing import Any
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from prometheus_client import Counter
@@ -124,6 +123,17 @@ def from_domain_error(error: DomainError) -> JSONResponse:
     return problem(status, slug, title, error.message, errors=error.violations)
 
 
+UNREADABLE_BODY = "the body must be JSON text encoded as UTF-8 (Content-Type: application/json)"
+
+
+def _violation(item: Any) -> FieldViolation:
+    """One of pydantic's errors as a field and a reason a client can act on."""
+    if item["type"] == "json_invalid":  # pydantic's location is a character offset, not a field: say where
+        return FieldViolation("body", f"is not valid JSON: {item['ctx']['error']} at character {item['loc'][-1]}")
+    # Our own field checks raise ValueError, which pydantic words "Value error, <reason>": keep the reason.
+    return FieldViolation(_field_path(tuple(item["loc"])), str(item["msg"]).removeprefix("Value error, "))
+
+
 def _field_path(location: tuple[Any, ...]) -> str:
     """pydantic's location as the services name fields: ``items[0].quantity``."""
     path = ""
@@ -158,38 +168,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-
-
-def document(app: FastAPI) -> None:
-    """Make the OpenAPI document say what every operation answers on error: problem+json (FastAPI's default 422
-    body, which this gateway never sends, is replaced), so clients and schema checks can rely on it."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-            schemas.pop("HTTPValidationError", None)
-            schemas.pop("ValidationError", None)
-            schemas["Problem"] = PROBLEM_SCHEMA
-            for path_item in schema.get("paths", {}).values():
-                for operation in path_item.values():
-                    responses = operation.setdefault("responses", {})
-                    responses["422"] = _problem_response("Invalid input: `errors` names each field and why")
-                    responses["default"] = _problem_response(
-                        "An error: 401 unauthenticated, 403 forbidden, 404 not found, 409 conflict, 412 stale "
-                        "version, 413 too large, 429 too many requests, 503 a service is down (retry)"
-                    )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=``: the errors it answers beyond those services/gateway/openapi.py reads from the
+    route itself; that module words and types them."""
+    return {status: {"description": "see the problem's detail"} for status in statuses}
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers; every error response of the gateway is problem+json, and its OpenAPI says so."""
-    document(app)
+    """Register the handlers: every error response of the gateway is problem+json."""
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def rpc_error(request: Request, error: grpc.aio.AioRpcError) -> JSONResponse:
@@ -206,11 +192,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        violations = [
-            # Our own field checks raise ValueError, which pydantic words "Value error, <reason>": keep the reason.
-            FieldViolation(_field_path(tuple(item["loc"])), str(item["msg"]).removeprefix("Value error, "))
-            for item in error.errors()
-        ]
+        violations = [_violation(item) for item in error.errors()]
         return problem(
             422,
             "invalid-argument",
@@ -221,6 +203,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # FastAPI could not read the body at all (e.g. bytes that are not UTF-8)
+            return problem(400, "bad-request", "The body could not be read", UNREADABLE_BODY)
         slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(error.status_code, "error")
         return problem(error.status_code, slug, str(error.detail), str(error.detail), headers=error.headers)
 

@@ -36,11 +36,16 @@ class Allow:
         try:
             claims = context.signer.read_access(credentials.credentials)
         except TokenError as error:
+            if error.expired:
+                raise Unauthenticated(
+                    "the access token has expired: get a new one from POST /api/v1/auth/refresh with your refresh "
+                    "token, or log in again"
+                ) from error
             raise Unauthenticated(f"the access token is not valid: {error}") from error
         if await context.revocations.is_revoked(claims):
             raise Unauthenticated("the access token was revoked (logged out); log in again")
         if claims.role not in self.roles:
-            raise PermissionDenied(f"role {claims.role} may not do this")
+            raise PermissionDenied(f"role {claims.role} may not do this; it is for: {', '.join(sorted(self.roles))}")
         return claims
 
 

@@ -36,7 +36,12 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 class TokenError(Exception):
-    """The token is missing, malformed, expired, of the wrong kind, or not signed by us."""
+    """The token is missing, malformed, expired, of the wrong kind, or not signed by us; the message says which,
+    in words a client can act on."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
 
 
 @dataclass(frozen=True)
@@ -107,19 +112,25 @@ class TokenSigner:
                 # Times are checked below against the platform's clock, which PyJWT does not know of.
                 options={"require": ["exp", "iat", "sub", "typ", "jti"], "verify_exp": False, "verify_iat": False},
             )
-        except jwt.PyJWTError as error:
-            raise TokenError(str(error)) from error
+        except jwt.InvalidSignatureError as error:
+            raise TokenError("its signature does not match: it was not issued by this platform") from error
+        except jwt.MissingRequiredClaimError as error:
+            raise TokenError(f"it lacks the {error.claim!r} claim every token of this platform carries") from error
+        except jwt.InvalidIssuerError as error:
+            raise TokenError("it was issued by another system") from error
+        except jwt.PyJWTError as error:  # not a JWT at all, or one we cannot read: PyJWT's words are no help here
+            raise TokenError("it is not a token this platform issued (it cannot be read as a JWT)") from error
         now = clock.timestamp()
         try:
             expires, issued = float(payload["exp"]), float(payload["iat"])
         except (TypeError, ValueError, OverflowError) as error:
             raise TokenError("exp and iat must be numbers") from error
         if expires <= now:
-            raise TokenError("Signature has expired")
+            raise TokenError("it has expired", expired=True)
         if issued > now + ISSUED_AT_LEEWAY_SECONDS:
-            raise TokenError("The token is not yet valid (iat)")
+            raise TokenError("it is not valid yet (issued in the future: is a clock wrong?)")
         if payload.get("typ") != kind:
-            raise TokenError(f"not an {kind} token")
+            raise TokenError(f"it is not an {kind} token")
         return payload
 
     def read_access(self, token: str) -> AccessClaims:

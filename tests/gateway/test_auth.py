@@ -146,6 +146,18 @@ async def test_token_signed_with_another_key_is_rejected(gateway: httpx.AsyncCli
     response = await gateway.get("/api/v1/auth/me", headers=bearer(forged))
 
     assert response.status_code == 401
+    assert "not issued by this platform" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("garbage", ["not-a-token", "a.b.c", "_w.e30.c2ln", "eyJhbGciOiJIUzI1NiJ9.e30"])
+async def test_garbage_token_is_401_saying_it_is_not_ours_in_plain_words(
+    gateway: httpx.AsyncClient, garbage: str
+) -> None:
+    response = await gateway.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {garbage}"})
+
+    assert response.status_code == 401
+    detail = response.json()["detail"]
+    assert detail.startswith("the access token is not valid: it is not a token this platform issued"), detail
 
 
 async def test_expired_access_token_is_rejected(gateway: httpx.AsyncClient, tokens: dict[str, str]) -> None:
@@ -156,6 +168,8 @@ async def test_expired_access_token_is_rejected(gateway: httpx.AsyncClient, toke
     response = await gateway.get("/api/v1/auth/me", headers=bearer(expired))
 
     assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+    assert "POST /api/v1/auth/refresh" in response.json()["detail"]
 
 
 async def test_refresh_token_is_not_an_access_token(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> None:

@@ -154,3 +154,32 @@ async def test_bodies_queries_and_paths_with_bad_values_are_422_naming_the_field
     # Nothing of it was written: the one customer made above is the only one.
     listed = await gateway.get("/api/v1/customers", headers=office)
     assert [item["id"] for item in listed.json()["items"]] == [customer_id]
+
+
+async def test_malformed_json_is_422_naming_the_body_and_where_it_breaks(
+    gateway: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    response = await gateway.post(
+        "/api/v1/customers",
+        content=b'{"code": "1000001", "short_name": ',
+        headers={**bearer(tokens["dispatcher"]), "content-type": "application/json"},
+    )
+
+    assert refused_fields(response) == {"body"}
+    reason = response.json()["errors"][0]["reason"]
+    assert reason.startswith("is not valid JSON"), reason
+    assert "at character 34" in reason
+
+
+async def test_a_body_that_is_not_utf8_is_a_400_problem_saying_what_to_send(
+    gateway: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    response = await gateway.post(
+        "/api/v1/customers",
+        content='{"short_name": "鐵花"}'.encode("big5"),
+        headers={**bearer(tokens["dispatcher"]), "content-type": "application/json"},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert "UTF-8" in response.json()["detail"]

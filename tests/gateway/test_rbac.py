@@ -130,3 +130,5 @@ async def test_role_may_call_route_only_if_allowed(
     else:
         assert response.status_code == 403
         assert response.headers["content-type"] == "application/problem+json"
+        # The refusal names who may: the route's roles, admin always among them.
+        assert response.json()["detail"].endswith(f"it is for: {', '.join(sorted(allowed))}"), response.text  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
+from services.gateway import problems
 from services.gateway.auth import AuthService, TokenPair
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.schemas.auth import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
@@ -37,7 +38,7 @@ def _response(pair: TokenPair) -> TokenResponse:
     )
 
 
-@router.post("/login", response_model=TokenResponse)
+@router.post("/login", response_model=TokenResponse, responses=problems.documented(401, 423, 429))
 async def login(body: LoginRequest, request: Request, context: Context, auth: Auth) -> TokenResponse:
     """Exchange a username and password for an access token and a refresh token."""
     client = request.client.host if request.client else "unknown"
@@ -45,7 +46,7 @@ async def login(body: LoginRequest, request: Request, context: Context, auth: Au
     return _response(await auth.login(body.username, body.password))
 
 
-@router.post("/refresh", response_model=TokenResponse)
+@router.post("/refresh", response_model=TokenResponse, responses=problems.documented(401))
 async def refresh(body: RefreshRequest, auth: Auth) -> TokenResponse:
     """Trade a refresh token for a new pair. Each refresh token works once; a reused one revokes the login."""
     return _response(await auth.refresh(body.refresh_token))
@@ -73,6 +74,7 @@ async def change_password(body: PasswordChange, auth: Auth, claims: Annotated[Ac
 
 @router.get("/me", response_model=Me)
 async def me(claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> Me:
+    """Who the access token belongs to: user id, username, role and, for a customer, their customer code."""
     return Me(
         user_id=str(claims.user_id), username=claims.username, role=claims.role, customer_code=claims.customer_code
     )

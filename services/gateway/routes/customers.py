@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from google.protobuf.field_mask_pb2 import FieldMask
 from luckygas.customer.v1 import customer_pb2 as pb
 
+from services.gateway import problems
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.errors import PreconditionRequired
 from services.gateway.mappers.customers import customer_fields, customer_out
@@ -60,6 +61,8 @@ async def search_customers(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str, Query(max_length=500)] = "",
 ) -> CustomerPage:
+    """Customers matching the search (text in code, name, phone or address; zones; segments; terminated or not),
+    a page at a time (next_page_token continues)."""
     request = pb.SearchCustomersRequest(
         query=q, zones=zone or [], segments=segment or [], page_size=page_size, page_token=page_token
     )
@@ -71,6 +74,7 @@ async def search_customers(
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 async def get_customer(customer_id: str, context: Context, claims: Office) -> Response:
+    """One customer, with its ETag (the version an update must name in If-Match)."""
     customer = await context.customers.GetCustomer(pb.GetCustomerRequest(id=customer_id))
     # The hottest read of the API: serialise the already-validated model once, skipping FastAPI's
     # second validation pass over the response model.
@@ -81,7 +85,7 @@ async def get_customer(customer_id: str, context: Context, claims: Office) -> Re
     )
 
 
-@router.patch("/{customer_id}", response_model=CustomerOut)
+@router.patch("/{customer_id}", response_model=CustomerOut, responses=problems.documented(428))
 async def update_customer(
     customer_id: str,
     body: CustomerPatch,

@@ -50,6 +50,7 @@ PageToken = Annotated[str, Query(max_length=500)]
 
 @router.get("", response_model=FlagList)
 async def list_flags(context: Context, claims: Readers) -> FlagList:
+    """Every feature flag with its flagd definition, version and who changed it last."""
     reply = await context.flags.ListFlags(pb.ListFlagsRequest())
     return FlagList(items=[flag_out(flag) for flag in reply.flags], revision=reply.revision)
 
@@ -65,6 +66,7 @@ async def list_all_audit(
 
 @router.get("/{key}", response_model=FlagOut)
 async def get_flag(key: str, context: Context, claims: Readers, response: Response) -> FlagOut:
+    """One flag, with its ETag (the version a change must name in If-Match)."""
     return flag_out(await context.flags.GetFlag(pb.GetFlagRequest(key=key)), response)
 
 
@@ -110,6 +112,7 @@ async def restore_flag(key: str, body: Restore, context: Context, claims: Writer
 async def list_flag_audit(
     key: str, context: Context, claims: Readers, page_size: PageSize = 50, page_token: PageToken = ""
 ) -> AuditPage:
+    """Who changed this flag, when, why, and what it was before and after, newest first."""
     return await _audit(context, key, page_size, page_token)
 
 

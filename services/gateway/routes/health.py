@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from services.gateway import problems
 from services.gateway.context import GatewayContext, get_context
 
 router = APIRouter(tags=["health"])
@@ -57,7 +58,7 @@ async def _tracking(context: GatewayContext) -> bool:
     return await _serving(context.tracking_health)
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=problems.documented(503))
 async def readyz(context: Context) -> JSONResponse:
     """Ready: the database, Redis and every service the gateway calls answer."""
     checks = {
@@ -87,6 +88,7 @@ async def readyz(context: Context) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     # ``?name[]=...`` picks metrics by name, as the services' own /metrics servers (prometheus_client) allow.
+    """Prometheus metrics of the gateway (requests, latencies, unexpected errors), in the text exposition format."""
     names = request.query_params.getlist("name[]")
     registry = REGISTRY.restricted_registry(names) if names else REGISTRY
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -68,6 +68,7 @@ async def list_orders(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str, Query(max_length=500)] = "",
 ) -> OrderPage:
+    """Orders by date, status, zone or customer, newest first, a page at a time (next_page_token continues)."""
     unknown = [name for name in order_status or [] if name not in STATUS_VALUES]
     if unknown:
         raise InvalidArgument.for_field("status", f"unknown: {', '.join(unknown)}; one of {', '.join(STATUS_VALUES)}")
@@ -114,6 +115,7 @@ async def create_due_orders(
 
 @router.get("/{order_id}", response_model=OrderOut)
 async def get_order(order_id: str, context: Context, claims: Readers) -> OrderOut:
+    """One order with its items, prices, status and, once delivered, its proof. A customer sees only their own."""
     return order_out(_visible_to(claims, await context.orders.GetOrder(pb.GetOrderRequest(id=order_id))))
 
 
@@ -128,11 +130,13 @@ async def _transition(
 
 @router.post("/{order_id}/confirm", response_model=OrderOut)
 async def confirm_order(order_id: str, context: Context, claims: Office) -> OrderOut:
+    """Confirm a pending order (the office has checked it). Confirming it again changes nothing."""
     return await _transition(context, claims, order_id, pb.ORDER_STATUS_CONFIRMED)
 
 
 @router.post("/{order_id}/cancel", response_model=OrderOut)
 async def cancel_order(order_id: str, body: Cancellation, context: Context, claims: Office) -> OrderOut:
+    """Cancel an order that is not out for delivery yet (pending, confirmed or assigned); the reason is recorded."""
     return await _transition(context, claims, order_id, pb.ORDER_STATUS_CANCELLED, reason=body.reason)
 
 
@@ -162,6 +166,7 @@ async def _in_the_field(context: GatewayContext, claims: AccessClaims, order_id:
 
 @router.post("/{order_id}/start-delivery", response_model=OrderOut)
 async def start_delivery(order_id: str, context: Context, claims: Field_) -> OrderOut:
+    """Mark an assigned order as out for delivery (the driver has set off for it)."""
     await _in_the_field(context, claims, order_id)
     return await _transition(context, claims, order_id, pb.ORDER_STATUS_IN_DELIVERY)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 from luckygas.routing.v1 import routing_pb2 as pb
 
+from services.gateway import problems
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.mappers.routing import depot_out, plan_out, route_out, shift_out, vehicle_in, vehicle_out
 from services.gateway.schemas.routing import (
@@ -55,6 +56,7 @@ def _solving(context: GatewayContext, budget: float) -> float:
 
 @fleet_router.get("/depots", response_model=list[DepotOut])
 async def list_depots(context: Context, claims: Office) -> list[DepotOut]:
+    """Every depot the fleet leaves from."""
     return [depot_out(depot) for depot in (await context.routing.ListDepots(pb.ListDepotsRequest())).depots]
 
 
@@ -69,6 +71,7 @@ async def put_depot(code: str, body: DepotIn, context: Context, claims: Office) 
 async def list_vehicles(
     context: Context, claims: Office, include_inactive: Annotated[bool, Query()] = False
 ) -> list[VehicleOut]:
+    """The vehicles (active ones, or all with include_inactive) with their capacities and depot."""
     reply = await context.routing.ListVehicles(pb.ListVehiclesRequest(include_inactive=include_inactive))
     return [vehicle_out(vehicle) for vehicle in reply.vehicles]
 
@@ -82,6 +85,7 @@ async def put_vehicle(plate: str, body: VehicleIn, context: Context, claims: Off
 
 @fleet_router.get("/shifts", response_model=list[ShiftOut])
 async def list_shifts(context: Context, claims: Office, day: Annotated[date, Query(alias="date")]) -> list[ShiftOut]:
+    """Which vehicle works which hours with which driver on the date."""
     reply = await context.routing.ListShifts(pb.ListShiftsRequest(date=day.isoformat()))
     return [shift_out(shift) for shift in reply.shifts]
 
@@ -124,7 +128,7 @@ async def plan_day(
     return plan_out(plan)
 
 
-@plans_router.get("", response_model=PlanOut)
+@plans_router.get("", response_model=PlanOut, responses=problems.documented(404))
 async def current_plan(context: Context, claims: Office, day: Annotated[date, Query(alias="date")]) -> PlanOut:
     """The plan of a date: the published one, else the newest draft."""
     return plan_out(await context.routing.GetPlan(pb.GetPlanRequest(date=day.isoformat())))
@@ -132,6 +136,7 @@ async def current_plan(context: Context, claims: Office, day: Annotated[date, Qu
 
 @plans_router.get("/{plan_id}", response_model=PlanOut)
 async def get_plan(plan_id: str, context: Context, claims: Office) -> PlanOut:
+    """One plan: its routes, each route's stops in order with ETAs, and the orders it could not place."""
     return plan_out(await context.routing.GetPlan(pb.GetPlanRequest(id=plan_id)))
 
 
@@ -168,7 +173,7 @@ async def reoptimize_plan(plan_id: str, body: Reoptimization, context: Context, 
 # --- drivers -----------------------------------------------------------------------------------------------------
 
 
-@driver_router.get("/me/route", response_model=RouteOut)
+@driver_router.get("/me/route", response_model=RouteOut, responses=problems.documented(404))
 async def my_route(
     context: Context, claims: Driver, day: Annotated[date | None, Query(alias="date")] = None
 ) -> RouteOut:

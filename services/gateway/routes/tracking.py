@@ -12,6 +12,7 @@ from luckygas.order.v1 import order_pb2 as order_pb
 from luckygas.routing.v1 import routing_pb2 as routing_pb
 from luckygas.tracking.v1 import tracking_pb2 as pb
 
+from services.gateway import problems
 from services.gateway.context import GatewayContext, get_context
 from services.gateway.mappers.common import stamp
 from services.gateway.mappers.orders import delivery_proof, order_out
@@ -60,19 +61,21 @@ async def post_positions(body: PositionBatch, context: Context, claims: Driver) 
     )
 
 
-@driver_router.post("/clock-in", response_model=DriverOut)
+@driver_router.post("/clock-in", response_model=DriverOut, responses=problems.documented(404))
 async def clock_in(context: Context, claims: Driver, body: ClockIn | None = None) -> DriverOut:
+    """The driver starts their working day (now, or at the given time for a phone that was offline)."""
     at = stamp(body.at if body else None)
     return driver_out(await context.tracking.ClockIn(pb.ClockRequest(driver=claims.username, at=at)))
 
 
-@driver_router.post("/clock-out", response_model=DriverOut)
+@driver_router.post("/clock-out", response_model=DriverOut, responses=problems.documented(404))
 async def clock_out(context: Context, claims: Driver, body: ClockIn | None = None) -> DriverOut:
+    """The driver ends their working day (now, or at the given time)."""
     at = stamp(body.at if body else None)
     return driver_out(await context.tracking.ClockOut(pb.ClockRequest(driver=claims.username, at=at)))
 
 
-@driver_router.get("/progress", response_model=ProgressOut)
+@driver_router.get("/progress", response_model=ProgressOut, responses=problems.documented(404))
 async def my_progress(
     context: Context, claims: Driver, day: Annotated[date | None, Query(alias="date")] = None
 ) -> ProgressOut:
@@ -157,6 +160,7 @@ async def stop_failed(
 
 @office_router.get("/drivers", response_model=list[DriverOut])
 async def list_drivers(context: Context, claims: Office) -> list[DriverOut]:
+    """Every driver: name, phone, vehicle kind, whether on the road, when they last clocked in and out."""
     return [driver_out(driver) for driver in (await context.tracking.ListDrivers(pb.ListDriversRequest())).drivers]
 
 
