@@ -6,8 +6,6 @@ after it commits, the changed flags go to ``on_change`` (the in-memory copy and 
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +32,7 @@ from services.platform.database import Database
 from services.platform.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, VersionConflict
 from services.platform.flags.documents import PilotState, pilot_flag, read_pilot
 from services.platform.outbox import record_event
+from services.platform.paging import decode_page_token, encode_page_token, page_limit, token_field
 
 DEFAULT_AUDIT_PAGE = 50
 MAX_AUDIT_PAGE = 500
@@ -48,20 +47,8 @@ async def _ignore(changes: ChangeSet) -> None:
     return None
 
 
-def encode_page_token(before_sequence: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"before": before_sequence}).encode()).decode()
-
-
-def decode_page_token(token: str) -> int | None:
-    if not token:
-        return None
-    try:
-        before = json.loads(base64.urlsafe_b64decode(token.encode()))["before"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise InvalidArgument.for_field("page_token", "is not a token this service issued") from error
-    if not isinstance(before, int) or isinstance(before, bool):
-        raise InvalidArgument.for_field("page_token", "is not a token this service issued")
-    return before
+def _read_position(document: Any) -> int:
+    return token_field(document, "before", int)
 
 
 @dataclass(frozen=True)
@@ -194,15 +181,13 @@ class FlagService:
     async def list_audit(self, flag_key: str, page_size: int, page_token: str) -> AuditPage:
         if flag_key:
             check_key(flag_key, "flag_key")
-        if page_size < 0:
-            raise InvalidArgument.for_field("page_size", "must not be negative")
-        limit = min(page_size or DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE)
-        before = decode_page_token(page_token)
+        limit = page_limit(page_size, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE)
+        before = decode_page_token(page_token, _read_position)
         async with self.database.read_session() as session:
             entries = await FlagRepository(session).list_audit(flag_key, before_sequence=before, limit=limit + 1)
         has_more = len(entries) > limit
         entries = entries[:limit]
-        return AuditPage(entries, encode_page_token(entries[-1].sequence) if has_more else "")
+        return AuditPage(entries, encode_page_token({"before": entries[-1].sequence}) if has_more else "")
 
     # Writes ------------------------------------------------------------------------------------------------
 

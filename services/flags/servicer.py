@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from google.protobuf import json_format, struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 from luckygas.flags.v1 import flags_pb2 as pb
 from luckygas.flags.v1 import flags_pb2_grpc
 
@@ -28,14 +26,9 @@ from services.flags.schemas import (
 )
 from services.flags.service import FlagService
 from services.platform.flags.engine import Evaluation, thaw
+from services.platform.proto_values import timestamp
 
 _log = logging.getLogger(__name__)
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
 
 
 def flag_to_proto(record: FlagRecord) -> pb.Flag:
@@ -44,7 +37,7 @@ def flag_to_proto(record: FlagRecord) -> pb.Flag:
         definition_json=record.definition_json,
         description=record.description,
         version=record.version,
-        updated_at=_timestamp(record.updated_at),
+        updated_at=timestamp(record.updated_at),
         updated_by=record.updated_by,
         deleted=record.deleted,
     )
@@ -67,7 +60,7 @@ def audit_to_proto(entry: AuditRecord) -> pb.AuditEntry:
         reason=entry.reason,
         before_json="" if entry.before is None else to_json(entry.before),
         after_json="" if entry.after is None else to_json(entry.after),
-        at=_timestamp(entry.at),
+        at=timestamp(entry.at),
     )
 
 
