@@ -1,6 +1,6 @@
 """``make bench-flags``: in-process flag evaluation, remote evaluation through the flag service, kill propagation.
 
-Prints three sets of figures: (1) in-process evaluation latency (services/platform/flags/bench.py's cases);
+Prints three sets of figures: (1) in-process evaluation latency (loadtests/flags_in_process.py's cases);
 (2) EvaluateFlag calls per second over gRPC with a fixed number in flight; (3) how long a change (KillFlag, then
 PutFlag turning it back on) takes until every service process reports the new revision on its /metrics
 (``luckygas_flags_local_revision``). Starts its own Postgres, Redis, flag, customer, order, routing and gateway services
@@ -25,9 +25,9 @@ from google.protobuf import struct_pb2
 from luckygas.flags.v1 import flags_pb2 as pb
 from luckygas.flags.v1 import flags_pb2_grpc
 
+from loadtests import flags_in_process as in_process
 from loadtests.harness import BenchError, Platform, run_bench, start_platform
 from loadtests.loadgen import percentile
-from services.platform.flags import bench as in_process
 from services.platform.flags.engine import parse_flag
 
 FLAG_KEY = "bench-kill-switch"
@@ -206,7 +206,7 @@ def bench(root: Path, platform: Platform, arguments: argparse.Namespace) -> Meas
     measured = Measured(concurrency=arguments.concurrency)
     print(
         f"in-process evaluation: {arguments.customers} customers x {arguments.rounds} rounds "
-        "(services/platform/flags/bench.py) …",
+        "(loadtests/flags_in_process.py) …",
         flush=True,
     )
     measured.in_process = measure_in_process(arguments.customers, arguments.rounds)

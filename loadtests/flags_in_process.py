@@ -1,6 +1,6 @@
 """In-process evaluation latency (p50/p99) for a static flag, a targeting rule, a split and the pilot's rule.
 
-``python -m services.platform.flags.bench`` prints figures; it never fails on timing (a benchmark, not a test).
+``python -m loadtests.flags_in_process`` prints figures; it never fails on timing (a benchmark, not a test).
 """
 
 from __future__ import annotations
