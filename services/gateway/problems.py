@@ -69,10 +69,17 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+# Fields of the gRPC contracts that a REST client sends as headers: an error names the header it can fix.
+REST_NAMES = {"expected_version": "If-Match", "request_id": "Idempotency-Key"}
+
+
 def _violations_from_rpc(error: grpc.aio.AioRpcError) -> list[FieldViolation]:
     for key, value in error.trailing_metadata() or ():
         if key == VIOLATIONS_METADATA_KEY:
-            return [FieldViolation(item["field"], item["reason"]) for item in json.loads(value)]
+            return [
+                FieldViolation(REST_NAMES.get(item["field"], item["field"]), item["reason"])
+                for item in json.loads(value)
+            ]
     return []
 
 
@@ -97,7 +104,10 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> JSONResponse:
     if status >= 500:
         _log.warning("service call failed", extra={"grpc_code": error.code().name, "grpc_detail": error.details()})
     headers = {"Retry-After": "1"} if status == 503 else None
-    return problem(status, slug, title, detail, errors=_violations_from_rpc(error), headers=headers)
+    violations = _violations_from_rpc(error)
+    for contract_name, rest_name in REST_NAMES.items():
+        detail = detail.replace(f"{contract_name}:", f"{rest_name}:")
+    return problem(status, slug, title, detail, errors=violations, headers=headers)
 
 
 def from_domain_error(error: DomainError) -> JSONResponse:

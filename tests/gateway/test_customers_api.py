@@ -120,6 +120,8 @@ async def test_update_without_if_match_is_428_and_stale_is_412(
     assert missing.status_code == 428
     assert first.status_code == 200
     assert stale.status_code == 412
+    # The contract's expected_version is what the client sends as If-Match: the error names the header.
+    assert [error["field"] for error in stale.json()["errors"]] == ["If-Match"]
     assert (await gateway.get(url, headers=office)).json()["notes"] == "b"
 
 

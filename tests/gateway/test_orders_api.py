@@ -147,7 +147,7 @@ async def test_same_key_and_body_returns_the_same_order(gateway: httpx.AsyncClie
     assert [order["id"] for order in await orders_of(gateway, office, customer["id"])] == [first.json()["id"]]
 
 
-async def test_same_key_with_another_body_is_409_naming_request_id(
+async def test_same_key_with_another_body_is_409_naming_the_idempotency_key(
     gateway: httpx.AsyncClient, office: dict[str, str]
 ) -> None:
     customer = await new_customer(gateway, office)
@@ -157,7 +157,7 @@ async def test_same_key_with_another_body_is_409_naming_request_id(
     other = await gateway.post(ORDERS, json=order_body(customer["id"], notes="改成三桶"), headers=headers)
 
     assert other.status_code == 409
-    assert fields(other) == {"request_id"}
+    assert fields(other) == {"Idempotency-Key"}
     assert first.json()["number"] in other.json()["detail"]
     assert [order["id"] for order in await orders_of(gateway, office, customer["id"])] == [first.json()["id"]]
 
@@ -377,7 +377,7 @@ async def test_a_second_delivery_is_refused(gateway: httpx.AsyncClient, office: 
     other_key = await gateway.post(url, json=delivery_body(), headers=keyed(office))
 
     assert (same_key_other_proof.status_code, other_key.status_code) == (409, 409)
-    assert fields(same_key_other_proof) == {"request_id"}
+    assert fields(same_key_other_proof) == {"Idempotency-Key"}
     assert fields(other_key) == {"status"}
     kept = (await gateway.get(f"{ORDERS}/{order['id']}", headers=office)).json()
     assert kept["proof"]["cash_collected"] == 1596
