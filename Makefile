@@ -70,7 +70,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 proto: install
-	$(PY) -m services.platform.protogen proto
+	$(PY) tools/protogen.py proto
 
 bench-read: install
 	$(PY) -m loadtests.bench_read

@@ -19,7 +19,10 @@ def test_committed_generated_code_matches_the_protos(tmp_path: Path) -> None:
     # In its own process: grpc_tools' protoc and OR-Tools each carry a C++ protobuf runtime, and loading both
     # into one process aborts it (as the routing solver tests load OR-Tools).
     generated_by = subprocess.run(
-        [sys.executable, "-m", "services.platform.protogen", str(copy)], cwd=REPOSITORY, capture_output=True, text=True
+        [sys.executable, str(REPOSITORY / "tools" / "protogen.py"), str(copy)],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
     )
     assert generated_by.returncode == 0, generated_by.stderr
 

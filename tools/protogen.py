@@ -1,4 +1,8 @@
-"""Generates the Python, .pyi and gRPC stubs for every .proto under proto/ (``make proto``)."""
+"""Generates the Python, .pyi and gRPC stubs for every .proto under proto/ (``make proto``).
+
+A development tool, not part of what runs: ``python tools/protogen.py [proto root]`` (default: the repository's
+proto/), with the dev dependencies (grpcio-tools, mypy-protobuf) installed.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 
 from grpc_tools import protoc
 
-PROTO_ROOT = Path(__file__).resolve().parents[2] / "proto"
+PROTO_ROOT = Path(__file__).resolve().parents[1] / "proto"
 
 
 def proto_files(root: Path) -> list[Path]:
