@@ -5,6 +5,7 @@ customer services behind it. The planning rules are tested at the routing servic
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -85,6 +86,10 @@ async def test_a_dispatcher_plans_and_publishes_a_day_and_the_driver_gets_the_st
     assert sorted(stop["order_id"] for stop in route["stops"]) == sorted(order["id"] for order in orders)
     assert route["load"] == {"20": 10}  # JSON object keys are strings
     assert route["load_kg"] == 300
+    # ETAs are Taipei times, like the windows next to them, and fall inside the day planned.
+    etas = [datetime.fromisoformat(stop["eta"]) for stop in route["stops"]]
+    assert all(stop["eta"].endswith("+08:00") for stop in route["stops"]), route["stops"]
+    assert {eta.date().isoformat() for eta in etas} == {day(1)}
 
     published = await gateway.post(f"/api/v1/plans/{plan['id']}/publish", headers=office)
     mine = await gateway.get("/api/v1/drivers/me/route", params={"date": day(1)}, headers=bearer(tokens["driver"]))

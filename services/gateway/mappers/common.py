@@ -1,4 +1,7 @@
-"""What every resource's mapping needs."""
+"""What every resource's mapping needs.
+
+Every moment the API answers with is given in Taipei time with its offset (``2026-12-07T08:02:08+08:00``), the
+zone of the windows, dates and shifts it sits next to; a moment a client sends may carry any offset."""
 
 from __future__ import annotations
 
@@ -7,18 +10,19 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.platform.clock import TAIPEI
+
 
 def timestamp_field(message: Any, field: str) -> datetime | None:
-    """A protobuf Timestamp field as an aware UTC datetime; None when it is unset."""
+    """A protobuf Timestamp field as an aware Taipei datetime; None when it is unset."""
     if not message.HasField(field):
         return None
-    stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    return timestamp(getattr(message, field))
 
 
 def timestamp(stamp: Timestamp) -> datetime:
-    """A protobuf Timestamp as an aware UTC datetime."""
-    return stamp.ToDatetime(tzinfo=UTC)
+    """A protobuf Timestamp as an aware Taipei datetime."""
+    return stamp.ToDatetime(tzinfo=UTC).astimezone(TAIPEI)
 
 
 def stamp(moment: datetime | None) -> Timestamp | None:

@@ -84,8 +84,8 @@ class StopOut(BaseModel):
     address: str
     latitude: float
     longitude: float
-    window_start: str
-    window_end: str
+    window_start: str = Field(description="HH:MM, Asia/Taipei")
+    window_end: str = Field(description="HH:MM, Asia/Taipei")
     eta: datetime | None
     service_start: datetime | None
     service_minutes: int
