@@ -11,7 +11,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI
 
-from services.gateway import openapi, problems
+from services.gateway import docs_page, openapi, problems
 from services.gateway.context import GatewayContext
 from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
@@ -40,7 +40,9 @@ API_ROUTERS = (
     pilot.router,
 )
 PLUMBING_ROUTERS = (live.router, health.router)
-LIVE_STREAMS = ("events.order",)
+# What the live feed carries: order and delivery events, routes published and updated, stops arrived at
+# (docs/events.md); a client resumes with one cursor per stream.
+LIVE_STREAMS = ("events.order", "events.route", "events.tracking")
 
 
 def migrate(settings: GatewaySettings) -> None:
@@ -71,15 +73,18 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app = FastAPI(
         title="Lucky Gas platform API",
         version="1.0.0",
-        description="REST gateway of the Lucky Gas operations platform (幸福氣). Errors are application/problem+json.",
+        description=openapi.DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's own server span continues the caller's trace; its per-operation spans, OpenTelemetry
         # metrics and log events are left off: Prometheus metrics and JSON logs come from our middleware.
         telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
     openapi.document(app, [*API_ROUTERS, *PLUMBING_ROUTERS])
+    docs_page.install(app)
     for router in API_ROUTERS:
         app.include_router(router, dependencies=[Depends(refuse_control_characters), Depends(inject_fault)])
     for router in PLUMBING_ROUTERS:

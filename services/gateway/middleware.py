@@ -101,13 +101,11 @@ class BodySizeLimit:
                 await _send_problem(send, 413, "Payload too large", detail)
 
 
-# The API docs page (Swagger UI, ReDoc) is the only HTML: its scripts and styles come from jsdelivr, and it starts
-# Swagger UI with an inline script; nothing else may load, frame it, or be posted from it.
+# The API docs page (Swagger UI) is the only HTML: its script, styles and icon come from the gateway itself, and it
+# starts Swagger UI with an inline script; nothing else may load, frame it, or be posted from it.
 HTML_POLICY = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "font-src https://cdn.jsdelivr.net https://fonts.gstatic.com; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 
 

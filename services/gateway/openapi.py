@@ -20,6 +20,31 @@ from fastapi.routing import APIRoute
 from services.gateway.problems import PROBLEM_JSON, PROBLEM_SCHEMA
 from services.gateway.security import ALL_ROLES, Allow
 
+DESCRIPTION = """REST gateway of the Lucky Gas operations platform (幸福氣).
+
+**Authentication.** `POST /api/v1/auth/login` gives an access token (10 minutes by default) and a refresh
+token; send the access token as `Authorization: Bearer <token>` and trade the refresh token at
+`POST /api/v1/auth/refresh` before the access token expires. Each operation says which roles may call it
+(a refusal names them).
+
+**Errors** are `application/problem+json` (RFC 9457): `detail` says what went wrong; for invalid input `errors`
+names each field (`items[0].quantity`, or the header: `If-Match`, `Idempotency-Key`) and why.
+
+**Retries.** Creating calls take an `Idempotency-Key` header: a retry with the same key and body returns the first
+answer. Changes to a customer or a flag take `If-Match` with the ETag read; a stale one is 412.
+
+**Times.** Moments are RFC 3339 in Taipei time (`+08:00`); dates and `HH:MM` windows are Taipei's.
+
+**Live feed (WebSocket, not listed below).** `GET /api/v1/live?access_token=<token>` upgraded to a WebSocket
+(browsers cannot set headers; `Authorization: Bearer` works too). Office users (dispatcher, admin) receive every
+`order.*` and `delivery.*` event, `route.published` / `route.updated` and `stop.arrived`, plus `driver.position`
+messages (the newest per driver); a customer receives the order and delivery events of their own orders. Each
+event is a JSON object with `type`, `payload`, `occurred_at`, `stream` and `cursor`. To miss nothing after a
+disconnect, reconnect with `after=<last cursor>` once per stream (`events.order`, `events.route`,
+`events.tracking`); the replay is followed by `{"type": "live.ready"}`. Close codes: 4401 not authenticated or
+logged out, 4403 role may not watch, 4400 bad cursor, 4008 the client fell too far behind.
+"""
+
 ERRORS: dict[int, str] = {
     400: "The body could not be read: it must be JSON text in UTF-8",
     401: "No valid access token (missing, expired, revoked or not ours): log in or refresh",

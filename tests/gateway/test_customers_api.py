@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -148,6 +149,20 @@ async def test_responses_are_not_sniffed_and_the_docs_page_has_a_content_securit
     assert docs.headers["content-type"].startswith("text/html")
     assert "default-src 'none'" in docs.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+
+
+async def test_the_docs_page_loads_everything_from_the_gateway_so_it_works_offline(gateway: httpx.AsyncClient) -> None:
+    page = (await gateway.get("/docs")).text
+    linked = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page) + re.findall(r"url: ?'([^']+)'", page)
+
+    assert not [link for link in linked if "//" in link], linked  # nothing from a CDN
+    assets = {link for link in linked if link.startswith("/docs/assets/")}
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"} <= assets
+    for link in sorted(assets):
+        served = await gateway.get(link)
+        assert served.status_code == 200, link
+        assert served.content, link
+    assert (await gateway.get("/openapi.json")).status_code == 200
 
 
 async def test_oversized_chunked_body_is_413_like_a_declared_one(

@@ -49,19 +49,26 @@ async def live_url(customer_server: int, redis_client: aioredis.Redis) -> AsyncI
 async def publish(redis: aioredis.Redis, customer_code: str = "1000001", padding: int = 0) -> str:
     """XADD an order event the way the order service's outbox relay does."""
     payload = {"order_id": str(uuid.uuid4()), "customer_code": customer_code, "status": "pending", "pad": "x" * padding}
+    return await publish_event(redis, STREAM, "order.created", payload, payload["order_id"])
+
+
+async def publish_event(
+    redis: aioredis.Redis, stream: str, event_type: str, payload: dict[str, Any], aggregate_id: str
+) -> str:
+    """XADD an event to a stream the way each service's outbox relay does; its cursor."""
     entry = await redis.xadd(
-        STREAM,
+        stream,
         {
             "id": str(uuid.uuid4()),
-            "type": "order.created",
-            "aggregate_id": payload["order_id"],
+            "type": event_type,
+            "aggregate_id": aggregate_id,
             "aggregate_version": "1",
             "occurred_at": utc_now().isoformat(),
             "schema_version": "1",
             "payload": json.dumps(payload),
         },
     )
-    return f"{STREAM}/{entry.decode() if isinstance(entry, bytes) else entry}"
+    return f"{stream}/{entry.decode() if isinstance(entry, bytes) else entry}"
 
 
 async def receive(connection: Any, within: float = WAIT_SECONDS) -> dict[str, Any]:
@@ -103,12 +110,66 @@ async def test_office_user_receives_an_event_as_it_is_published(
     assert message["payload"]["customer_code"] == "1000001"
 
 
+def every_kind_of_event() -> list[tuple[str, str, dict[str, Any]]]:
+    """(stream, type, payload): one of each kind the feed carries, as the services' relays publish them."""
+    order_id, route_id, stop_id = (str(uuid.uuid4()) for _ in range(3))
+    route = {"route_id": route_id, "plan_id": str(uuid.uuid4()), "date": "2030-01-02", "stops": []}
+    return [
+        ("events.order", "order.confirmed", {"order_id": order_id, "customer_code": "1000001", "status": "confirmed"}),
+        ("events.order", "delivery.completed", {"order_id": order_id, "customer_code": "1000001"}),
+        ("events.route", "route.published", route),
+        ("events.route", "route.updated", route),
+        ("events.tracking", "stop.arrived", {"route_id": route_id, "stop_id": stop_id, "order_id": order_id}),
+    ]
+
+
+async def test_office_users_receive_order_delivery_route_and_arrival_events(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    async with websockets.connect(f"{live_url}?access_token={tokens['dispatcher']}") as connection:
+        await ready(connection)
+        published = [
+            await publish_event(redis_client, stream, kind, payload, str(uuid.uuid4()))
+            for stream, kind, payload in every_kind_of_event()
+        ]
+        received = [await receive(connection) for _ in published]
+
+    # Streams are read together, so events of different streams may come in any order; each comes once.
+    assert sorted(message["cursor"] for message in received) == sorted(published)
+    assert {message["type"] for message in received} == {kind for _, kind, _ in every_kind_of_event()}
+    assert {message["stream"] for message in received} == {"events.order", "events.route", "events.tracking"}
+
+
+async def test_reconnecting_with_a_cursor_per_stream_misses_nothing_of_any_stream(
+    live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
+) -> None:
+    url = f"{live_url}?access_token={tokens['dispatcher']}"
+    kinds = every_kind_of_event()
+    async with websockets.connect(url) as connection:
+        await ready(connection)
+        last = {}
+        for stream, kind, payload in kinds:
+            last[stream] = await publish_event(redis_client, stream, kind, payload, str(uuid.uuid4()))
+        for _ in kinds:
+            await receive(connection)
+
+    missed = [await publish_event(redis_client, s, k, p, str(uuid.uuid4())) for s, k, p in kinds]
+    resume = "&".join(f"after={urllib.parse.quote(cursor)}" for cursor in last.values())
+
+    async with websockets.connect(f"{url}&{resume}") as connection:
+        replayed = [(await receive(connection))["cursor"] for _ in missed]
+        await ready(connection)
+    assert sorted(replayed) == sorted(missed)
+
+
 async def test_customer_sees_only_their_own_orders(
     live_url: str, tokens: dict[str, str], redis_client: aioredis.Redis
 ) -> None:
     async with websockets.connect(f"{live_url}?access_token={tokens['customer']}") as connection:
         await ready(connection)
         await publish(redis_client, customer_code="1000002")
+        for stream, kind, payload in every_kind_of_event()[2:]:  # routes and arrivals are the office's
+            await publish_event(redis_client, stream, kind, payload, str(uuid.uuid4()))
         own = await publish(redis_client, customer_code="1000001")
         message = await receive(connection)
 

@@ -90,3 +90,11 @@ def test_fastapis_validation_error_schema_is_gone(document: dict[str, Any]) -> N
 
     assert "HTTPValidationError" not in schemas
     assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
+
+
+def test_the_document_describes_the_live_websocket_it_cannot_list_as_an_operation(document: dict[str, Any]) -> None:
+    description = document["info"]["description"]
+
+    assert "/api/v1/live" in description
+    for kind in ("order.", "delivery.", "route.published", "stop.arrived", "driver.position", "live.ready", "4401"):
+        assert kind in description, kind
