@@ -15,7 +15,19 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen --inexact --all-groups --python $(PY)
 	touch $@
 
-install: $(VENV)/.installed
+# Debian packages the suite needs beyond Python: curl (e2e/test_readme_tour.py runs the README's tour as written).
+# Installed when missing, as CI runs as root; elsewhere install them yourself.
+DEBIAN_PACKAGES := curl
+
+$(VENV)/.debian: | $(VENV)/.installed
+	@missing=""; for tool in $(DEBIAN_PACKAGES); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.debian
 
 # semgrep pins its own opentelemetry, click and more, older than ours, so it gets a venv of its own, installed
 # from the hashed pins of tools/semgrep/requirements.txt (`make semgrep-lock` writes them from SEMGREP_VERSION).

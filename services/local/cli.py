@@ -47,6 +47,18 @@ class CommandFailed(Exception):
     """Something the user has to look at; the message says what and where."""
 
 
+def _command() -> str:
+    """The command as the user can type it again here: ``.venv/bin/luckygas`` after ``make up``, ``luckygas`` when
+    it is on PATH; hints that tell what to run next use it, so they can be pasted."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "luckygas":
+        return ".venv/bin/luckygas"
+    if invoked.parent == Path() or str(invoked.parent) in os.get_exec_path():
+        return "luckygas"
+    relative = os.path.relpath(invoked.resolve())
+    return relative if not relative.startswith("..") else str(invoked.resolve())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     layout = Layout.at(arguments.data_dir or os.environ.get("LUCKYGAS_DATA_DIR") or DEFAULT_DATA_DIR)
@@ -182,7 +194,7 @@ def _check_nothing_left_over(layout: Layout) -> None:
     if leftovers:
         raise CommandFailed(
             f"supervisord is not running, but processes of an earlier run still are (pids "
-            f"{', '.join(map(str, leftovers))}); run `luckygas down{_data_dir_flag(layout)}` first"
+            f"{', '.join(map(str, leftovers))}); run `{_command()} down{_data_dir_flag(layout)}` first"
         )
 
 
@@ -294,10 +306,10 @@ def _log_excerpt(layout: Layout, name: str) -> str:
 
 
 def _hint(layout: Layout) -> str:
-    flag = _data_dir_flag(layout)
+    flag, command = _data_dir_flag(layout), _command()
     return (
-        f"\nWhat did become ready keeps running: see `luckygas status{flag}` and `luckygas logs SERVICE{flag}`, "
-        f"fix the cause and run `luckygas up{flag}` again, or stop it all with `luckygas down{flag}`."
+        f"\nWhat did become ready keeps running: see `{command} status{flag}` and `{command} logs SERVICE{flag}`, "
+        f"fix the cause and run `{command} up{flag}` again, or stop it all with `{command} down{flag}`."
     )
 
 
@@ -313,9 +325,10 @@ def _print_welcome(layout: Layout, state: PlatformState) -> None:
             f"  curl -s -X POST {gateway}/api/v1/auth/login -H 'Content-Type: application/json' -d {shlex.quote(body)}"
         )
     else:
-        print(f"No demo data loaded; `luckygas up --seed demo{_data_dir_flag(layout)}` adds it.")
+        print(f"No demo data loaded; `{_command()} up --seed demo{_data_dir_flag(layout)}` adds it.")
     flag = _data_dir_flag(layout)
-    print(f"Status: luckygas status{flag}   Logs: luckygas logs SERVICE{flag}   Stop: luckygas down{flag}")
+    command = _command()
+    print(f"Status: {command} status{flag}   Logs: {command} logs SERVICE{flag}   Stop: {command} down{flag}")
 
 
 # ------------------------------------------------------------------------------------------------ status
@@ -331,7 +344,7 @@ def status(layout: Layout, *, as_json: bool) -> int:
         else:
             print(f"not running (data dir {shown(layout.data_dir)})")
             if leftovers:
-                print(f"but processes of it are still alive: {leftovers}; `luckygas down` stops them")
+                print(f"but processes of it are still alive: {leftovers}; `{_command()} down` stops them")
         return EXIT_NOT_RUNNING
     state.complete()
     listed = programs.components(state, programs.endpoints(state))
