@@ -14,6 +14,7 @@ import collections
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -89,7 +91,7 @@ def figures(request: pytest.FixtureRequest) -> Iterator[collections.Counter[tupl
 
 
 def fuzzer(
-    operation: schemathesis.APIOperation,
+    operation: schemathesis.APIOperation[Any, Any, Any, Any],
     mode: GenerationMode,
     callers: dict[str, dict[str, str]],
     session: requests.Session,
@@ -108,7 +110,7 @@ def fuzzer(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy(generation_mode=mode))
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: schemathesis.Case[Any]) -> None:
         for caller, headers in callers.items():
             response = case.call_and_validate(session=session, headers=headers, checks=CHECKS, timeout=60)
             figures[(label, response.status_code)] += 1
@@ -129,7 +131,7 @@ def test_no_request_is_a_server_error_or_off_the_document(
 ) -> None:
     failures: list[str] = []
     unlisted: set[tuple[str, int]] = set()
-    operations = [result.ok() for result in api.get_all_operations()]
+    operations = [result.ok() for result in api.get_all_operations() if isinstance(result, Ok)]
     assert len(operations) > 50, "the document lists the platform's operations"
     with requests.Session() as session:
         for operation in operations:

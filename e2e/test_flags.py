@@ -257,6 +257,7 @@ METRICS_TIMEOUT_SECONDS = 10.0
 def metrics_urls(platform: Platform) -> dict[str, str]:
     """Each service that evaluates flags in-process (all but the flag service, their source) → its /metrics."""
     state = PlatformState.load(Layout.at(platform.data_dir).state_path)
+    assert state is not None, "the platform records its state when it is up"
     urls = {}
     for service in SERVICES:
         if service.name == "flags":

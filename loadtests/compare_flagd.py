@@ -240,20 +240,21 @@ class Answer:
 
 
 def answer(details: FlagResolutionDetails[Any]) -> Answer:
-    reason = str(details.reason.value if hasattr(details.reason, "value") else details.reason)
+    reason = str(getattr(details.reason, "value", details.reason))
     error_code = details.error_code.value if details.error_code is not None else None
     # flagd reports a fractional pick as TARGETING_MATCH; ours names it SPLIT (an OpenFeature reason).
     return Answer(details.value, details.variant, "TARGETING_MATCH" if reason == "SPLIT" else reason, error_code)
 
 
 def resolver(provider: AbstractProvider, kind: str) -> Callable[[str, Any, EvaluationContext], Any]:
-    return {
+    resolvers: dict[str, Callable[[str, Any, EvaluationContext], Any]] = {
         "boolean": provider.resolve_boolean_details,
         "string": provider.resolve_string_details,
         "integer": provider.resolve_integer_details,
         "float": provider.resolve_float_details,
         "object": provider.resolve_object_details,
-    }[kind]
+    }
+    return resolvers[kind]
 
 
 def ask(

@@ -48,7 +48,7 @@ def main_product(customer: dict[str, Any]) -> str:
     held = customer.get("cylinders") or {}
     cylinders = {product: count for product, count in held.items() if not product.startswith("flow-")}
     if cylinders:
-        return max(sorted(cylinders), key=lambda product: cylinders[product])
+        return str(max(sorted(cylinders), key=lambda product: cylinders[product]))
     # Flow (metered) customers still get full cylinders of their size on the truck.
     return next(iter(sorted(held)), "cylinder-20-regular").replace("flow-", "cylinder-")
 

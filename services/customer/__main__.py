@@ -18,7 +18,7 @@ def main() -> None:
     seed.add_argument("--seed", default="demo", help="data set; 'demo' or 'demo:<number>' for another random seed")
     seed.add_argument("--count", type=int, default=1300)
     arguments = parser.parse_args()
-    settings = CustomerSettings()  # type: ignore[call-arg]  # required values come from the environment
+    settings = CustomerSettings()  # required values come from the environment
     if arguments.command == "migrate":
         migrate(settings)
     elif arguments.command == "serve":

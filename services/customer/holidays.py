@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import holidays as holidays_package
+from holidays.countries.taiwan import Taiwan
 
 OVERRIDES_FILE = Path(__file__).parent / "data" / "holidays_tw_overrides.csv"
 OVERRIDE_CHANGES = ("add", "remove")
@@ -90,8 +90,8 @@ class TaiwanHolidayCalendar(HolidayCalendar):
         self._overrides: dict[int, list[HolidayOverride]] = {}
         for override in overrides:
             self._overrides.setdefault(override.day.year, []).append(override)
-        self.first_year: int = holidays_package.TW.start_year
-        self.last_year: int = holidays_package.TW.end_year
+        self.first_year: int = Taiwan.start_year
+        self.last_year: int = Taiwan.end_year
 
     def covers(self, day: date) -> bool:
         return self.first_year <= day.year <= self.last_year
@@ -117,8 +117,8 @@ class TaiwanHolidayCalendar(HolidayCalendar):
 
 def package_holidays(year: int) -> dict[date, Holiday]:
     """What the ``holidays`` package alone says for ``year``: Taiwan's public holidays, Chinese and English names."""
-    chinese = holidays_package.TW(years=year, language="zh_TW")
-    english = holidays_package.TW(years=year, language="en_US")
+    chinese = Taiwan(years=year, language="zh_TW")  # type: ignore[no-untyped-call]  # the package leaves it unannotated
+    english = Taiwan(years=year, language="en_US")  # type: ignore[no-untyped-call]
     days = {day: Holiday(day, chinese[day], english[day]) for day in chinese if day.year == year}
     for day, holiday in days.items():
         following = days.get(day + timedelta(days=1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 import grpc
@@ -49,7 +49,7 @@ def fields_from_proto(message: pb.CustomerFields) -> CustomerFields:
     )
 
 
-def _cylinders_from_proto(holdings: list[pb.CylinderHolding]) -> dict[str, int]:
+def _cylinders_from_proto(holdings: Iterable[pb.CylinderHolding]) -> dict[str, int]:
     cylinders: dict[str, int] = {}
     for holding in holdings:
         if holding.product in cylinders:

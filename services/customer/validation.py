@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TypeVar
 
 from services.customer.rest_days import parse_rest_days
@@ -61,7 +62,7 @@ def validate(fields: CustomerFields) -> CustomerFields:
     if len(fields.phones) > MAX_PHONES:
         refuse("phones", f"at most {MAX_PHONES} phone numbers")
     phones = [
-        check(f"phones[{index}]", lambda value=phone, i=index: normalise_phone(value, field=f"phones[{i}]"), phone)
+        check(f"phones[{index}]", partial(normalise_phone, phone, field=f"phones[{index}]"), phone)
         for index, phone in enumerate(fields.phones)
     ]
     if len(set(phones)) != len(phones):

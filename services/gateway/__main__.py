@@ -17,7 +17,7 @@ def main() -> None:
     seed = commands.add_parser("seed", help="create the demo users (idempotent)")
     seed.add_argument("--seed", default="demo")
     arguments = parser.parse_args()
-    settings = GatewaySettings()  # type: ignore[call-arg]  # required values come from the environment
+    settings = GatewaySettings()  # required values come from the environment
     if arguments.command == "migrate":
         migrate(settings)
     elif arguments.command == "serve":

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge, Histogram
@@ -134,7 +134,7 @@ class LiveHub:
     async def replay(self, cursor: str) -> list[LiveEvent]:
         """Events after ``cursor`` still held in its stream (at most REPLAY_LIMIT)."""
         stream, entry_id = parse_cursor(cursor, self.streams)
-        entries = await self.redis.xrange(stream, min=f"({entry_id}", max="+", count=REPLAY_LIMIT)
+        entries = cast(StreamEntries, await self.redis.xrange(stream, min=f"({entry_id}", max="+", count=REPLAY_LIMIT))
         return [decode_entry(stream, _text(entry), _texts(fields)) for entry, fields in entries]
 
     def dispatch(self, event: LiveEvent) -> None:
@@ -189,7 +189,7 @@ class LiveHub:
         # Start at each stream's newest entry: clients that need older events resume by cursor.
         for stream in self.streams:
             if stream not in self._positions:
-                newest = await self.redis.xrevrange(stream, count=1)
+                newest = cast(StreamEntries, await self.redis.xrevrange(stream, count=1))
                 self._positions[stream] = _text(newest[0][0]) if newest else "0-0"
 
     async def _read_forever(self) -> None:
@@ -197,7 +197,10 @@ class LiveHub:
         while True:
             try:
                 await self._start_positions()
-                replies = await self.redis.xread(self._positions, count=500, block=self.block_ms)
+                replies = cast(
+                    "list[tuple[bytes | str, StreamEntries]] | None",
+                    await self.redis.xread(dict(self._positions), count=500, block=self.block_ms),  # type: ignore[arg-type]
+                )
                 backoff = 0.1
             except (RedisConnectionError, RedisTimeoutError, OSError):
                 _log.warning("live feed cannot read Redis; retrying", exc_info=True)
@@ -225,6 +228,11 @@ def observe_position_delay(position: dict[str, Any]) -> None:
     if isinstance(received, str):
         with contextlib.suppress(ValueError):
             LIVE_POSITION_DELAY.observe(max(clock.timestamp() - datetime.fromisoformat(received).timestamp(), 0.0))
+
+
+# What redis-py's stream commands answer (its annotations are looser than the protocol): entries of
+# (entry id, fields), and for XREAD a list of (stream, entries).
+StreamEntries = list[tuple[bytes | str, dict[Any, Any]]]
 
 
 def _text(value: bytes | str) -> str:

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -178,7 +178,7 @@ class Observability:
                 )
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: MutableMapping[str, Any]) -> str:
     """The matched route's path template; unmatched paths share one label so cardinality stays bounded."""
     route = scope.get("route")
     path = getattr(route, "path", None)

@@ -96,9 +96,10 @@ def error_statuses(route: APIRoute) -> set[int]:
         statuses.add(401)
         if roles != ALL_ROLES:
             statuses.add(403)
+    methods = route.methods or set()
     if route.dependant.path_params:
         statuses.add(422)
-        if route.methods - {"PUT"}:  # a PUT here creates what it does not find
+        if methods - {"PUT"}:  # a PUT here creates what it does not find
             statuses.add(404)
     if route.dependant.query_params or route.body_field is not None or route.dependant.header_params:
         statuses.add(422)
@@ -109,7 +110,7 @@ def error_statuses(route: APIRoute) -> set[int]:
         statuses |= {412, 422} | ({428} if headers["if-match"] else set())
     if not route.path.startswith(_LOCAL_PATHS):
         statuses |= {503, 504}
-        if route.methods & WRITES:
+        if methods & WRITES:
             statuses.add(409)
     return statuses
 
@@ -144,7 +145,7 @@ def document(app: FastAPI, routers: Iterable[APIRouter]) -> None:
         schemas.pop("ValidationError", None)
         schemas["Problem"] = PROBLEM_SCHEMA
         for route in routes:
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
                 operation.setdefault("summary", route.name.replace("_", " ").capitalize())
                 responses = operation.setdefault("responses", {})

@@ -216,7 +216,8 @@ def install(app: FastAPI) -> None:
         if error.status_code == 400:  # FastAPI could not read the body at all (e.g. bytes that are not UTF-8)
             return problem(400, "bad-request", "The body could not be read", UNREADABLE_BODY)
         slug = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(error.status_code, "error")
-        return problem(error.status_code, slug, str(error.detail), str(error.detail), headers=error.headers)
+        headers = dict(error.headers) if error.headers else None
+        return problem(error.status_code, slug, str(error.detail), str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

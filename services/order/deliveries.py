@@ -24,7 +24,7 @@ from services.order.service import (
     fingerprint,
     record_order_event,
 )
-from services.order.validation import FAILURE_REASONS, MAX_NOTES, parse_uuid, validate_proof
+from services.order.validation import FAILURE_REASONS, MAX_NOTES, validate_proof
 from services.platform.clock import Clock, taipei_date, utc_now
 from services.platform.database import Database
 from services.platform.errors import (
@@ -36,6 +36,7 @@ from services.platform.errors import (
     VersionConflict,
 )
 from services.platform.products import PRODUCTS
+from services.platform.proto_values import parse_uuid
 
 
 def proof_fingerprint(proof: DeliveryProof) -> str:

@@ -12,9 +12,10 @@ from services.order.refills import RefillRepository
 from services.order.repository import OrderRepository
 from services.order.schemas import CustomerInfo, OrderDraft, OrderRecord
 from services.order.service import OrderService, check_actor, check_request_id, fingerprint
-from services.order.validation import CLOSING, MAX_DAYS_AHEAD, OPENING, parse_date, parse_uuid
+from services.order.validation import CLOSING, MAX_DAYS_AHEAD, OPENING
 from services.platform.database import Database
 from services.platform.errors import DomainError, FailedPrecondition, InvalidArgument
+from services.platform.proto_values import parse_date, parse_uuid
 
 MAX_CUSTOMERS = 500
 # Orders older than this that never got delivered are stale; they no longer hide a customer from the list.

@@ -30,7 +30,6 @@ from services.order.validation import (
     MAX_REASON,
     MAX_REQUEST_ID,
     MAX_ROUTE_ID,
-    parse_uuid,
     validate_order,
 )
 from services.platform.clock import Clock, taipei_date, utc_now
@@ -45,6 +44,7 @@ from services.platform.errors import (
 )
 from services.platform.outbox import record_event
 from services.platform.paging import decode_page_token, encode_page_token, page_limit, token_field
+from services.platform.proto_values import parse_uuid
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -120,7 +120,13 @@ async def get_order(order_id: str, context: Context, claims: Readers) -> OrderOu
 
 
 async def _transition(
-    context: GatewayContext, claims: AccessClaims, order_id: str, target: int, *, reason: str = "", route_id: str = ""
+    context: GatewayContext,
+    claims: AccessClaims,
+    order_id: str,
+    target: pb.OrderStatus.ValueType,
+    *,
+    reason: str = "",
+    route_id: str = "",
 ) -> OrderOut:
     order = await context.orders.TransitionOrder(
         pb.TransitionOrderRequest(id=order_id, target=target, reason=reason, route_id=route_id, actor=claims.username)
