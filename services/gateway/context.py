@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import grpc
 import redis.asyncio as aioredis
-from fastapi import Request
+from fastapi import Depends, Request
 from grpc_health.v1 import health_pb2_grpc
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from luckygas.flags.v1 import flags_pb2, flags_pb2_grpc
@@ -14,6 +15,7 @@ from luckygas.order.v1 import order_pb2, order_pb2_grpc
 from luckygas.routing.v1 import routing_pb2, routing_pb2_grpc
 from luckygas.tracking.v1 import tracking_pb2, tracking_pb2_grpc
 
+from services.gateway.auth import AuthService
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.revocations import Revocations
 from services.gateway.settings import GatewaySettings
@@ -120,3 +122,18 @@ async def get_context(request: Request) -> GatewayContext:
     # async: FastAPI runs plain-def dependencies in a worker thread, a thread hop on every request.
     context: GatewayContext = request.app.state.gateway
     return context
+
+
+async def get_auth(context: Annotated[GatewayContext, Depends(get_context)]) -> AuthService:
+    """The account use cases over the gateway's database and deny-list (a few references: built per request)."""
+    return AuthService(
+        context.database,
+        context.signer,
+        context.revocations,
+        max_failed_logins=context.settings.max_failed_logins,
+        lockout_seconds=context.settings.lockout_seconds,
+    )
+
+
+# A route's account use cases (login, logout, password, disabling users): ``auth: Auth``.
+Auth = Annotated[AuthService, Depends(get_auth)]

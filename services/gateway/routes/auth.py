@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from services.gateway import problems
-from services.gateway.auth import AuthService, TokenPair
-from services.gateway.context import GatewayContext, get_context
+from services.gateway.auth import TokenPair
+from services.gateway.context import Auth, GatewayContext, get_context
 from services.gateway.schemas.auth import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
 from services.gateway.security import ANY_ROLE
 from services.gateway.tokens import AccessClaims
@@ -16,20 +16,6 @@ from services.gateway.tokens import AccessClaims
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 Context = Annotated[GatewayContext, Depends(get_context)]
-
-
-async def get_auth(context: Context) -> AuthService:
-    """The account use cases over the gateway's database and deny-list (a few references: built per request)."""
-    return AuthService(
-        context.database,
-        context.signer,
-        context.revocations,
-        max_failed_logins=context.settings.max_failed_logins,
-        lockout_seconds=context.settings.lockout_seconds,
-    )
-
-
-Auth = Annotated[AuthService, Depends(get_auth)]
 
 
 def _response(pair: TokenPair) -> TokenResponse:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from services.gateway.routes.auth import Auth
+from services.gateway.context import Auth
 from services.gateway.schemas.auth import UserState
 from services.gateway.security import Allow
 from services.gateway.tokens import AccessClaims
