@@ -1,5 +1,5 @@
 """A realistic delivery day on the embedded platform, through the gateway: about 165 confirmed orders over the
-zones (DOMAIN.md's windows and mix), the demo fleet of 8 vehicles including one motorcycle, planned, published,
+zones (docs/domain.md's windows and mix), the demo fleet of 8 vehicles including one motorcycle, planned, published,
 an urgent order inserted, and a driver's route updated. The plan is checked from what the API returns, apart
 from the solver's own checker: every order once, windows, capacities, shifts and vehicle kinds."""
 

@@ -57,9 +57,9 @@ CLOSE_M = 150.0
 AT_STOP_M = 15.0
 ARRIVAL_RADIUS_M = 100.0
 MAX_BATCH = 20
-# DOMAIN.md: the office sees every driver live within a second. That is measured (printed here, and by `make
-# bench-tracking`); the test only fails when a position never arrives within this generous bound, which a busy
-# machine cannot reach.
+# docs/domain.md#live-view: the office sees every driver live within a second. That is measured (printed here,
+# and by `make bench-tracking`); the test only fails when a position never arrives within this generous bound,
+# which a busy machine cannot reach.
 LIVE_TARGET_SECONDS = 1.0
 SEEN_WITHIN_SECONDS = 30.0
 # How long a consumer (routing, tracking) may take to follow an event, on a machine as busy as CI's can be.

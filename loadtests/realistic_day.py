@@ -1,5 +1,5 @@
 """A realistic Lucky Gas delivery day, made through the gateway like the office would: about 165 confirmed
-orders for one date, picked from the demo customers (DOMAIN.md's zones, segments, windows and vehicle needs).
+orders for one date, picked from the demo customers (docs/domain.md: zones, segments, windows and vehicle needs).
 
 Each order's window follows the customer's slot code (all day, morning, afternoon, evening); it carries one or
 two of the customer's main cylinder (one for motorcycle-only customers: a motorcycle carries few). Customers

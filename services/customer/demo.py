@@ -1,4 +1,4 @@
-"""Synthetic commercial customers for demos and load tests, drawn to follow the distributions in DOMAIN.md."""
+"""Synthetic commercial customers for demos and load tests, drawn to follow the distributions in docs/domain.md."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ LAST_CODE = 9_999_999
 
 T = TypeVar("T")
 
-# --- Distributions (DOMAIN.md "Customers" and "Products"; weights need not sum to 100) ---------------------------
+# --- Distributions (docs/domain.md#customers and #products-and-prices; weights need not sum to 100) -------------
 
 SEGMENT_WEIGHTS = {
     "ordinary": 72,

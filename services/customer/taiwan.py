@@ -24,7 +24,7 @@ class AreaCode:
     local_lengths: tuple[int, ...]
 
 
-# Local-number lengths per area code, as DOMAIN.md states them; the longest matching prefix wins,
+# Local-number lengths per area code, as docs/domain.md#phone-numbers states them; the longest matching prefix wins,
 # so 089 (Taitung) beats 08 (Pingtung) and 0836 (Matsu) beats 08.
 AREA_CODES: tuple[AreaCode, ...] = (
     AreaCode("02", "Taipei", (8,)),

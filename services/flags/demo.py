@@ -1,4 +1,4 @@
-"""The pilot's flags as the business planned them (DOMAIN.md, "Pilot, flags and migration").
+"""The pilot's flags as the business planned them (docs/domain.md#pilot-rollout).
 
 ``new-platform`` starts with a 5-customer cohort: the first five demo customers (their codes are fixed by the
 customer service's demo seed); office staff grow it to 10 and 20, then switch to a percentage rollout. The

@@ -1,4 +1,4 @@
-"""The order lifecycle graph of DOMAIN.md, in one place: which moves exist and what refusing one says.
+"""The order lifecycle of docs/domain.md#order-lifecycle, in one place: which moves exist and what refusing one says.
 
     pending → confirmed → assigned → in_delivery → delivered
     cancelled from pending, confirmed or assigned (before in_delivery); failed from in_delivery (at the door).

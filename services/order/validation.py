@@ -13,7 +13,7 @@ from services.platform.proto_values import parse_date, parse_uuid
 MAX_DAYS_AHEAD = 30
 MIN_QUANTITY, MAX_QUANTITY = 1, 100
 MAX_ITEMS = 50
-# Deliveries happen in the twelve one-hour windows 08:00-20:00 (DOMAIN.md "Customers").
+# Deliveries happen in the twelve one-hour windows 08:00-20:00 (docs/domain.md#delivery-windows).
 OPENING, CLOSING = time(8, 0), time(20, 0)
 PAYMENT_METHODS = ("cash", "monthly")
 SOURCES = ("call_in", "forecast", "alert", "overdue")

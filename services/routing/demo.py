@@ -1,5 +1,5 @@
 """The demo fleet: eight vehicles at the Taitung depot (one a motorcycle for the narrow lanes) and a shift for
-each of driver01-driver08 on every day of the coming two weeks, 08:00-18:00 with a lunch hour (DOMAIN.md).
+each of driver01-driver08 on every day of the coming two weeks, 08:00-18:00 with a lunch hour (docs/domain.md#shifts).
 
 Seeding again changes nothing that is already there (vehicles and shifts are keyed by plate and day).
 """
@@ -14,7 +14,7 @@ from services.routing.fleet import FleetService, ShiftInput, VehicleInput
 from services.routing.settings import RoutingSettings
 
 DAYS = 14
-# plate, kind, cylinders per size, max load (kg). A small truck carries about 1,000 kg (DOMAIN.md).
+# plate, kind, cylinders per size, max load (kg). A small truck carries about 1,000 kg (docs/domain.md#vehicles).
 FLEET: tuple[tuple[str, str, dict[int, int], int], ...] = (
     ("LG-1001", "small_truck", {4: 10, 10: 8, 16: 10, 20: 30, 50: 6}, 1000),
     ("LG-1002", "small_truck", {4: 10, 10: 8, 16: 10, 20: 30, 50: 6}, 1000),

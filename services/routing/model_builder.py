@@ -1,4 +1,4 @@
-"""From orders, customers and shifts to the solver's RoutingProblem, following DOMAIN.md's rules.
+"""From orders, customers and shifts to the solver's RoutingProblem, following docs/domain.md#routing.
 
 - Capacity has six dimensions: full cylinders of 4, 10, 16, 20 and 50 kg, and their gross weight in kg; service
   time is 5 min + 2 min per cylinder + 3 more per 50-kg cylinder (solver/luckygas.py has both).

@@ -28,7 +28,7 @@ from services.tracking.repository import TrackingRepository
 from services.tracking.schemas import DriverProgress, FixInput, Position, StopState
 from services.tracking.validation import check_moment, check_username
 
-# Within this distance of the next stop counts as arrived (DOMAIN.md).
+# Within this distance of the next stop counts as arrived (docs/domain.md#arrival).
 ARRIVAL_RADIUS_M = 100.0
 # A fix less accurate than the radius cannot tell whether the driver is inside it.
 ARRIVAL_MAX_ACCURACY_M = 100.0

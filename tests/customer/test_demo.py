@@ -1,4 +1,4 @@
-"""The demo customer generator: deterministic, valid, and shaped like the business that DOMAIN.md describes."""
+"""The demo customer generator: deterministic, valid, and shaped like the business docs/domain.md describes."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def test_mobile_is_displayed_in_four_three_three_groups(raw: str) -> None:
         ("04-2345-6789", "0423456789"),  # Taichung: 8
         ("04-723-4567", "047234567"),  # Changhua: 7
         ("049-2345678", "0492345678"),  # Nantou: 7
-        ("037-1234567", "0371234567"),  # Miaoli: 7 per DOMAIN.md
+        ("037-1234567", "0371234567"),  # Miaoli: 7 per docs/domain.md#phone-numbers
         ("07-123-4567", "071234567"),  # Kaohsiung
         ("08-732-1234", "087321234"),  # Pingtung
         ("082-312345", "082312345"),  # Kinmen: 6

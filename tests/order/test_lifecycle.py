@@ -16,7 +16,7 @@ from services.order.lifecycle import FINAL, OPEN, TRANSITIONS, OrderStatus, is_m
 from services.platform.errors import FailedPrecondition
 from tests.order.factories import create_customer, create_request, proof, request_id
 
-# DOMAIN.md's graph, written out again independently of the code under test.
+# The graph of docs/domain.md#order-lifecycle, written out again independently of the code under test.
 EDGES = {
     ("pending", "confirmed"),
     ("confirmed", "assigned"),

@@ -1,6 +1,6 @@
 """Lucky Gas's conventions for building a RoutingProblem: the load dimensions, a delivery's load and service time,
 reloads at the depot, and a vehicle cost that makes the objective "fewest vehicles first, then least travel
-time" (DOMAIN.md, Routing).
+time" (docs/domain.md#constraints-and-objective).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""the Taitung depot, where every vehicle starts unless told otherwise (DOMAIN.md: near the city centre)
+"""the Taitung depot, where every vehicle starts unless told otherwise (docs/domain.md#depot: near the city centre)
 
 Revision ID: 0002
 Revises: 0001
