@@ -4,10 +4,11 @@ not list, fails here (e2e/test_api_fuzz.py checks the listed errors against what
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from services.gateway.app import API_ROUTERS, PLUMBING_ROUTERS, create_app
 from services.gateway.openapi import allowed_roles
@@ -98,3 +99,23 @@ def test_the_document_describes_the_live_websocket_it_cannot_list_as_an_operatio
     assert "/api/v1/live" in description
     for kind in ("order.", "delivery.", "route.published", "stop.arrived", "driver.position", "live.ready", "4401"):
         assert kind in description, kind
+
+
+def body_models() -> list[type[BaseModel]]:
+    """Each route's request body model (both arms of an optional body)."""
+    models: set[type[BaseModel]] = set()
+    for _, route in ROUTES:
+        if route.body_field is not None:
+            annotation = route.body_field.field_info.annotation
+            arms = get_args(annotation) or (annotation,)
+            models |= {arm for arm in arms if isinstance(arm, type) and issubclass(arm, BaseModel)}
+    return sorted(models, key=lambda model: model.__name__)
+
+
+@pytest.mark.parametrize("model", body_models(), ids=lambda model: model.__name__)
+def test_every_request_body_has_an_example_its_model_takes(document: dict[str, Any], model: type[BaseModel]) -> None:
+    examples = document["components"]["schemas"][model.__name__].get("examples")
+
+    assert examples, f"{model.__name__}: give it model_config = example({{...}})"
+    for body in examples:
+        model.model_validate(body)  # raises, naming the field, when the example went stale

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from services.gateway.schemas.common import Strict
+from services.gateway.schemas.common import Strict, example
 
 
 class LoginRequest(Strict):
+    model_config = example({"username": "dispatcher", "password": "luckygas-demo"})
+
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
 class RefreshRequest(Strict):
+    model_config = example({"refresh_token": "<the refresh_token of the last login or refresh>"})
+
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
 class PasswordChange(Strict):
+    model_config = example({"current_password": "luckygas-demo", "new_password": "four words make a passphrase"})
+
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(
         min_length=12, max_length=256, description="At least 12 characters; a passphrase of a few words is best"

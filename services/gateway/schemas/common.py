@@ -99,6 +99,12 @@ async def refuse_control_characters(request: Request) -> None:
         raise InvalidArgument.from_violations(violations)
 
 
+def example(body: dict[str, Any]) -> ConfigDict:
+    """A request body's example for /docs and generated clients (tests/gateway/test_openapi.py checks that each is
+    a body its model takes)."""
+    return ConfigDict(json_schema_extra={"examples": [body]})
+
+
 class Strict(BaseModel):
     """A request body: unknown fields refused, NaN and infinity refused, and every value within what the services
     and the database can hold (nested models are Strict too, so their fields are named in the error)."""

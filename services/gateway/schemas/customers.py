@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.schemas.common import Strict, Text
+from services.gateway.schemas.common import Strict, Text, example
 
 
 class CustomerBase(Strict):
@@ -36,6 +36,25 @@ class CustomerBase(Strict):
 
 
 class CustomerCreate(CustomerBase):
+    model_config = example(
+        {
+            "code": "9000001",
+            "short_name": "鐵花小吃",
+            "tax_id": "04595257",
+            "phones": ["089-322-123"],
+            "address": "台東市新生路135巷26號",
+            "latitude": 22.7553,
+            "longitude": 121.1504,
+            "zone": "A",
+            "segment": "night_market",
+            "rest_days": "7",
+            "vehicle_requirement": "car",
+            "pricing_method": "cylinder",
+            "payment_terms": "cash",
+            "cylinders": {"cylinder-20-regular": 3},
+        }
+    )
+
     code: str = Field(description="7-digit customer code", examples=["1000001"])
     short_name: Text = Field(examples=["鐵花小吃"])
     zone: str = Field(examples=["A"])
@@ -47,6 +66,8 @@ class CustomerCreate(CustomerBase):
 
 class CustomerPatch(Strict):
     """Only the fields present are changed."""
+
+    model_config = example({"slot_code": 2, "notes": "後門進出"})
 
     code: str | None = None
     short_name: Text | None = None
@@ -79,7 +100,7 @@ class CustomerPatch(Strict):
 
 
 class CustomerOut(CustomerCreate):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=None)  # a response: not the request's example
 
     id: str
     version: int
@@ -96,4 +117,6 @@ class CustomerPage(BaseModel):
 
 
 class Termination(Strict):
+    model_config = example({"reason": "歇業"})
+
     reason: Text = Field("", examples=["shop closed"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.gateway.schemas.common import Strict, Text
+from services.gateway.schemas.common import Strict, Text, example
 
 
 class FlagOut(BaseModel):
@@ -26,6 +26,14 @@ class FlagList(BaseModel):
 
 
 class FlagPut(Strict):
+    model_config = example(
+        {
+            "definition": {"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"},
+            "description": "new delivery-proof screen",
+            "reason": "pilot in zone A",
+        }
+    )
+
     definition: dict[str, Any] = Field(
         description="flagd flag definition",
         examples=[{"state": "ENABLED", "variants": {"on": True, "off": False}, "defaultVariant": "off"}],
@@ -35,10 +43,14 @@ class FlagPut(Strict):
 
 
 class Reason(Strict):
+    model_config = example({"reason": "wrong prices shown; off until fixed"})
+
     reason: Text = ""
 
 
 class Restore(Strict):
+    model_config = example({"version": 3, "reason": "back to the last good definition"})
+
     version: int = Field(ge=1, description="the earlier version whose definition becomes current again")
     reason: Text = ""
 
@@ -62,6 +74,8 @@ class AuditPage(BaseModel):
 
 
 class EvaluateIn(Strict):
+    model_config = example({"context": {"targetingKey": "1000001", "zone": "A"}})
+
     context: dict[str, Any] = Field(
         default_factory=dict, description='evaluation context; "targetingKey" is the customer code'
     )

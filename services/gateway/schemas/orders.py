@@ -6,7 +6,10 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from services.gateway.schemas.common import Base64, Strict, Text
+from services.gateway.schemas.common import Base64, Strict, Text, example
+
+# A one-pixel PNG: what a phone sends is larger, base64 all the same.
+SIGNATURE_EXAMPLE = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGP4DwABAQEAsTj2FAAAAABJRU5ErkJggg=="
 
 
 class Window(Strict):
@@ -25,6 +28,16 @@ class CreditOverrideIn(Strict):
 
 
 class OrderCreate(Strict):
+    model_config = example(
+        {
+            "customer_id": "8652f0cd-d20b-426e-9769-b0249cf5aeb3",
+            "scheduled_date": "2030-01-02",
+            "window": {"start": "09:00", "end": "12:00"},
+            "items": [{"product": "cylinder-20-regular", "quantity": 2}],
+            "payment_method": "cash",
+        }
+    )
+
     customer_id: str
     scheduled_date: date
     window: Window
@@ -91,14 +104,29 @@ class OrderPage(BaseModel):
 
 
 class Cancellation(Strict):
+    model_config = example({"reason": "客戶改天再訂"})
+
     reason: Text = Field(min_length=1)
 
 
 class Assignment(Strict):
+    model_config = example({"route_id": "3f1e4c1a-2b7d-4c55-9a51-0f4b8f0c6d21"})
+
     route_id: str = Field(min_length=1, max_length=100)
 
 
 class DeliveryIn(Strict):
+    model_config = example(
+        {
+            "recipient_name": "林小姐",
+            "signature_png": SIGNATURE_EXAMPLE,
+            "delivered": [{"product": "cylinder-20-regular", "quantity": 2}],
+            "empties_received": [{"product": "cylinder-20-regular", "quantity": 2}],
+            "residual_gas_kg": 1.5,
+            "cash_collected": 1596,
+        }
+    )
+
     recipient_name: str = Field(min_length=1, max_length=100)
     signature_png: Base64 = Field(description="base64 PNG of the recipient's signature")
     photo: Base64 | None = Field(None, description="base64 JPEG or PNG, optional")
@@ -110,6 +138,8 @@ class DeliveryIn(Strict):
 
 
 class DeliveryFailure(Strict):
+    model_config = example({"reason": "not_home", "notes": "鄰居說晚上才回來"})
+
     reason: str = Field(description="not_home | refused | wrong_address")
     notes: Text = ""
 
@@ -134,6 +164,8 @@ class DueList(BaseModel):
 
 
 class DueOrdersCreate(Strict):
+    model_config = example({"date": "2030-01-02", "customer_ids": ["8652f0cd-d20b-426e-9769-b0249cf5aeb3"]})
+
     date: date
     customer_ids: list[str] = Field(min_length=1, max_length=500)
 

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.schemas.common import Strict
+from services.gateway.schemas.common import Strict, example
 
 # How long the solver searches for a plan when the request does not say.
 DEFAULT_BUDGET_SECONDS = 5.0
 
 
 class DepotIn(Strict):
+    model_config = example({"name": "幸福氣 台東總站", "latitude": 22.7583, "longitude": 121.1444})
+
     name: str = Field(max_length=100, examples=["幸福氣 台東總站"])
     latitude: float
     longitude: float
 
 
 class DepotOut(DepotIn):
+    model_config = ConfigDict(json_schema_extra=None)  # a response: not the request's example
+
     id: str
     code: str
 
 
 class VehicleIn(Strict):
+    model_config = example(
+        {"kind": "small_truck", "capacity": {"20": 30, "50": 6}, "max_load_kg": 1000, "depot_code": "taitung"}
+    )
+
     kind: str = Field(examples=["small_truck"], description="small_truck | medium_truck | van | motorcycle")
     capacity: dict[int, int] = Field(
         examples=[{"20": 30, "50": 6}], description="full cylinders per size in kg (4, 10, 16, 20, 50)"
@@ -34,12 +42,18 @@ class VehicleIn(Strict):
 
 
 class VehicleOut(VehicleIn):
+    model_config = ConfigDict(json_schema_extra=None)  # a response: not the request's example
+
     id: str
     plate: str
     version: int
 
 
 class ShiftIn(Strict):
+    model_config = example(
+        {"driver": "driver01", "start": "08:00", "end": "18:00", "lunch_start": "11:30", "lunch_latest_start": "13:00"}
+    )
+
     driver: str = Field(examples=["driver01"])
     start: str = Field("08:00", description="HH:MM, Asia/Taipei")
     end: str = "18:00"
@@ -50,21 +64,29 @@ class ShiftIn(Strict):
 
 
 class ShiftOut(ShiftIn):
+    model_config = ConfigDict(json_schema_extra=None)  # a response: not the request's example
+
     id: str
     vehicle_plate: str
     date: date
 
 
 class PlanCreate(Strict):
+    model_config = example({"date": "2030-01-02", "time_budget_seconds": 5})
+
     date: date
     time_budget_seconds: float = Field(DEFAULT_BUDGET_SECONDS, description="how long the solver may search, 1-60 s")
 
 
 class Reoptimization(Strict):
+    model_config = example({"time_budget_seconds": 10})
+
     time_budget_seconds: float = Field(DEFAULT_BUDGET_SECONDS, description="1-60 s")
 
 
 class UrgentOrder(Strict):
+    model_config = example({"order_id": "8652f0cd-d20b-426e-9769-b0249cf5aeb3"})
+
     order_id: str = Field(min_length=1, max_length=64)
 
 

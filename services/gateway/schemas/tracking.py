@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.schemas.common import Strict
+from services.gateway.schemas.common import Strict, example
 
 MAX_FIXES = 2000
 
@@ -22,6 +22,21 @@ class FixIn(Strict):
 
 
 class PositionBatch(Strict):
+    model_config = example(
+        {
+            "batch_id": "phone-1-0001",
+            "fixes": [
+                {
+                    "latitude": 22.7553,
+                    "longitude": 121.1504,
+                    "accuracy_m": 8,
+                    "battery": 0.9,
+                    "device_time": "2030-01-02T09:12:00+08:00",
+                }
+            ],
+        }
+    )
+
     batch_id: str = Field(
         min_length=1, max_length=100, description="the phone's id for this batch; a resend is a no-op"
     )
@@ -72,16 +87,22 @@ class ProgressOut(BaseModel):
 
 
 class ClockIn(Strict):
+    model_config = example({"at": "2030-01-02T07:55:00+08:00"})
+
     at: datetime | None = Field(None, description="when, by the phone's clock; now when absent")
 
 
 class DriverIn(Strict):
+    model_config = example({"name": "陳大明", "phone": "0912-345-678", "vehicle_kind": "small_truck"})
+
     name: str = Field(max_length=100)
     phone: str = Field("", max_length=20, examples=["0912-345-678"])
     vehicle_kind: str = Field("small_truck", description="small_truck | medium_truck | van | motorcycle")
 
 
 class DriverOut(DriverIn):
+    model_config = ConfigDict(json_schema_extra=None)  # a response: not the request's example
+
     username: str
     on_road: bool
     clocked_in_at: datetime | None
