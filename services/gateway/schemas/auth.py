@@ -8,20 +8,23 @@ from services.gateway.schemas.common import Strict, example
 
 
 class LoginRequest(Strict):
-    model_config = example({"username": "dispatcher", "password": "luckygas-demo"})
+    # The demo users' documented password (README), so "Try it out" in /docs works against `make up`.
+    model_config = example({"username": "dispatcher", "password": "luckygas-demo"})  # nosec B105
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
 class RefreshRequest(Strict):
-    model_config = example({"refresh_token": "<the refresh_token of the last login or refresh>"})
+    model_config = example({"refresh_token": "<the refresh_token of the last login or refresh>"})  # nosec B105
 
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
 class PasswordChange(Strict):
-    model_config = example({"current_password": "luckygas-demo", "new_password": "four words make a passphrase"})
+    model_config = example(
+        {"current_password": "<your password>", "new_password": "<at least 12 characters>"}  # nosec B105 - placeholders
+    )
 
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(
