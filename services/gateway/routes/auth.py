@@ -51,7 +51,7 @@ async def logout_everywhere(auth: Auth, claims: Annotated[AccessClaims, Depends(
     await auth.logout_everywhere(claims.user_id)
 
 
-@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT, responses=problems.documented(423))
 async def change_password(body: PasswordChange, auth: Auth, claims: Annotated[AccessClaims, Depends(ANY_ROLE)]) -> None:
     """Change this user's password. Every session of the user ends, this one too (log in again with the new
     password). Repeating a change that went through changes nothing."""
