@@ -13,6 +13,7 @@ from services.gateway.live import (
     CLOSE_TOO_SLOW,
     LIVE_POSITIONS_SENT,
     LIVE_SENT,
+    LiveClient,
     LiveEvent,
     LiveHub,
     observe_position_delay,
@@ -61,6 +62,35 @@ def _token(websocket: WebSocket, access_token: str | None) -> str | None:
     return credentials if scheme.lower() == "bearer" and credentials else None
 
 
+class _Socket:
+    """One client's socket: one frame at a time (events and positions are sent by two tasks), and each event at
+    most once (one sent during the replay is not sent again when it also arrives live)."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self._sent: dict[str, tuple[str, int, int]] = {}
+        self._sending = asyncio.Lock()
+
+    def resume_after(self, cursor: str) -> None:
+        stream, *_ = _entry_key(cursor)
+        self._sent.setdefault(stream, _entry_key(cursor))
+
+    async def event(self, event: LiveEvent) -> None:
+        key = _entry_key(event.cursor)
+        if key <= self._sent.get(event.stream, ("", -1, -1)):
+            return  # already sent during the replay
+        self._sent[event.stream] = key
+        async with self._sending:
+            await self.websocket.send_json(event.message)
+        LIVE_SENT.inc()
+
+    async def position(self, position: dict[str, Any]) -> None:
+        async with self._sending:
+            await self.websocket.send_json({"type": "driver.position", "payload": position})
+        observe_position_delay(position)
+        LIVE_POSITIONS_SENT.inc()
+
+
 @router.websocket("/api/v1/live")
 async def live_feed(
     websocket: WebSocket,
@@ -75,96 +105,91 @@ async def live_feed(
     await websocket.accept()
     context: GatewayContext = websocket.app.state.gateway
     hub: LiveHub = websocket.app.state.live
-    token = _token(websocket, access_token)
-    try:
-        claims = context.signer.read_access(token or "")
-    except TokenError:
-        await websocket.close(CLOSE_UNAUTHENTICATED, "a valid access token is required")
-        return
-    if await context.revocations.is_revoked(claims):
-        await websocket.close(CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)")
-        return
-    if claims.role not in LIVE_ROLES:
-        await websocket.close(CLOSE_FORBIDDEN, f"role {claims.role} may not watch the live feed")
+    claims = await _admit(websocket, context, _token(websocket, access_token))
+    if claims is None:
         return
     accepts = visibility(claims)
     # Before the replay, so nothing falls between replay and live.
     client = hub.subscribe(accepts, positions=claims.role in POSITION_ROLES)
+    socket = _Socket(websocket)
     try:
-        sent: dict[str, tuple[str, int, int]] = {}
-        # Events and positions are sent by two tasks; one frame at a time on the socket.
-        sending = asyncio.Lock()
-
-        async def send(event: LiveEvent) -> None:
-            key = _entry_key(event.cursor)
-            if key <= sent.get(event.stream, ("", -1, -1)):
-                return  # already sent during the replay
-            sent[event.stream] = key
-            async with sending:
-                await websocket.send_json(event.message)
-            LIVE_SENT.inc()
-
         for cursor in after or []:
             try:
                 replayed = await hub.replay(cursor)
             except ValueError as error:
                 await websocket.close(CLOSE_BAD_CURSOR, str(error))
                 return
-            stream, *_ = _entry_key(cursor)
-            sent.setdefault(stream, _entry_key(cursor))
+            socket.resume_after(cursor)
             for event in replayed:
                 if accepts(event.message):
-                    await send(event)
-
+                    await socket.event(event)
         # Subscribed and caught up: from here on the client misses nothing published.
         await websocket.send_json({"type": "live.ready"})
-
-        async def follow() -> None:
-            while True:
-                await send(await client.queue.get())
-
-        async def follow_positions() -> None:
-            # Whatever arrived while the last positions were being sent goes out next, newest per driver.
-            while True:
-                await client.positions_waiting.wait()
-                for position in client.take_positions():
-                    async with sending:
-                        await websocket.send_json({"type": "driver.position", "payload": position})
-                    observe_position_delay(position)
-                    LIVE_POSITIONS_SENT.inc()
-
-        following = asyncio.create_task(follow())
-        positions = asyncio.create_task(follow_positions())
-        disconnected = asyncio.create_task(_wait_for_disconnect(websocket))
-        behind = asyncio.create_task(client.fell_behind.wait())
-        revoked = asyncio.create_task(_until_revoked(context.revocations, claims))
-        try:
-            done, _ = await asyncio.wait(
-                {following, positions, disconnected, behind, revoked}, return_when=asyncio.FIRST_COMPLETED
-            )
-            failed = [sender for sender in (following, positions) if sender in done]
-            if failed:
-                failed[0].result()  # a failed send: re-raise it
-            elif disconnected not in done:
-                # Revoked, or marked behind by the hub instead of waiting for it. Give the send in progress a
-                # moment; a socket that stays full means a stalled client, which is abandoned (the server then
-                # drops the connection); otherwise say why we close (a client behind resumes from its cursor).
-                following.cancel()
-                positions.cancel()
-                code, reason = (
-                    (CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)")
-                    if revoked in done
-                    else (CLOSE_TOO_SLOW, "fell behind; reconnect with after=<your last cursor>")
-                )
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(websocket.close(code, reason), SLOW_CLOSE_SECONDS)
-        finally:
-            for task in (following, positions, disconnected, behind, revoked):
-                task.cancel()
+        await _serve(socket, client, context.revocations, claims)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
         hub.unsubscribe(client)
+
+
+async def _admit(websocket: WebSocket, context: GatewayContext, token: str | None) -> AccessClaims | None:
+    """The socket's claims; None once the socket is closed with the reason (no valid token, revoked, wrong role)."""
+    try:
+        claims = context.signer.read_access(token or "")
+    except TokenError:
+        await websocket.close(CLOSE_UNAUTHENTICATED, "a valid access token is required")
+        return None
+    if await context.revocations.is_revoked(claims):
+        await websocket.close(CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)")
+        return None
+    if claims.role not in LIVE_ROLES:
+        await websocket.close(CLOSE_FORBIDDEN, f"role {claims.role} may not watch the live feed")
+        return None
+    return claims
+
+
+async def _serve(socket: _Socket, client: LiveClient, revocations: Revocations, claims: AccessClaims) -> None:
+    """Sends events and positions until the client leaves, falls behind, or its token is revoked."""
+
+    async def follow() -> None:
+        while True:
+            await socket.event(await client.queue.get())
+
+    async def follow_positions() -> None:
+        # Whatever arrived while the last positions were being sent goes out next, newest per driver.
+        while True:
+            await client.positions_waiting.wait()
+            for position in client.take_positions():
+                await socket.position(position)
+
+    following = asyncio.create_task(follow())
+    positions = asyncio.create_task(follow_positions())
+    disconnected = asyncio.create_task(_wait_for_disconnect(socket.websocket))
+    behind = asyncio.create_task(client.fell_behind.wait())
+    revoked = asyncio.create_task(_until_revoked(revocations, claims))
+    try:
+        done, _ = await asyncio.wait(
+            {following, positions, disconnected, behind, revoked}, return_when=asyncio.FIRST_COMPLETED
+        )
+        failed = [sender for sender in (following, positions) if sender in done]
+        if failed:
+            failed[0].result()  # a failed send: re-raise it
+        elif disconnected not in done:
+            # Revoked, or marked behind by the hub instead of waiting for it. Give the send in progress a
+            # moment; a socket that stays full means a stalled client, which is abandoned (the server then
+            # drops the connection); otherwise say why we close (a client behind resumes from its cursor).
+            following.cancel()
+            positions.cancel()
+            code, reason = (
+                (CLOSE_UNAUTHENTICATED, "the access token was revoked (logged out)")
+                if revoked in done
+                else (CLOSE_TOO_SLOW, "fell behind; reconnect with after=<your last cursor>")
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(socket.websocket.close(code, reason), SLOW_CLOSE_SECONDS)
+    finally:
+        for task in (following, positions, disconnected, behind, revoked):
+            task.cancel()
 
 
 async def _until_revoked(revocations: Revocations, claims: AccessClaims) -> None:
