@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.customer.taiwan import (
+from services.platform.errors import FieldViolation, InvalidArgument
+from services.platform.taiwan import (
     date_to_excel_serial,
     date_to_roc,
     excel_serial_to_date,
@@ -24,7 +25,6 @@ from services.customer.taiwan import (
     validate_postal_code,
     validate_tax_id,
 )
-from services.platform.errors import FieldViolation, InvalidArgument
 
 
 def refusal(raised: pytest.ExceptionInfo[InvalidArgument]) -> FieldViolation:
