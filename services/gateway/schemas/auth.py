@@ -23,7 +23,7 @@ class RefreshRequest(Strict):
 
 class PasswordChange(Strict):
     model_config = example(
-        {"current_password": "<your password>", "new_password": "<at least 12 characters>"}  # nosec B105 - placeholders
+        {"current_password": "<your password>", "new_password": "<at least 12 characters>"}  # nosec B105  # placeholders
     )
 
     current_password: str = Field(min_length=1, max_length=256)
