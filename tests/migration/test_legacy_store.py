@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.local import stores
-from services.migration import legacy_store
+from services.migration import legacy_store, mapping
 from services.migration.legacy_store import WRITER_LOCK, changes_since, customers, deliveries
 from services.platform.database import create_engine
 from tests.conftest import Stores
@@ -107,3 +107,13 @@ async def test_a_delivery_status_outside_the_legacy_enum_is_refused(legacy: Asyn
     with pytest.raises(Exception, match="配送紀錄_狀態"):
         async with legacy.begin() as connection:
             await connection.execute(insert(deliveries).values({"日期": 1140521, "客戶": "1400001", "狀態": "LOST"}))
+
+
+def test_the_mapping_reads_every_column_the_store_holds_by_the_same_name() -> None:
+    """mapping.py is pure (no SQLAlchemy), so it names the columns itself: they must be the store's."""
+    assert tuple(mapping.WINDOW_COLUMNS) == legacy_store.WINDOW_COLUMNS
+    assert set(mapping.CUSTOMER_PRODUCT_COLUMNS) == set(legacy_store.CUSTOMER_PRODUCT_COLUMNS)
+    assert set(mapping.DELIVERY_PRODUCT_COLUMNS) == set(legacy_store.DELIVERY_PRODUCT_COLUMNS)
+    assert set(mapping.DELIVERY_KG_COLUMNS) == set(legacy_store.DELIVERY_KG_COLUMNS)
+    assert set(mapping.RETURN_COLUMNS) == set(legacy_store.RETURN_COLUMNS)
+    assert set(mapping.STATUS_MAP) == set(legacy_store.DELIVERY_STATUSES)
