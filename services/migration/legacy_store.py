@@ -16,12 +16,14 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    DateTime,
     Integer,
     MetaData,
     Numeric,
     SmallInteger,
     Table,
     Text,
+    func,
     select,
     text,
 )
@@ -111,6 +113,18 @@ deliveries = Table(
     CheckConstraint("狀態 IN (" + ", ".join(f"'{status}'" for status in DELIVERY_STATUSES) + ")", name="配送紀錄_狀態"),
 )
 
+# Not the office's: which export files were loaded (by their bytes), so loading one twice adds nothing.
+imports = Table(
+    "legacy_imports",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("loaded", Integer, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 TABLES: dict[str, Table] = {"customers": customers, "deliveries": deliveries}
 
 # One counter for the whole database, as SQL Server's rowversion: a row's version says which write came last
@@ -148,7 +162,7 @@ async def install(engine: AsyncEngine) -> None:
         await connection.run_sync(metadata.create_all)
         for statement in _VERSIONING:
             await connection.execute(text(statement))
-        for table in metadata.sorted_tables:
+        for table in TABLES.values():
             for statement in _trigger(table):
                 await connection.execute(text(statement))
 

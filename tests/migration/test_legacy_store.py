@@ -7,25 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.local import stores
 from services.migration import legacy_store, mapping
 from services.migration.legacy_store import WRITER_LOCK, changes_since, customers, deliveries
 from services.platform.database import create_engine
-from tests.conftest import Stores
 
 WAIT_SECONDS = 30.0
-
-
-@pytest.fixture(scope="session")
-def legacy_url(embedded_stores: Stores) -> str:
-    """A database of its own beside the platform's, as `luckygas up` makes one for the legacy store."""
-    url = make_url(embedded_stores.database_url)
-    assert url.port is not None
-    stores.create_database(url.port, "legacy_store_test")
-    return url.set(database="legacy_store_test").render_as_string(hide_password=False)
 
 
 @pytest.fixture
