@@ -32,8 +32,3 @@ def timestamp_field(message: Any, field: str) -> datetime | None:
     """A protobuf Timestamp field as an aware Taipei datetime; None when it is unset."""
     moment = proto_values.datetime_field(message, field)
     return None if moment is None else taipei(moment)
-
-
-def stamp(moment: datetime | None) -> Timestamp | None:
-    """A datetime as a protobuf Timestamp (a naive one is taken as UTC); None stays None."""
-    return proto_values.optional_timestamp(moment)

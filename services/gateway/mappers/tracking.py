@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from luckygas.tracking.v1 import tracking_pb2 as pb
 
-from services.gateway.mappers.common import stamp, timestamp_field
+from services.gateway.mappers.common import timestamp_field
 from services.gateway.schemas.tracking import DriverOut, PositionBatch, PositionOut, StopProgressOut
+from services.platform.proto_values import timestamp
 
 
 def position_out(position: pb.Position) -> PositionOut:
@@ -60,7 +61,7 @@ def fixes_in(body: PositionBatch) -> list[pb.Fix]:
             speed_mps=fix.speed_mps,
             heading_deg=fix.heading_deg,
             battery=fix.battery,
-            device_time=stamp(fix.device_time),
+            device_time=timestamp(fix.device_time),
         )
         for fix in body.fixes
     ]

@@ -14,7 +14,6 @@ from luckygas.tracking.v1 import tracking_pb2 as pb
 
 from services.gateway import problems
 from services.gateway.context import GatewayContext, get_context
-from services.gateway.mappers.common import stamp
 from services.gateway.mappers.orders import delivery_proof, order_out
 from services.gateway.mappers.tracking import driver_out, fixes_in, position_out, stop_out
 from services.gateway.schemas.orders import DeliveryFailure, DeliveryIn, OrderOut
@@ -32,6 +31,7 @@ from services.gateway.schemas.tracking import (
 from services.gateway.security import DISPATCHER, DRIVER, Allow
 from services.gateway.tokens import AccessClaims
 from services.platform.errors import NotFound
+from services.platform.proto_values import optional_timestamp
 
 driver_router = APIRouter(prefix="/api/v1/drivers/me", tags=["drivers"])
 office_router = APIRouter(prefix="/api/v1/tracking", tags=["tracking"])
@@ -64,14 +64,14 @@ async def post_positions(body: PositionBatch, context: Context, claims: Driver) 
 @driver_router.post("/clock-in", response_model=DriverOut, responses=problems.documented(404))
 async def clock_in(context: Context, claims: Driver, body: ClockIn | None = None) -> DriverOut:
     """The driver starts their working day (now, or at the given time for a phone that was offline)."""
-    at = stamp(body.at if body else None)
+    at = optional_timestamp(body.at if body else None)
     return driver_out(await context.tracking.ClockIn(pb.ClockRequest(driver=claims.username, at=at)))
 
 
 @driver_router.post("/clock-out", response_model=DriverOut, responses=problems.documented(404))
 async def clock_out(context: Context, claims: Driver, body: ClockIn | None = None) -> DriverOut:
     """The driver ends their working day (now, or at the given time)."""
-    at = stamp(body.at if body else None)
+    at = optional_timestamp(body.at if body else None)
     return driver_out(await context.tracking.ClockOut(pb.ClockRequest(driver=claims.username, at=at)))
 
 
