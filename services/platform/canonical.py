@@ -82,7 +82,7 @@ def summarise(start: int, end: int, rows: Iterable[tuple[int, str]]) -> RangeSum
     return RangeSummary(start, end, count, total)
 
 
-def _pairs(values: Mapping[str, int | float]) -> str:
+def _pairs(values: Mapping[str, int]) -> str:
     return LIST_SEPARATOR.join(f"{product}={quantity}" for product, quantity in sorted(values.items()) if quantity)
 
 
@@ -138,11 +138,12 @@ def delivery_values(
     failure_reason: str | None,
     items: Mapping[str, int],
     metered_kg: Mapping[str, float],
-    empties: Mapping[str, int],
+    empties: Mapping[int, int],
 ) -> dict[str, str]:
-    """Each canonical delivery field as text. ``status`` is the platform's order status; items, metered kg and
-    empties list only non-zero entries, sorted by product code, as ``product=quantity`` joined by commas (metered
-    kg in whole tenths: 12.5 kg is ``125``)."""
+    """Each canonical delivery field as text. ``status`` is the platform's order status; items and metered kg list
+    only non-zero entries, sorted by product code, as ``product=quantity`` joined by commas (metered kg in whole
+    tenths: 12.5 kg is ``125``). Empties are counted per cylinder size in kg, as the legacy sheet records them
+    (``20=3,50=1``, sorted by the size's text), whichever product of that size they were."""
     return {
         "customer_code": customer_code,
         "day": day.isoformat(),
@@ -150,7 +151,7 @@ def delivery_values(
         "failure_reason": failure_reason or "",
         "items": _pairs(items),
         "metered": _pairs({product: tenths(kg) for product, kg in metered_kg.items()}),
-        "empties": _pairs(empties),
+        "empties": _pairs({str(size): count for size, count in empties.items()}),
     }
 
 
@@ -162,7 +163,7 @@ def delivery_text(
     failure_reason: str | None,
     items: Mapping[str, int],
     metered_kg: Mapping[str, float],
-    empties: Mapping[str, int],
+    empties: Mapping[int, int],
 ) -> str:
     return SEPARATOR.join(
         delivery_values(
