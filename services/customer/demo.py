@@ -11,11 +11,11 @@ from typing import TypeVar
 from services.customer.schemas import HOURLY_WINDOW_COUNT, CustomerFields
 from services.customer.service import CustomerService
 from services.customer.settings import CustomerSettings
-from services.customer.zones import Zone, load_zones
 from services.platform.database import Database, create_engine
 from services.platform.errors import InvalidArgument
 from services.platform.products import PRODUCTS
 from services.platform.taiwan import validate_tax_id
+from services.platform.zones import Zone, load_zones
 
 DEMO_SEED = 20261124
 DEFAULT_COUNT = 1300

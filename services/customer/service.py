@@ -12,7 +12,6 @@ from services.customer.models import outbox
 from services.customer.repository import CustomerRepository, search_text
 from services.customer.schemas import FIELD_NAMES, CustomerFields, CustomerRecord, SearchFilter, SearchPage
 from services.customer.validation import SEGMENTS, validate
-from services.customer.zones import load_zones
 from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.errors import (
@@ -26,6 +25,7 @@ from services.platform.errors import (
 from services.platform.outbox import OutboxWriter
 from services.platform.paging import decode_page_token, encode_page_token, page_limit, token_field
 from services.platform.proto_values import parse_uuid
+from services.platform.zones import load_zones
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 from services.customer.rest_days import parse_rest_days
 from services.customer.schemas import HOURLY_WINDOW_COUNT, CustomerFields
-from services.customer.zones import load_zones
 from services.platform.errors import FieldViolation, InvalidArgument
 from services.platform.products import PRODUCTS
 from services.platform.taiwan import normalise_phone, validate_postal_code, validate_tax_id
+from services.platform.zones import load_zones
 
 SEGMENTS = ("ordinary", "night_market", "school", "market", "food_truck", "banquet_caterer")
 VEHICLE_REQUIREMENTS = ("car", "motorcycle", "either")

@@ -12,10 +12,10 @@ import pytest
 from services.customer.demo import DEMO_SEED, generate_customers, parse_seed_spec
 from services.customer.schemas import CustomerFields
 from services.customer.validation import validate
-from services.customer.zones import load_zones
 from services.platform.errors import InvalidArgument
 from services.platform.products import PRODUCTS
 from services.platform.taiwan import validate_tax_id
+from services.platform.zones import load_zones
 
 COUNT = 1300
 TOWN_POSTAL_CODES = {

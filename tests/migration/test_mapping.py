@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from luckygas.customer.v1 import customer_pb2
 
-from services.customer.zones import load_zones
 from services.migration.mapping import (
     STATUS_MAP,
     WINDOW_COLUMNS,
@@ -25,6 +24,7 @@ from services.migration.mapping import (
     map_delivery,
 )
 from services.platform.taiwan import date_to_excel_serial, date_to_roc
+from services.platform.zones import load_zones
 
 ZONES = {code: zone.name_zh for code, zone in load_zones().items()}
 OPEN_WINDOWS = ("9~10", "10~11", "11~12")

@@ -1,4 +1,4 @@
-"""The 14 delivery zones, read from data (services/customer/data/zones.csv), never hard-coded."""
+"""The 14 delivery zones, read from data (services/platform/data/zones.csv), never hard-coded."""
 
 from __future__ import annotations
 
@@ -32,3 +32,8 @@ def load_zones() -> dict[str, Zone]:
             )
             for row in csv.DictReader(handle)
         }
+
+
+def zone_names() -> dict[str, str]:
+    """The zone table as code → Chinese name (``{"A": "瑞光", …}``), as migration-sync's mapping reads zones."""
+    return {code: zone.name_zh for code, zone in load_zones().items()}
