@@ -1,0 +1,227 @@
+"""The legacy side of reconcile: the canonical form (services/platform/canonical.py) of the legacy store's rows.
+
+Deliveries are a million rows, so their canonical text is computed in SQL from the 配送紀錄 columns, built from
+the mapping's own column tables (never a hand-written list): what ``canonical.delivery_text`` renders for the row
+as ``mapping.map_delivery`` maps it. Customers are a few thousand: each row goes through ``map_customer`` and
+``canonical.customer_text`` in Python, and the rows the mapping rejects are reported apart, with their problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.migration.legacy_store import customers, deliveries
+from services.migration.mapping import (
+    CODE_COLUMN,
+    DELIVERY_KG_COLUMNS,
+    DELIVERY_PRODUCT_COLUMNS,
+    RETURN_COLUMNS,
+    STATUS_MAP,
+    MappedCustomer,
+    MappedDelivery,
+    RejectedRow,
+    map_customer,
+)
+from services.platform.canonical import (
+    CUSTOMER_FIELDS,
+    DIGEST_SQL,
+    LIST_SEPARATOR,
+    SEPARATOR,
+    RangeSummary,
+    customer_key,
+    customer_text,
+    delivery_text,
+    summarise,
+)
+from services.platform.products import PRODUCTS
+from services.platform.taiwan import ROC_OFFSET
+
+KEY_COLUMN = "序號"
+_WHITESPACE = "E' \\t\\n\\r\\f\\v'"
+
+
+def _column(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _pairs_sql(entries: Sequence[tuple[str, str]]) -> str:
+    """``label=value`` for each (label, SQL value) whose value is not 0, in the order given, joined by commas."""
+    parts = [f"CASE WHEN {value} <> 0 THEN {_literal(label + '=')} || ({value})::text END" for label, value in entries]
+    return f"concat_ws({_literal(LIST_SEPARATOR)}, {', '.join(parts)})"
+
+
+def _status_sql(position: int) -> str:
+    """The platform status (position 0) or failure reason (position 1) of the legacy 狀態, by ``STATUS_MAP``."""
+    cases = " ".join(
+        f"WHEN {_literal(legacy)} THEN {_literal(mapped[position] or '')}" for legacy, mapped in STATUS_MAP.items()
+    )
+    return f"CASE upper(btrim({_column('狀態')})) {cases} ELSE '' END"
+
+
+def _day_sql() -> str:
+    # The store keeps ROC dates as integers (1140521); ISO text by arithmetic, so a bad day never fails a checksum.
+    day = _column("日期")
+    return (
+        f"lpad(({day} / 10000 + {ROC_OFFSET})::text, 4, '0') || '-' || lpad(({day} / 100 % 100)::text, 2, '0')"
+        f" || '-' || lpad(({day} % 100)::text, 2, '0')"
+    )
+
+
+def delivery_canonical_sql() -> str:
+    """SQL over a 配送紀錄 row: its canonical delivery text (``canonical.delivery_text``'s fields, in order)."""
+    code = f"btrim(normalize(btrim({_column(CODE_COLUMN)}, {_WHITESPACE}), NFKC), {_WHITESPACE})"
+    items = sorted((product, _column(column)) for column, product in DELIVERY_PRODUCT_COLUMNS.items())
+    metered = sorted(
+        (product, f"round({_column(column)} * 10)::bigint") for column, product in DELIVERY_KG_COLUMNS.items()
+    )
+    empties = sorted((str(size), _column(column)) for column, size in RETURN_COLUMNS.items())
+    values = [code, _day_sql(), _status_sql(0), _status_sql(1), _pairs_sql(items), _pairs_sql(metered)]
+    values.append(_pairs_sql(empties))
+    return f"concat_ws({_literal(SEPARATOR)}, {', '.join(values)})"
+
+
+_TABLE = _column(deliveries.name)
+_KEY = _column(KEY_COLUMN)
+_CANONICAL = delivery_canonical_sql()
+_DIGEST = DIGEST_SQL.format(key=_KEY, canonical=f"({_CANONICAL})")
+
+# One statement for every range: a lateral aggregate per range, each an index range scan on the key.
+_CHECKSUM = text(
+    f"SELECT r.position, s.n, s.total FROM unnest(CAST(:starts AS bigint[]), CAST(:ends AS bigint[]))"
+    f" WITH ORDINALITY AS r(low, high, position)"
+    f" CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum({_DIGEST}), 0) AS total FROM {_TABLE}"
+    f" WHERE {_KEY} >= r.low AND {_KEY} < r.high) AS s ORDER BY r.position"
+)
+_ROWS = text(
+    f"SELECT {_KEY} AS key, {_CANONICAL} AS canonical FROM {_TABLE}"
+    f" WHERE {_KEY} >= :start AND {_KEY} < :end ORDER BY {_KEY} LIMIT :limit"
+)
+_SPAN = text(f"SELECT min({_KEY}), max({_KEY}) FROM {_TABLE}")
+
+
+async def delivery_checksums(connection: AsyncConnection, ranges: Sequence[tuple[int, int]]) -> list[RangeSummary]:
+    """(count, digest sum) of the deliveries keyed in each [start, end), in the order given: one statement."""
+    if not ranges:
+        return []
+    starts, ends = [start for start, _ in ranges], [end for _, end in ranges]
+    rows = (await connection.execute(_CHECKSUM, {"starts": starts, "ends": ends})).all()
+    return [
+        RangeSummary(start, end, int(row.n), int(row.total)) for (start, end), row in zip(ranges, rows, strict=True)
+    ]
+
+
+async def delivery_rows(connection: AsyncConnection, start: int, end: int, limit: int) -> list[tuple[int, str]]:
+    """(序號, canonical text) of the deliveries keyed in [start, end), by key, at most ``limit``."""
+    result = await connection.execute(_ROWS, {"start": start, "end": end, "limit": limit})
+    return [(int(row.key), str(row.canonical)) for row in result]
+
+
+async def delivery_key_span(connection: AsyncConnection) -> tuple[int, int] | None:
+    """[lowest 序號, highest + 1), or None when the table is empty."""
+    low, high = (await connection.execute(_SPAN)).one()
+    return None if low is None else (int(low), int(high) + 1)
+
+
+def mapped_delivery_text(delivery: MappedDelivery) -> str:
+    """The canonical text of a mapped delivery: empties counted back per cylinder size, as the sheet has them."""
+    empties: dict[int, int] = {}
+    for product, count in delivery.empties.items():
+        size = PRODUCTS[product].size_kg
+        empties[size] = empties.get(size, 0) + count
+    return delivery_text(
+        customer_code=delivery.customer_code,
+        day=delivery.day,
+        status=delivery.status,
+        failure_reason=delivery.failure_reason,
+        items=delivery.items,
+        metered_kg=delivery.metered_kg,
+        empties=empties,
+    )
+
+
+# ---------------------------------------------------------------- customers
+
+
+def mapped_customer_text(customer: MappedCustomer) -> str:
+    record: dict[str, object] = {field.name: getattr(customer.fields, field.name) for field in fields(customer.fields)}
+    record["terminated"] = customer.terminated
+    return customer_text({name: record[name] for name in CUSTOMER_FIELDS})
+
+
+@dataclass(frozen=True)
+class LegacyCustomers:
+    """The legacy customer list in canonical form: (key, text) by key, and the rows the mapping refused."""
+
+    rows: list[tuple[int, str]]
+    rejected: list[RejectedRow]
+
+
+async def legacy_customers(connection: AsyncConnection, zones: Mapping[str, str]) -> LegacyCustomers:
+    """Every 客戶資料 row mapped with ``map_customer`` (``zones``: code → name) and rendered: one query."""
+    result = await connection.execute(customers.select().order_by(customers.c[CODE_COLUMN]))
+    rows: list[tuple[int, str]] = []
+    rejected: list[RejectedRow] = []
+    for row in result.mappings():
+        mapped = map_customer(dict(row), zones)  # type: ignore[arg-type]
+        if isinstance(mapped, RejectedRow):
+            rejected.append(mapped)
+        else:
+            rows.append((customer_key(mapped.fields.code), mapped_customer_text(mapped)))
+    rows.sort()
+    return LegacyCustomers(rows, rejected)
+
+
+# ---------------------------------------------------------------- the two tables as reconcile sides
+
+
+class LegacyDeliverySide:
+    """The legacy 配送紀錄 as one side of a reconcile (services/migration/reconcile.py's ``Side``)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def key_span(self) -> tuple[int, int] | None:
+        async with self.engine.connect() as connection:
+            return await delivery_key_span(connection)
+
+    async def checksum(self, ranges: Sequence[tuple[int, int]]) -> list[RangeSummary]:
+        async with self.engine.connect() as connection:
+            return await delivery_checksums(connection, ranges)
+
+    async def rows(self, start: int, end: int, limit: int) -> list[tuple[int, str]]:
+        async with self.engine.connect() as connection:
+            return await delivery_rows(connection, start, end, limit)
+
+
+class LegacyCustomerSide:
+    """The legacy 客戶資料 as one side of a reconcile; ``rejected`` holds what the last read could not map."""
+
+    def __init__(self, engine: AsyncEngine, zones: Mapping[str, str]) -> None:
+        self.engine = engine
+        self.zones = zones
+        self.rejected: list[RejectedRow] = []
+
+    async def _read(self) -> list[tuple[int, str]]:
+        async with self.engine.connect() as connection:
+            found = await legacy_customers(connection, self.zones)
+        self.rejected = found.rejected
+        return found.rows
+
+    async def key_span(self) -> tuple[int, int] | None:
+        rows = await self._read()
+        return (rows[0][0], rows[-1][0] + 1) if rows else None
+
+    async def checksum(self, ranges: Sequence[tuple[int, int]]) -> list[RangeSummary]:
+        rows = await self._read()
+        return [summarise(start, end, rows) for start, end in ranges]
+
+    async def rows(self, start: int, end: int, limit: int) -> list[tuple[int, str]]:
+        return [(key, canonical) for key, canonical in await self._read() if start <= key < end][:limit]
