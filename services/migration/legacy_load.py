@@ -228,3 +228,38 @@ async def load_file(engine: AsyncEngine, path: Path) -> LoadReport:
             )
         )
     return report
+
+
+def describe(report: LoadReport) -> list[str]:
+    """The report as the office reads it: a summary line, then one line per refused value."""
+    lines = [
+        f"{report.file} → {report.table}: {report.rows} rows, {report.loaded} loaded, {report.refused_rows} refused"
+    ]
+    lines += [
+        f"  row {refusal.row}, {refusal.column} = {refusal.value!r}: {refusal.reason}" for refusal in report.refused
+    ]
+    return lines
+
+
+async def load_files(database_url: str, paths: list[Path]) -> int:
+    """``load FILE…``: install the legacy tables if needed, load each file and print its report. Exit status 0
+    when every file was read (refused rows are reported, not fatal), 1 when any file was refused whole."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.migration.legacy_store import install
+
+    engine = create_async_engine(database_url)
+    failed = False
+    try:
+        await install(engine)
+        for path in paths:
+            try:
+                report = await load_file(engine, path)
+            except (InvalidArgument, OSError, ValueError) as error:
+                print(f"{path.name}: not loaded: {error}")
+                failed = True
+                continue
+            print("\n".join(describe(report)))
+    finally:
+        await engine.dispose()
+    return 1 if failed else 0

@@ -383,7 +383,7 @@ def parse_cylinders_text(cell: Cell) -> dict[int, int]:
     return counts
 
 
-def _product_code(size: int, grade: str, method: str) -> str:
+def product_code(size: int, grade: str, method: str) -> str:
     if grade == "propane":
         return f"propane-{size}"
     if grade == "happy":
@@ -524,7 +524,7 @@ def _cylinders(problems: _Problems, pricing_method: str) -> tuple[dict[str, int]
     for column, (size, grade) in CUSTOMER_PRODUCT_COLUMNS.items():
         count = problems.read(column, _count, 0)
         if count:
-            code = _product_code(size, grade, pricing_method)
+            code = product_code(size, grade, pricing_method)
             cylinders[code] = cylinders.get(code, 0) + count
             sizes[size] = sizes.get(size, 0) + count
     text = problems.read("系統上鋼瓶數量", parse_cylinders_text, None)
@@ -532,7 +532,7 @@ def _cylinders(problems: _Problems, pricing_method: str) -> tuple[dict[str, int]
         return dict(sorted(cylinders.items())), ""
     if not cylinders:
         # Only the text is filled in: it gives sizes, not grades, so the regular grade of each size.
-        from_text = {_product_code(size, "regular", pricing_method): count for size, count in text.items()}
+        from_text = {product_code(size, "regular", pricing_method): count for size, count in text.items()}
         return dict(sorted(from_text.items())), ""
     if text != sizes:
         return {}, f"says {_by_size(text)} but the product columns say {_by_size(sizes)}"
