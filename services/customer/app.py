@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 
+from services.customer.canonical_rows import CanonicalCustomers
 from services.customer.models import outbox
 from services.customer.service import CustomerService
 from services.customer.servicer import SERVICE_NAME, registrar
@@ -35,7 +36,7 @@ async def start(
 ) -> GrpcServer:
     """Start the gRPC server on ``port`` (settings' port when None; 0 for any free port)."""
     return await create_server(
-        registrar(CustomerService(database)),
+        registrar(CustomerService(database), CanonicalCustomers(database)),
         [SERVICE_NAME],
         host=settings.customer_grpc_host,
         port=settings.customer_grpc_port if port is None else port,

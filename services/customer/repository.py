@@ -114,6 +114,14 @@ class CustomerRepository:
         rows = await self.session.execute(statement.order_by(Customer.code).limit(limit))
         return [to_record(row) for row in rows]
 
+    async def in_code_range(self, low: str, high: str | None, *, limit: int | None = None) -> list[CustomerRecord]:
+        """Customers with ``low <= code < high`` (no upper bound when ``high`` is None), by code."""
+        statement = select(*RECORD_COLUMNS).where(Customer.code >= low)
+        if high is not None:
+            statement = statement.where(Customer.code < high)
+        rows = await self.session.execute(statement.order_by(Customer.code).limit(limit))
+        return [to_record(row) for row in rows]
+
     async def update_if_version(
         self, customer_id: uuid.UUID, expected_version: int, changes: dict[str, Any]
     ) -> CustomerRecord | None:

@@ -9,6 +9,7 @@ import grpc
 from luckygas.customer.v1 import customer_pb2 as pb
 from luckygas.customer.v1 import customer_pb2_grpc
 
+from services.customer.canonical_rows import CanonicalCustomers
 from services.customer.rest_days import is_open
 from services.customer.schemas import CustomerFields, CustomerRecord, SearchFilter
 from services.customer.service import CustomerService
@@ -83,8 +84,9 @@ def record_to_proto(record: CustomerRecord) -> pb.Customer:
 
 
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, customers: CustomerService) -> None:
+    def __init__(self, customers: CustomerService, canonical: CanonicalCustomers) -> None:
         self.customers = customers
+        self.canonical = canonical
 
     async def CreateCustomer(self, request: pb.CreateCustomerRequest, context: grpc.aio.ServicerContext) -> pb.Customer:
         record = await self.customers.create(fields_from_proto(request.customer), request.request_id)
@@ -133,10 +135,32 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
         record = await self.customers.terminate(request.id, request.reason)
         return record_to_proto(record)
 
+    async def ChecksumCustomers(
+        self, request: pb.ChecksumCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ChecksumCustomersResponse:
+        summaries = await self.canonical.checksum([(r.start, r.end) for r in request.ranges])
+        return pb.ChecksumCustomersResponse(
+            ranges=[
+                pb.RangeChecksum(
+                    range=pb.KeyRange(start=s.start, end=s.end), count=s.count, digest_sum=str(s.digest_sum)
+                )
+                for s in summaries
+            ]
+        )
 
-def registrar(customers: CustomerService) -> Callable[[grpc.aio.Server], None]:
+    async def ListCanonicalCustomers(
+        self, request: pb.ListCanonicalCustomersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCanonicalCustomersResponse:
+        page = await self.canonical.rows(request.range.start, request.range.end, request.limit)
+        return pb.ListCanonicalCustomersResponse(
+            rows=[pb.CanonicalRow(key=key, canonical=canonical) for key, canonical in page.rows],
+            truncated=page.truncated,
+        )
+
+
+def registrar(customers: CustomerService, canonical: CanonicalCustomers) -> Callable[[grpc.aio.Server], None]:
     def register(server: grpc.aio.Server) -> None:
-        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(customers), server)
+        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(customers, canonical), server)
 
     return register
 

@@ -69,7 +69,15 @@ async def flaky(
 
 def test_idempotency_comes_from_the_proto_options() -> None:
     names = {method.name for method in idempotent_methods(SERVICE)}
-    assert names == {"CreateCustomer", "GetCustomer", "BatchGetCustomers", "SearchCustomers", "TerminateCustomer"}
+    assert names == {
+        "CreateCustomer",
+        "GetCustomer",
+        "BatchGetCustomers",
+        "SearchCustomers",
+        "TerminateCustomer",
+        "ChecksumCustomers",
+        "ListCanonicalCustomers",
+    }
 
 
 async def test_idempotent_call_is_retried_after_unavailable(flaky) -> None:  # type: ignore[no-untyped-def]

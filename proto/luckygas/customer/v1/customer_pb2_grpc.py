@@ -64,6 +64,16 @@ class CustomerServiceStub:
                 request_serializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.TerminateCustomerRequest.SerializeToString,
                 response_deserializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.Customer.FromString,
                 _registered_method=True)
+        self.ChecksumCustomers = channel.unary_unary(
+                '/luckygas.customer.v1.CustomerService/ChecksumCustomers',
+                request_serializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ChecksumCustomersRequest.SerializeToString,
+                response_deserializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ChecksumCustomersResponse.FromString,
+                _registered_method=True)
+        self.ListCanonicalCustomers = channel.unary_unary(
+                '/luckygas.customer.v1.CustomerService/ListCanonicalCustomers',
+                request_serializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ListCanonicalCustomersRequest.SerializeToString,
+                response_deserializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ListCanonicalCustomersResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -109,6 +119,21 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChecksumCustomers(self, request, context):
+        """Reconcile (migration-sync): for each key range, how many customers it holds and the exact sum of their digests
+        over the canonical form (services/platform/canonical.py). A customer's key is its code read as a number.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCanonicalCustomers(self, request, context):
+        """Reconcile: the canonical text of the customers in a key range, by key, at most limit of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +166,16 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.TerminateCustomer,
                     request_deserializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.TerminateCustomerRequest.FromString,
                     response_serializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.Customer.SerializeToString,
+            ),
+            'ChecksumCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChecksumCustomers,
+                    request_deserializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ChecksumCustomersRequest.FromString,
+                    response_serializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ChecksumCustomersResponse.SerializeToString,
+            ),
+            'ListCanonicalCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCanonicalCustomers,
+                    request_deserializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ListCanonicalCustomersRequest.FromString,
+                    response_serializer=luckygas_dot_customer_dot_v1_dot_customer__pb2.ListCanonicalCustomersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -305,6 +340,60 @@ class CustomerService:
             '/luckygas.customer.v1.CustomerService/TerminateCustomer',
             luckygas_dot_customer_dot_v1_dot_customer__pb2.TerminateCustomerRequest.SerializeToString,
             luckygas_dot_customer_dot_v1_dot_customer__pb2.Customer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChecksumCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.customer.v1.CustomerService/ChecksumCustomers',
+            luckygas_dot_customer_dot_v1_dot_customer__pb2.ChecksumCustomersRequest.SerializeToString,
+            luckygas_dot_customer_dot_v1_dot_customer__pb2.ChecksumCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCanonicalCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.customer.v1.CustomerService/ListCanonicalCustomers',
+            luckygas_dot_customer_dot_v1_dot_customer__pb2.ListCanonicalCustomersRequest.SerializeToString,
+            luckygas_dot_customer_dot_v1_dot_customer__pb2.ListCanonicalCustomersResponse.FromString,
             options,
             channel_credentials,
             insecure,

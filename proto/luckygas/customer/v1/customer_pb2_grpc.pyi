@@ -42,6 +42,12 @@ class CustomerServiceStub:
     """
     TerminateCustomer: _grpc.UnaryUnaryMultiCallable[_customer_pb2.TerminateCustomerRequest, _customer_pb2.Customer]
     """Marks a customer terminated. Terminating a terminated customer returns it unchanged."""
+    ChecksumCustomers: _grpc.UnaryUnaryMultiCallable[_customer_pb2.ChecksumCustomersRequest, _customer_pb2.ChecksumCustomersResponse]
+    """Reconcile (migration-sync): for each key range, how many customers it holds and the exact sum of their digests
+    over the canonical form (services/platform/canonical.py). A customer's key is its code read as a number.
+    """
+    ListCanonicalCustomers: _grpc.UnaryUnaryMultiCallable[_customer_pb2.ListCanonicalCustomersRequest, _customer_pb2.ListCanonicalCustomersResponse]
+    """Reconcile: the canonical text of the customers in a key range, by key, at most limit of them."""
 
 @_typing.type_check_only
 class CustomerServiceAsyncStub(CustomerServiceStub):
@@ -57,6 +63,12 @@ class CustomerServiceAsyncStub(CustomerServiceStub):
     """
     TerminateCustomer: _aio.UnaryUnaryMultiCallable[_customer_pb2.TerminateCustomerRequest, _customer_pb2.Customer]  # type: ignore[assignment]
     """Marks a customer terminated. Terminating a terminated customer returns it unchanged."""
+    ChecksumCustomers: _aio.UnaryUnaryMultiCallable[_customer_pb2.ChecksumCustomersRequest, _customer_pb2.ChecksumCustomersResponse]  # type: ignore[assignment]
+    """Reconcile (migration-sync): for each key range, how many customers it holds and the exact sum of their digests
+    over the canonical form (services/platform/canonical.py). A customer's key is its code read as a number.
+    """
+    ListCanonicalCustomers: _aio.UnaryUnaryMultiCallable[_customer_pb2.ListCanonicalCustomersRequest, _customer_pb2.ListCanonicalCustomersResponse]  # type: ignore[assignment]
+    """Reconcile: the canonical text of the customers in a key range, by key, at most limit of them."""
 
 class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -105,5 +117,23 @@ class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_customer_pb2.Customer, _abc.Awaitable[_customer_pb2.Customer]]:
         """Marks a customer terminated. Terminating a terminated customer returns it unchanged."""
+
+    @_abc_1.abstractmethod
+    def ChecksumCustomers(
+        self,
+        request: _customer_pb2.ChecksumCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_pb2.ChecksumCustomersResponse, _abc.Awaitable[_customer_pb2.ChecksumCustomersResponse]]:
+        """Reconcile (migration-sync): for each key range, how many customers it holds and the exact sum of their digests
+        over the canonical form (services/platform/canonical.py). A customer's key is its code read as a number.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCanonicalCustomers(
+        self,
+        request: _customer_pb2.ListCanonicalCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_pb2.ListCanonicalCustomersResponse, _abc.Awaitable[_customer_pb2.ListCanonicalCustomersResponse]]:
+        """Reconcile: the canonical text of the customers in a key range, by key, at most limit of them."""
 
 def add_CustomerServiceServicer_to_server(servicer: CustomerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
