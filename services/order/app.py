@@ -11,6 +11,7 @@ from services.order.customers import CUSTOMER_SERVICE, CustomerDirectory
 from services.order.deliveries import DeliveryService
 from services.order.demo import apply_pending_seeds
 from services.order.due import DueService
+from services.order.legacy_orders import LegacyOrderService
 from services.order.models import OUTBOX, SCHEMA
 from services.order.price_lists import PriceLists
 from services.order.service import OrderService
@@ -45,7 +46,13 @@ async def start(
     price_lists = PriceLists(database)
     orders = OrderService(database, customers, price_lists, clock=clock)
     return await create_server(
-        registrar(orders, DeliveryService(database, clock=clock), DueService(database, customers, orders), price_lists),
+        registrar(
+            orders,
+            DeliveryService(database, clock=clock),
+            DueService(database, customers, orders),
+            price_lists,
+            LegacyOrderService(database, price_lists),
+        ),
         [SERVICE_NAME],
         host=settings.order_grpc_host,
         port=settings.order_grpc_port if port is None else port,

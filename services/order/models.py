@@ -88,7 +88,8 @@ class OrderRow(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    number: Mapped[str] = mapped_column(String(20), unique=True)
+    # LG-YYYYMMDD-NNNN for an order taken here; LEGACY-<legacy id> for one imported from the legacy system.
+    number: Mapped[str] = mapped_column(String(30), unique=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     # Copied from the customer at creation, so lists filter by zone without asking the customer service.
     customer_code: Mapped[str] = mapped_column(String(7))
@@ -122,6 +123,11 @@ class OrderRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     version: Mapped[int] = mapped_column(BigInteger, default=1)
+    # The legacy system's key (配送紀錄 序號) of this delivery: set by an import, or linked once migration-sync has
+    # written the legacy row of an order taken here. Unique: the index serves the reconcile's key ranges too.
+    legacy_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Gas metered for flow products, [[product, tenths of a kg], ...]: the legacy meter columns (流量…公斤).
+    metered: Mapped[list[list[object]]] = mapped_column(JSONB, default=list, server_default="[]")
 
     items: Mapped[list[OrderItemRow]] = relationship(lazy="raise", order_by="OrderItemRow.position")
     delivery: Mapped[DeliveryRow | None] = relationship(lazy="raise")

@@ -87,6 +87,7 @@ def to_record(row: OrderRow, *, with_images: bool) -> OrderRecord:
         updated_at=row.updated_at,
         version=row.version,
         created_by=row.created_by,
+        legacy_id=row.legacy_id,
     )
 
 

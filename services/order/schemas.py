@@ -154,6 +154,7 @@ class OrderRecord:
     updated_at: datetime
     version: int
     created_by: str
+    legacy_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,73 @@ class OrderFilter:
 class OrderPage:
     orders: list[OrderRecord]
     next_page_token: str
+
+
+# --------------------------------------------------------------------------------------- legacy migration
+
+
+@dataclass(frozen=True)
+class LegacyOrderInput:
+    """One legacy delivery row as migration-sync sends it (mirrors ``luckygas.order.v1.LegacyOrder``)."""
+
+    legacy_id: int
+    customer_id: str
+    customer_code: str
+    customer_zone: str
+    day: str
+    time: str
+    salesperson: str
+    status: str
+    failure_reason: str
+    items: tuple[ItemInput, ...]
+    metered_tenths: tuple[tuple[str, int], ...]  # (flow product, tenths of a kg)
+    empties_by_size: tuple[tuple[int, int], ...]  # (size in kg, count)
+    payment_method: str = ""
+
+
+@dataclass(frozen=True)
+class LegacyOrderDraft:
+    """A validated legacy row, in the platform's types."""
+
+    legacy_id: int
+    customer_id: uuid.UUID
+    customer_code: str
+    customer_zone: str
+    day: date
+    window_start: time
+    window_end: time
+    salesperson: str
+    status: OrderStatus
+    failure_reason: str
+    items: tuple[ItemInput, ...]
+    metered_tenths: tuple[tuple[str, int], ...]
+    empties_by_size: tuple[tuple[int, int], ...]
+    payment_method: str
+
+
+@dataclass(frozen=True)
+class ImportedOrder:
+    legacy_id: int
+    order_id: uuid.UUID
+    outcome: str  # created | updated | unchanged
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Legacy ids from ``start`` (included) to ``end`` (excluded)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class RangeChecksum:
+    range: KeyRange
+    count: int
+    digest_sum: int
+
+
+@dataclass(frozen=True)
+class CanonicalRows:
+    rows: list[tuple[int, str]]  # (legacy id, canonical text), by key
+    truncated: bool

@@ -11,12 +11,15 @@ from luckygas.order.v1 import order_pb2_grpc
 from services.order.deliveries import DeliveryService
 from services.order.due import DueService
 from services.order.forecast import DueCustomer
+from services.order.legacy_orders import LegacyOrderService
 from services.order.lifecycle import OrderStatus
 from services.order.price_lists import PriceLists
 from services.order.schemas import (
     CreditOverride,
     DeliveryProof,
     ItemInput,
+    KeyRange,
+    LegacyOrderInput,
     OrderFilter,
     OrderInput,
     OrderRecord,
@@ -131,6 +134,7 @@ def order_to_proto(record: OrderRecord) -> pb.Order:
         updated_at=timestamp(record.updated_at),
         version=record.version,
         created_by=record.created_by,
+        legacy_id=record.legacy_id or 0,
     )
 
 
@@ -161,6 +165,35 @@ def price_list_to_proto(price_list: PriceList) -> pb.PriceList:
     )
 
 
+IMPORT_OUTCOMES: dict[str, pb.ImportOutcome.ValueType] = {
+    "created": pb.IMPORT_OUTCOME_CREATED,
+    "updated": pb.IMPORT_OUTCOME_UPDATED,
+    "unchanged": pb.IMPORT_OUTCOME_UNCHANGED,
+}
+
+
+def legacy_order_from_proto(message: pb.LegacyOrder) -> LegacyOrderInput:
+    return LegacyOrderInput(
+        legacy_id=message.legacy_id,
+        customer_id=message.customer_id,
+        customer_code=message.customer_code,
+        customer_zone=message.customer_zone,
+        day=message.day,
+        time=message.time,
+        salesperson=message.salesperson,
+        status=message.status,
+        failure_reason=message.failure_reason,
+        items=_items_from_proto(message.items),
+        metered_tenths=tuple((entry.product, entry.tenths_kg) for entry in message.metered),
+        empties_by_size=tuple((entry.size_kg, entry.count) for entry in message.empties),
+        payment_method=message.payment_method,
+    )
+
+
+def _key_range(message: pb.KeyRange) -> KeyRange:
+    return KeyRange(message.start, message.end)
+
+
 def _status(value: int, field: str) -> OrderStatus:
     status = STATUS_FROM_PROTO.get(value)
     if status is None:
@@ -170,12 +203,18 @@ def _status(value: int, field: str) -> OrderStatus:
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     def __init__(
-        self, orders: OrderService, deliveries: DeliveryService, due: DueService, price_lists: PriceLists
+        self,
+        orders: OrderService,
+        deliveries: DeliveryService,
+        due: DueService,
+        price_lists: PriceLists,
+        legacy: LegacyOrderService,
     ) -> None:
         self.orders = orders
         self.price_lists = price_lists
         self.deliveries = deliveries
         self.due = due
+        self.legacy = legacy
 
     async def CreateOrder(self, request: pb.CreateOrderRequest, context: grpc.aio.ServicerContext) -> pb.Order:
         record = await self.orders.create(input_from_proto(request.order), request.request_id, request.actor)
@@ -244,12 +283,58 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         on = parse_date(request.date, "date") if request.date else self.orders.today()
         return price_list_to_proto(await self.price_lists.on(on))
 
+    async def ImportLegacyOrders(
+        self, request: pb.ImportLegacyOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ImportLegacyOrdersResponse:
+        imported = await self.legacy.import_orders([legacy_order_from_proto(order) for order in request.orders])
+        return pb.ImportLegacyOrdersResponse(
+            orders=[
+                pb.ImportedOrder(
+                    legacy_id=entry.legacy_id, order_id=str(entry.order_id), outcome=IMPORT_OUTCOMES[entry.outcome]
+                )
+                for entry in imported
+            ]
+        )
+
+    async def LinkLegacyOrder(self, request: pb.LinkLegacyOrderRequest, context: grpc.aio.ServicerContext) -> pb.Order:
+        return order_to_proto(await self.legacy.link(request.order_id, request.legacy_id))
+
+    async def ChecksumLegacyOrders(
+        self, request: pb.ChecksumLegacyOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ChecksumLegacyOrdersResponse:
+        checksums = await self.legacy.checksums([_key_range(key_range) for key_range in request.ranges])
+        return pb.ChecksumLegacyOrdersResponse(
+            checksums=[
+                pb.RangeChecksum(
+                    range=pb.KeyRange(start=entry.range.start, end=entry.range.end),
+                    count=entry.count,
+                    digest_sum=str(entry.digest_sum),
+                )
+                for entry in checksums
+            ]
+        )
+
+    async def ListCanonicalLegacyOrders(
+        self, request: pb.ListCanonicalLegacyOrdersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCanonicalLegacyOrdersResponse:
+        found = await self.legacy.canonical(_key_range(request.range), request.limit)
+        return pb.ListCanonicalLegacyOrdersResponse(
+            rows=[pb.CanonicalRow(key=key, canonical=canonical) for key, canonical in found.rows],
+            truncated=found.truncated,
+        )
+
 
 def registrar(
-    orders: OrderService, deliveries: DeliveryService, due: DueService, price_lists: PriceLists
+    orders: OrderService,
+    deliveries: DeliveryService,
+    due: DueService,
+    price_lists: PriceLists,
+    legacy: LegacyOrderService,
 ) -> Callable[[grpc.aio.Server], None]:
     def register(server: grpc.aio.Server) -> None:
-        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(orders, deliveries, due, price_lists), server)
+        order_pb2_grpc.add_OrderServiceServicer_to_server(
+            OrderServicer(orders, deliveries, due, price_lists, legacy), server
+        )
 
     return register
 

@@ -52,6 +52,25 @@ ORDER_STATUS_CANCELLED: OrderStatus.ValueType  # 6
 ORDER_STATUS_FAILED: OrderStatus.ValueType  # 7
 Global___OrderStatus: _TypeAlias = OrderStatus  # noqa: Y015
 
+class _ImportOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImportOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImportOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMPORT_OUTCOME_UNSPECIFIED: _ImportOutcome.ValueType  # 0
+    IMPORT_OUTCOME_CREATED: _ImportOutcome.ValueType  # 1
+    IMPORT_OUTCOME_UPDATED: _ImportOutcome.ValueType  # 2
+    IMPORT_OUTCOME_UNCHANGED: _ImportOutcome.ValueType  # 3
+
+class ImportOutcome(_ImportOutcome, metaclass=_ImportOutcomeEnumTypeWrapper): ...
+
+IMPORT_OUTCOME_UNSPECIFIED: ImportOutcome.ValueType  # 0
+IMPORT_OUTCOME_CREATED: ImportOutcome.ValueType  # 1
+IMPORT_OUTCOME_UPDATED: ImportOutcome.ValueType  # 2
+IMPORT_OUTCOME_UNCHANGED: ImportOutcome.ValueType  # 3
+Global___ImportOutcome: _TypeAlias = ImportOutcome  # noqa: Y015
+
 @_typing.final
 class OrderItemInput(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -288,6 +307,7 @@ class Order(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    LEGACY_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     number: _builtins.str
     """LG-YYYYMMDD-NNNN, unique and readable"""
@@ -311,6 +331,8 @@ class Order(_message.Message):
     route_id: _builtins.str
     version: _builtins.int
     created_by: _builtins.str
+    legacy_id: _builtins.int
+    """the legacy system's key (序號) of this delivery; 0 when it has none"""
     @_builtins.property
     def window(self) -> Global___DeliveryWindow: ...
     @_builtins.property
@@ -355,10 +377,11 @@ class Order(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
         created_by: _builtins.str = ...,
+        legacy_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "credit_override", b"credit_override", "proof", b"proof", "updated_at", b"updated_at", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["additional", b"additional", "cancel_reason", b"cancel_reason", "created_at", b"created_at", "created_by", b"created_by", "credit_override", b"credit_override", "customer_code", b"customer_code", "customer_id", b"customer_id", "customer_zone", b"customer_zone", "failure_reason", b"failure_reason", "id", b"id", "items", b"items", "notes", b"notes", "number", b"number", "payment_method", b"payment_method", "proof", b"proof", "route_id", b"route_id", "scheduled_date", b"scheduled_date", "source", b"source", "status", b"status", "subtotal", b"subtotal", "total", b"total", "updated_at", b"updated_at", "urgent", b"urgent", "urgent_surcharge", b"urgent_surcharge", "vat", b"vat", "version", b"version", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["additional", b"additional", "cancel_reason", b"cancel_reason", "created_at", b"created_at", "created_by", b"created_by", "credit_override", b"credit_override", "customer_code", b"customer_code", "customer_id", b"customer_id", "customer_zone", b"customer_zone", "failure_reason", b"failure_reason", "id", b"id", "items", b"items", "legacy_id", b"legacy_id", "notes", b"notes", "number", b"number", "payment_method", b"payment_method", "proof", b"proof", "route_id", b"route_id", "scheduled_date", b"scheduled_date", "source", b"source", "status", b"status", "subtotal", b"subtotal", "total", b"total", "updated_at", b"updated_at", "urgent", b"urgent", "urgent_surcharge", b"urgent_surcharge", "vat", b"vat", "version", b"version", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -797,3 +820,396 @@ class PriceList(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PriceList: _TypeAlias = PriceList  # noqa: Y015
+
+@_typing.final
+class MeteredGas(_message.Message):
+    """--- Migration from the legacy system ---
+
+    A product and an amount of gas metered for it, in whole tenths of a kg (12.5 kg is 125).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    TENTHS_KG_FIELD_NUMBER: _builtins.int
+    product: _builtins.str
+    """a flow product, e.g. "flow-20-regular" """
+    tenths_kg: _builtins.int
+    """0 .. 100000 (10 t)"""
+    def __init__(
+        self,
+        *,
+        product: _builtins.str = ...,
+        tenths_kg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product", b"product", "tenths_kg", b"tenths_kg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MeteredGas: _TypeAlias = MeteredGas  # noqa: Y015
+
+@_typing.final
+class EmptiesBySize(_message.Message):
+    """Empty cylinders taken back, counted per cylinder size as the legacy sheet records them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIZE_KG_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    size_kg: _builtins.int
+    """4 | 10 | 16 | 20 | 50"""
+    count: _builtins.int
+    """0 .. 1000"""
+    def __init__(
+        self,
+        *,
+        size_kg: _builtins.int = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "size_kg", b"size_kg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EmptiesBySize: _TypeAlias = EmptiesBySize  # noqa: Y015
+
+@_typing.final
+class LegacyOrder(_message.Message):
+    """One legacy delivery row, already mapped to the platform's terms by migration-sync."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEGACY_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_CODE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ZONE_FIELD_NUMBER: _builtins.int
+    DAY_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    SALESPERSON_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    FAILURE_REASON_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    METERED_FIELD_NUMBER: _builtins.int
+    EMPTIES_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    legacy_id: _builtins.int
+    """the legacy 序號, >= 1; the order's number is "LEGACY-<legacy_id>" """
+    customer_id: _builtins.str
+    """the platform customer (a UUID); not looked up: migration-sync resolved it"""
+    customer_code: _builtins.str
+    """7 digits"""
+    customer_zone: _builtins.str
+    """the platform zone code (one or two letters)"""
+    day: _builtins.str
+    """YYYY-MM-DD, the delivery date (the order's scheduled date)"""
+    time: _builtins.str
+    """HH:MM or empty: the order's window is [time, time + 1 h), or 08:00-20:00 when empty"""
+    salesperson: _builtins.str
+    """業務員, kept as the order's created_by (at most 64 characters)"""
+    status: _builtins.str
+    """pending | assigned | in_delivery | delivered | failed | cancelled"""
+    failure_reason: _builtins.str
+    """"" | not_home | refused; only on a failed order"""
+    payment_method: _builtins.str
+    """cash | monthly; empty = cash"""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderItemInput]:
+        """cylinder products, quantity 1..100, each product once"""
+
+    @_builtins.property
+    def metered(self) -> _containers.RepeatedCompositeFieldContainer[Global___MeteredGas]:
+        """flow products, each once"""
+
+    @_builtins.property
+    def empties(self) -> _containers.RepeatedCompositeFieldContainer[Global___EmptiesBySize]:
+        """only on a delivered or failed order (a visit), each size once"""
+
+    def __init__(
+        self,
+        *,
+        legacy_id: _builtins.int = ...,
+        customer_id: _builtins.str = ...,
+        customer_code: _builtins.str = ...,
+        customer_zone: _builtins.str = ...,
+        day: _builtins.str = ...,
+        time: _builtins.str = ...,
+        salesperson: _builtins.str = ...,
+        status: _builtins.str = ...,
+        failure_reason: _builtins.str = ...,
+        items: _abc.Iterable[Global___OrderItemInput] | None = ...,
+        metered: _abc.Iterable[Global___MeteredGas] | None = ...,
+        empties: _abc.Iterable[Global___EmptiesBySize] | None = ...,
+        payment_method: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_code", b"customer_code", "customer_id", b"customer_id", "customer_zone", b"customer_zone", "day", b"day", "empties", b"empties", "failure_reason", b"failure_reason", "items", b"items", "legacy_id", b"legacy_id", "metered", b"metered", "payment_method", b"payment_method", "salesperson", b"salesperson", "status", b"status", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegacyOrder: _TypeAlias = LegacyOrder  # noqa: Y015
+
+@_typing.final
+class ImportLegacyOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___LegacyOrder]:
+        """1 .. 1000, each legacy_id once"""
+
+    def __init__(
+        self,
+        *,
+        orders: _abc.Iterable[Global___LegacyOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportLegacyOrdersRequest: _TypeAlias = ImportLegacyOrdersRequest  # noqa: Y015
+
+@_typing.final
+class ImportedOrder(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEGACY_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    legacy_id: _builtins.int
+    order_id: _builtins.str
+    outcome: Global___ImportOutcome.ValueType
+    def __init__(
+        self,
+        *,
+        legacy_id: _builtins.int = ...,
+        order_id: _builtins.str = ...,
+        outcome: Global___ImportOutcome.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["legacy_id", b"legacy_id", "order_id", b"order_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportedOrder: _TypeAlias = ImportedOrder  # noqa: Y015
+
+@_typing.final
+class ImportLegacyOrdersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportedOrder]:
+        """one per request row, in the request's order"""
+
+    def __init__(
+        self,
+        *,
+        orders: _abc.Iterable[Global___ImportedOrder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportLegacyOrdersResponse: _TypeAlias = ImportLegacyOrdersResponse  # noqa: Y015
+
+@_typing.final
+class LinkLegacyOrderRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    LEGACY_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    legacy_id: _builtins.int
+    """>= 1"""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        legacy_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["legacy_id", b"legacy_id", "order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LinkLegacyOrderRequest: _TypeAlias = LinkLegacyOrderRequest  # noqa: Y015
+
+@_typing.final
+class KeyRange(_message.Message):
+    """Legacy ids from start (included) to end (excluded)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    start: _builtins.int
+    end: _builtins.int
+    """>= start"""
+    def __init__(
+        self,
+        *,
+        start: _builtins.int = ...,
+        end: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyRange: _TypeAlias = KeyRange  # noqa: Y015
+
+@_typing.final
+class ChecksumLegacyOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyRange]:
+        """1 .. 1000 ranges"""
+
+    def __init__(
+        self,
+        *,
+        ranges: _abc.Iterable[Global___KeyRange] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ranges", b"ranges"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChecksumLegacyOrdersRequest: _TypeAlias = ChecksumLegacyOrdersRequest  # noqa: Y015
+
+@_typing.final
+class RangeChecksum(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANGE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    DIGEST_SUM_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    digest_sum: _builtins.str
+    """the exact decimal sum of the rows' 64-bit digests (it does not fit an int64)"""
+    @_builtins.property
+    def range(self) -> Global___KeyRange: ...
+    def __init__(
+        self,
+        *,
+        range: Global___KeyRange | None = ...,
+        count: _builtins.int = ...,
+        digest_sum: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["range", b"range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "digest_sum", b"digest_sum", "range", b"range"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RangeChecksum: _TypeAlias = RangeChecksum  # noqa: Y015
+
+@_typing.final
+class ChecksumLegacyOrdersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECKSUMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def checksums(self) -> _containers.RepeatedCompositeFieldContainer[Global___RangeChecksum]:
+        """one per requested range, in the request's order"""
+
+    def __init__(
+        self,
+        *,
+        checksums: _abc.Iterable[Global___RangeChecksum] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChecksumLegacyOrdersResponse: _TypeAlias = ChecksumLegacyOrdersResponse  # noqa: Y015
+
+@_typing.final
+class ListCanonicalLegacyOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANGE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """1 .. 10000; 0 = 1000"""
+    @_builtins.property
+    def range(self) -> Global___KeyRange: ...
+    def __init__(
+        self,
+        *,
+        range: Global___KeyRange | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["range", b"range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "range", b"range"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCanonicalLegacyOrdersRequest: _TypeAlias = ListCanonicalLegacyOrdersRequest  # noqa: Y015
+
+@_typing.final
+class CanonicalRow(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    CANONICAL_FIELD_NUMBER: _builtins.int
+    key: _builtins.int
+    """the legacy id"""
+    canonical: _builtins.str
+    """canonical.delivery_text of the order"""
+    def __init__(
+        self,
+        *,
+        key: _builtins.int = ...,
+        canonical: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canonical", b"canonical", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CanonicalRow: _TypeAlias = CanonicalRow  # noqa: Y015
+
+@_typing.final
+class ListCanonicalLegacyOrdersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    """more rows lie in the range after the last one: ask again from its key + 1"""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___CanonicalRow]:
+        """by key"""
+
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___CanonicalRow] | None = ...,
+        truncated: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCanonicalLegacyOrdersResponse: _TypeAlias = ListCanonicalLegacyOrdersResponse  # noqa: Y015

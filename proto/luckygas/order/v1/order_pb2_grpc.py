@@ -79,6 +79,26 @@ class OrderServiceStub:
                 request_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.GetPriceListRequest.SerializeToString,
                 response_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.PriceList.FromString,
                 _registered_method=True)
+        self.ImportLegacyOrders = channel.unary_unary(
+                '/luckygas.order.v1.OrderService/ImportLegacyOrders',
+                request_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.ImportLegacyOrdersRequest.SerializeToString,
+                response_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.ImportLegacyOrdersResponse.FromString,
+                _registered_method=True)
+        self.LinkLegacyOrder = channel.unary_unary(
+                '/luckygas.order.v1.OrderService/LinkLegacyOrder',
+                request_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.LinkLegacyOrderRequest.SerializeToString,
+                response_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+                _registered_method=True)
+        self.ChecksumLegacyOrders = channel.unary_unary(
+                '/luckygas.order.v1.OrderService/ChecksumLegacyOrders',
+                request_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.ChecksumLegacyOrdersRequest.SerializeToString,
+                response_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.ChecksumLegacyOrdersResponse.FromString,
+                _registered_method=True)
+        self.ListCanonicalLegacyOrders = channel.unary_unary(
+                '/luckygas.order.v1.OrderService/ListCanonicalLegacyOrders',
+                request_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.ListCanonicalLegacyOrdersRequest.SerializeToString,
+                response_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.ListCanonicalLegacyOrdersResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -150,6 +170,44 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportLegacyOrders(self, request, context):
+        """--- Migration from the legacy system (issue 13): only migration-sync calls these. ---
+
+        Writes a batch of the legacy system's deliveries (配送紀錄) as orders, keyed by legacy_id: an order is created
+        when none has the legacy id, updated in place when its status, items, metered kg, empties, day, failure reason,
+        customer or time differ, else left as it is. No credit check, and no event at all (nothing pages a driver,
+        and migration-sync, which writes legacy rows from order events, gets no echo). The whole batch is validated
+        first: one bad row refuses the batch (INVALID_ARGUMENT naming each bad field, e.g. orders[3].items[0].product)
+        and writes nothing, so the caller maps its rows before sending. One transaction per batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LinkLegacyOrder(self, request, context):
+        """Records the legacy key of an order made in this platform, once migration-sync has written its legacy row.
+        The same link again returns the order unchanged; an order linked to another legacy id, or a legacy id linked
+        to another order, is FAILED_PRECONDITION. No event; the order's version is not bumped (bookkeeping, not content).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChecksumLegacyOrders(self, request, context):
+        """Per key range of legacy ids: how many orders have a legacy id in it, and the sum of their canonical digests
+        (services/platform/canonical.py). All ranges of a call are computed in one SQL statement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCanonicalLegacyOrders(self, request, context):
+        """The canonical text of the orders with a legacy id in a range, by key: what a reconcile compares row by row.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +255,26 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.GetPriceList,
                     request_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.GetPriceListRequest.FromString,
                     response_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.PriceList.SerializeToString,
+            ),
+            'ImportLegacyOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportLegacyOrders,
+                    request_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.ImportLegacyOrdersRequest.FromString,
+                    response_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.ImportLegacyOrdersResponse.SerializeToString,
+            ),
+            'LinkLegacyOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkLegacyOrder,
+                    request_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.LinkLegacyOrderRequest.FromString,
+                    response_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.Order.SerializeToString,
+            ),
+            'ChecksumLegacyOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChecksumLegacyOrders,
+                    request_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.ChecksumLegacyOrdersRequest.FromString,
+                    response_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.ChecksumLegacyOrdersResponse.SerializeToString,
+            ),
+            'ListCanonicalLegacyOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCanonicalLegacyOrders,
+                    request_deserializer=luckygas_dot_order_dot_v1_dot_order__pb2.ListCanonicalLegacyOrdersRequest.FromString,
+                    response_serializer=luckygas_dot_order_dot_v1_dot_order__pb2.ListCanonicalLegacyOrdersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -442,6 +520,114 @@ class OrderService:
             '/luckygas.order.v1.OrderService/GetPriceList',
             luckygas_dot_order_dot_v1_dot_order__pb2.GetPriceListRequest.SerializeToString,
             luckygas_dot_order_dot_v1_dot_order__pb2.PriceList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportLegacyOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.order.v1.OrderService/ImportLegacyOrders',
+            luckygas_dot_order_dot_v1_dot_order__pb2.ImportLegacyOrdersRequest.SerializeToString,
+            luckygas_dot_order_dot_v1_dot_order__pb2.ImportLegacyOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkLegacyOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.order.v1.OrderService/LinkLegacyOrder',
+            luckygas_dot_order_dot_v1_dot_order__pb2.LinkLegacyOrderRequest.SerializeToString,
+            luckygas_dot_order_dot_v1_dot_order__pb2.Order.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChecksumLegacyOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.order.v1.OrderService/ChecksumLegacyOrders',
+            luckygas_dot_order_dot_v1_dot_order__pb2.ChecksumLegacyOrdersRequest.SerializeToString,
+            luckygas_dot_order_dot_v1_dot_order__pb2.ChecksumLegacyOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCanonicalLegacyOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/luckygas.order.v1.OrderService/ListCanonicalLegacyOrders',
+            luckygas_dot_order_dot_v1_dot_order__pb2.ListCanonicalLegacyOrdersRequest.SerializeToString,
+            luckygas_dot_order_dot_v1_dot_order__pb2.ListCanonicalLegacyOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

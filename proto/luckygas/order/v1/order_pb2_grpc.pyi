@@ -58,6 +58,27 @@ class OrderServiceStub:
     """Creates pending orders for the given due customers; idempotent per (request_id, customer)."""
     GetPriceList: _grpc.UnaryUnaryMultiCallable[_order_pb2.GetPriceListRequest, _order_pb2.PriceList]
     """The prices in force on a date."""
+    ImportLegacyOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ImportLegacyOrdersRequest, _order_pb2.ImportLegacyOrdersResponse]
+    """--- Migration from the legacy system (issue 13): only migration-sync calls these. ---
+
+    Writes a batch of the legacy system's deliveries (配送紀錄) as orders, keyed by legacy_id: an order is created
+    when none has the legacy id, updated in place when its status, items, metered kg, empties, day, failure reason,
+    customer or time differ, else left as it is. No credit check, and no event at all (nothing pages a driver,
+    and migration-sync, which writes legacy rows from order events, gets no echo). The whole batch is validated
+    first: one bad row refuses the batch (INVALID_ARGUMENT naming each bad field, e.g. orders[3].items[0].product)
+    and writes nothing, so the caller maps its rows before sending. One transaction per batch.
+    """
+    LinkLegacyOrder: _grpc.UnaryUnaryMultiCallable[_order_pb2.LinkLegacyOrderRequest, _order_pb2.Order]
+    """Records the legacy key of an order made in this platform, once migration-sync has written its legacy row.
+    The same link again returns the order unchanged; an order linked to another legacy id, or a legacy id linked
+    to another order, is FAILED_PRECONDITION. No event; the order's version is not bumped (bookkeeping, not content).
+    """
+    ChecksumLegacyOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ChecksumLegacyOrdersRequest, _order_pb2.ChecksumLegacyOrdersResponse]
+    """Per key range of legacy ids: how many orders have a legacy id in it, and the sum of their canonical digests
+    (services/platform/canonical.py). All ranges of a call are computed in one SQL statement.
+    """
+    ListCanonicalLegacyOrders: _grpc.UnaryUnaryMultiCallable[_order_pb2.ListCanonicalLegacyOrdersRequest, _order_pb2.ListCanonicalLegacyOrdersResponse]
+    """The canonical text of the orders with a legacy id in a range, by key: what a reconcile compares row by row."""
 
 @_typing.type_check_only
 class OrderServiceAsyncStub(OrderServiceStub):
@@ -87,6 +108,27 @@ class OrderServiceAsyncStub(OrderServiceStub):
     """Creates pending orders for the given due customers; idempotent per (request_id, customer)."""
     GetPriceList: _aio.UnaryUnaryMultiCallable[_order_pb2.GetPriceListRequest, _order_pb2.PriceList]  # type: ignore[assignment]
     """The prices in force on a date."""
+    ImportLegacyOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ImportLegacyOrdersRequest, _order_pb2.ImportLegacyOrdersResponse]  # type: ignore[assignment]
+    """--- Migration from the legacy system (issue 13): only migration-sync calls these. ---
+
+    Writes a batch of the legacy system's deliveries (配送紀錄) as orders, keyed by legacy_id: an order is created
+    when none has the legacy id, updated in place when its status, items, metered kg, empties, day, failure reason,
+    customer or time differ, else left as it is. No credit check, and no event at all (nothing pages a driver,
+    and migration-sync, which writes legacy rows from order events, gets no echo). The whole batch is validated
+    first: one bad row refuses the batch (INVALID_ARGUMENT naming each bad field, e.g. orders[3].items[0].product)
+    and writes nothing, so the caller maps its rows before sending. One transaction per batch.
+    """
+    LinkLegacyOrder: _aio.UnaryUnaryMultiCallable[_order_pb2.LinkLegacyOrderRequest, _order_pb2.Order]  # type: ignore[assignment]
+    """Records the legacy key of an order made in this platform, once migration-sync has written its legacy row.
+    The same link again returns the order unchanged; an order linked to another legacy id, or a legacy id linked
+    to another order, is FAILED_PRECONDITION. No event; the order's version is not bumped (bookkeeping, not content).
+    """
+    ChecksumLegacyOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ChecksumLegacyOrdersRequest, _order_pb2.ChecksumLegacyOrdersResponse]  # type: ignore[assignment]
+    """Per key range of legacy ids: how many orders have a legacy id in it, and the sum of their canonical digests
+    (services/platform/canonical.py). All ranges of a call are computed in one SQL statement.
+    """
+    ListCanonicalLegacyOrders: _aio.UnaryUnaryMultiCallable[_order_pb2.ListCanonicalLegacyOrdersRequest, _order_pb2.ListCanonicalLegacyOrdersResponse]  # type: ignore[assignment]
+    """The canonical text of the orders with a legacy id in a range, by key: what a reconcile compares row by row."""
 
 class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -167,5 +209,50 @@ class OrderServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_order_pb2.PriceList, _abc.Awaitable[_order_pb2.PriceList]]:
         """The prices in force on a date."""
+
+    @_abc_1.abstractmethod
+    def ImportLegacyOrders(
+        self,
+        request: _order_pb2.ImportLegacyOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ImportLegacyOrdersResponse, _abc.Awaitable[_order_pb2.ImportLegacyOrdersResponse]]:
+        """--- Migration from the legacy system (issue 13): only migration-sync calls these. ---
+
+        Writes a batch of the legacy system's deliveries (配送紀錄) as orders, keyed by legacy_id: an order is created
+        when none has the legacy id, updated in place when its status, items, metered kg, empties, day, failure reason,
+        customer or time differ, else left as it is. No credit check, and no event at all (nothing pages a driver,
+        and migration-sync, which writes legacy rows from order events, gets no echo). The whole batch is validated
+        first: one bad row refuses the batch (INVALID_ARGUMENT naming each bad field, e.g. orders[3].items[0].product)
+        and writes nothing, so the caller maps its rows before sending. One transaction per batch.
+        """
+
+    @_abc_1.abstractmethod
+    def LinkLegacyOrder(
+        self,
+        request: _order_pb2.LinkLegacyOrderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.Order, _abc.Awaitable[_order_pb2.Order]]:
+        """Records the legacy key of an order made in this platform, once migration-sync has written its legacy row.
+        The same link again returns the order unchanged; an order linked to another legacy id, or a legacy id linked
+        to another order, is FAILED_PRECONDITION. No event; the order's version is not bumped (bookkeeping, not content).
+        """
+
+    @_abc_1.abstractmethod
+    def ChecksumLegacyOrders(
+        self,
+        request: _order_pb2.ChecksumLegacyOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ChecksumLegacyOrdersResponse, _abc.Awaitable[_order_pb2.ChecksumLegacyOrdersResponse]]:
+        """Per key range of legacy ids: how many orders have a legacy id in it, and the sum of their canonical digests
+        (services/platform/canonical.py). All ranges of a call are computed in one SQL statement.
+        """
+
+    @_abc_1.abstractmethod
+    def ListCanonicalLegacyOrders(
+        self,
+        request: _order_pb2.ListCanonicalLegacyOrdersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_order_pb2.ListCanonicalLegacyOrdersResponse, _abc.Awaitable[_order_pb2.ListCanonicalLegacyOrdersResponse]]:
+        """The canonical text of the orders with a legacy id in a range, by key: what a reconcile compares row by row."""
 
 def add_OrderServiceServicer_to_server(servicer: OrderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
