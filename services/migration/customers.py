@@ -172,6 +172,23 @@ class CustomerDirectory:
             raise downstream_error("customer", error, pass_on=PASSED_ON) from error
         return updated
 
+    async def set_text(self, customer: pb.Customer, values: dict[str, str]) -> pb.Customer:
+        """Set text fields (short_name, address, …) of ``customer`` by hand, if it is still at the version read."""
+        fields = pb.CustomerFields()
+        for name, value in values.items():
+            setattr(fields, name, value)
+        request = pb.UpdateCustomerRequest(
+            id=customer.id,
+            expected_version=customer.version,
+            customer=fields,
+            update_mask=field_mask_pb2.FieldMask(paths=sorted(values)),
+        )
+        try:
+            updated: pb.Customer = await self._stub.UpdateCustomer(request, timeout=self._deadline)
+        except grpc.aio.AioRpcError as error:
+            raise downstream_error("customer", error, pass_on=PASSED_ON) from error
+        return updated
+
     async def terminate(self, customer: pb.Customer) -> pb.Customer:
         try:
             terminated: pb.Customer = await self._stub.TerminateCustomer(

@@ -1,0 +1,464 @@
+"""Backfill: every legacy row into the new platform, table by table, resumable and throttled.
+
+Customers go through the customer service (created idempotently by their code, linked when the code is already
+there, updated when a legacy-primary customer's fields differ), deliveries through the order service's
+ImportLegacyOrders (idempotent by 序號). Each batch commits its checkpoint (the last key gone through), its
+counts and its rejections in one transaction after the platform has the batch, so a run killed at any point
+starts again from the last checkpoint and, the writes being idempotent, creates nothing twice. A table's run goes
+up to the last key present when it started (rows added later are change capture's), so at its end
+``done == total`` and, always, ``done == migrated + rejected``.
+
+A dry run maps every row and records what it would reject, and writes nothing to the platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.migration import legacy_store
+from services.migration.customers import LEGACY_FIELDS, CustomerDirectory, from_mapped, from_proto
+from services.migration.mapping import (
+    MappedCustomer,
+    MappedDelivery,
+    Rejected,
+    RejectedRow,
+    map_customer,
+    map_delivery,
+)
+from services.migration.metrics import BACKFILL_REMAINING, BACKFILL_ROWS
+from services.migration.models import BackfillTableRow, CustomerLinkRow, DeliveryLinkRow, RejectionRow
+from services.migration.orders import OrderBook, to_legacy_order
+from services.platform.canonical import customer_text
+from services.platform.clock import utc_now
+from services.platform.database import Database
+from services.platform.errors import InvalidArgument
+
+_log = logging.getLogger(__name__)
+
+TABLES = ("customers", "deliveries")
+# Creates and updates of customers in flight at once.
+CUSTOMER_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class TableProgress:
+    table: str
+    state: str
+    total: int
+    done: int
+    migrated: int
+    rejected: int
+    rows_per_second: float
+    eta_seconds: float
+    error: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    state: str  # idle | running | done | failed
+    dry_run: bool
+    tables: tuple[TableProgress, ...]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass
+class _Rate:
+    """Rows per second of this process's run of a table (a resumed run starts counting anew)."""
+
+    started: float = field(default_factory=time.monotonic)
+    rows: int = 0
+
+    def per_second(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.rows / elapsed if elapsed > 0 and self.rows else 0.0
+
+
+def _problems(rejected: RejectedRow) -> list[dict[str, str]]:
+    return [
+        {"column": p.column, "value": "" if p.value is None else str(p.value), "reason": p.reason}
+        for p in rejected.problems
+    ]
+
+
+def _refused_by_service(key: str, error: InvalidArgument) -> RejectedRow:
+    problems = tuple(Rejected(violation.field, "", violation.reason) for violation in error.violations)
+    return RejectedRow(key, problems or (Rejected("*", "", error.message),))
+
+
+class Backfill:
+    """Runs one backfill (or dry run) at a time in this process; its state lives in the database."""
+
+    def __init__(
+        self,
+        database: Database,
+        legacy: AsyncEngine,
+        customers: CustomerDirectory,
+        orders: OrderBook,
+        zones: Mapping[str, str],
+        *,
+        batch_size: int = 500,
+        max_rows_per_second: float = 5000.0,
+    ) -> None:
+        self._database = database
+        self._legacy = legacy
+        self._customers = customers
+        self._orders = orders
+        self._zones = zones
+        self._batch_size = batch_size
+        self._max_rate = max_rows_per_second
+        self._task: asyncio.Task[None] | None = None
+        self._dry_run = False
+        self._rates: dict[str, _Rate] = {}
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self, tables: Sequence[str] = (), *, dry_run: bool = False) -> Progress:
+        """Start (or resume) the backfill; while one runs, its progress, unchanged."""
+        chosen = tuple(tables) or TABLES
+        unknown = [table for table in chosen if table not in TABLES]
+        if unknown:
+            raise InvalidArgument.for_field("tables", f"unknown table {unknown[0]!r}; tables are {', '.join(TABLES)}")
+        if self.running:
+            return await self.progress()
+        self._dry_run = dry_run
+        await self._prepare([table for table in TABLES if table in chosen], dry_run)
+        self._task = asyncio.create_task(self._run([table for table in TABLES if table in chosen], dry_run))
+        return await self.progress()
+
+    async def wait(self) -> Progress:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        return await self.progress()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def resume_interrupted(self) -> None:
+        """At start-up: a run the previous process left running goes on from its checkpoints."""
+        async with self._database.read_session() as session:
+            interrupted = (
+                (await session.execute(select(BackfillTableRow).where(BackfillTableRow.state == "running")))
+                .scalars()
+                .all()
+            )
+        if interrupted:
+            dry_run = interrupted[0].dry_run
+            tables = [table for table in TABLES if any(row.table_name == table for row in interrupted)]
+            _log.info("resuming an interrupted backfill", extra={"tables": tables, "dry_run": dry_run})
+            await self.start(tables, dry_run=dry_run)
+
+    async def _prepare(self, tables: list[str], dry_run: bool) -> None:
+        """A table that finished (or never ran) starts from the beginning; one interrupted resumes."""
+        for table in tables:
+            legacy = legacy_store.TABLES[table]
+            key = legacy.c[_KEY[table]]
+            async with self._legacy.connect() as connection:
+                total, last = (await connection.execute(select(func.count(), func.max(key)))).one()
+            async with self._database.session() as session:
+                row = await session.get(BackfillTableRow, (table, dry_run))
+                if row is not None and row.state in ("running", "failed") and not dry_run:
+                    row.state, row.error = "pending", ""
+                    continue
+                if row is None:
+                    row = BackfillTableRow(table_name=table, dry_run=dry_run)
+                    session.add(row)
+                row.state, row.checkpoint, row.until_key, row.error = (
+                    "pending",
+                    "",
+                    "" if last is None else str(last),
+                    "",
+                )
+                row.total, row.done, row.migrated, row.rejected = int(total), 0, 0, 0
+                row.started_at, row.finished_at, row.updated_at = utc_now(), None, utc_now()
+                if dry_run:
+                    await session.execute(
+                        delete(RejectionRow).where(RejectionRow.table_name == table, RejectionRow.dry_run.is_(True))
+                    )
+
+    async def _run(self, tables: list[str], dry_run: bool) -> None:
+        for table in tables:
+            self._rates[table] = _Rate()
+            try:
+                await self._run_table(table, dry_run)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - recorded on the table's row, shown in the progress
+                _log.exception("backfill of %s failed", table)
+                async with self._database.session() as session:
+                    row = await session.get(BackfillTableRow, (table, dry_run))
+                    assert row is not None
+                    row.state, row.error, row.updated_at = "failed", str(error)[:2000], utc_now()
+                return
+
+    async def _run_table(self, table: str, dry_run: bool) -> None:
+        async with self._database.session() as session:
+            row = await session.get(BackfillTableRow, (table, dry_run))
+            assert row is not None
+            row.state = "running"
+            checkpoint, until = row.checkpoint, row.until_key
+            remaining = row.total - row.done
+        mode = "dry_run" if dry_run else "run"
+        rate = self._rates[table]
+        while until:
+            BACKFILL_REMAINING.labels(table).set(remaining)
+            rows = await self._read(table, checkpoint, until)
+            if not rows:
+                break
+            if table == "customers":
+                rejected = await self._customers_batch(rows, dry_run)
+            else:
+                rejected = await self._deliveries_batch(rows, dry_run)
+            checkpoint = str(rows[-1][_KEY[table]])
+            await self._commit_batch(table, dry_run, checkpoint, rejected, len(rows))
+            BACKFILL_ROWS.labels(table, "migrated", mode).inc(len(rows) - len(rejected))
+            BACKFILL_ROWS.labels(table, "rejected", mode).inc(len(rejected))
+            remaining -= len(rows)
+            rate.rows += len(rows)
+            await self._throttle(rate)
+        BACKFILL_REMAINING.labels(table).set(0)
+        async with self._database.session() as session:
+            row = await session.get(BackfillTableRow, (table, dry_run))
+            assert row is not None
+            row.state, row.finished_at, row.updated_at = "done", utc_now(), utc_now()
+            # Rows deleted from legacy while the run went on are not there to count: the identity still holds.
+            row.total = row.done
+
+    async def _throttle(self, rate: _Rate) -> None:
+        """Keep this run at or under the configured rows per second, so the office's own traffic keeps its pace."""
+        ahead = rate.rows / self._max_rate - (time.monotonic() - rate.started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+    async def _read(self, table: str, checkpoint: str, until: str) -> list[dict[str, Any]]:
+        legacy = legacy_store.TABLES[table]
+        key = legacy.c[_KEY[table]]
+        after: object = checkpoint if table == "customers" else int(checkpoint or 0)
+        last: object = until if table == "customers" else int(until)
+        query = select(legacy).where(key <= last).order_by(key).limit(self._batch_size)
+        if checkpoint:
+            query = query.where(key > after)
+        async with self._legacy.connect() as connection:
+            return [dict(row) for row in (await connection.execute(query)).mappings()]
+
+    async def _customers_batch(self, rows: list[dict[str, Any]], dry_run: bool) -> list[RejectedRow]:
+        rejected: list[RejectedRow] = []
+        mapped: list[tuple[MappedCustomer, int]] = []
+        for row in rows:
+            result = map_customer(row, self._zones)  # type: ignore[arg-type]
+            if isinstance(result, RejectedRow):
+                rejected.append(result)
+            else:
+                mapped.append((result, int(row[legacy_store.ROW_VERSION])))
+        if dry_run:
+            return rejected
+        existing = await self._customers.by_codes(customer.fields.code for customer, _ in mapped)
+        async with self._database.read_session() as session:
+            primaries = dict(
+                (
+                    await session.execute(
+                        select(CustomerLinkRow.code, CustomerLinkRow.primary_side).where(
+                            CustomerLinkRow.code.in_([customer.fields.code for customer, _ in mapped])
+                        )
+                    )
+                ).all()
+            )
+        gate = asyncio.Semaphore(CUSTOMER_CONCURRENCY)
+        links: list[dict[str, Any]] = []
+
+        async def one(customer: MappedCustomer, version: int) -> None:
+            async with gate:
+                try:
+                    found = existing.get(customer.fields.code)
+                    if found is None:
+                        found = await self._customers.create(customer)
+                    if primaries.get(customer.fields.code, "legacy") == "legacy":
+                        found = await apply_legacy_customer(self._customers, found, customer)
+                except InvalidArgument as error:
+                    rejected.append(_refused_by_service(customer.fields.code, error))
+                    return
+                links.append({"code": customer.fields.code, "customer_id": found.id, "legacy_version": version})
+
+        await asyncio.gather(*(one(customer, version) for customer, version in mapped))
+        await self._link_customers(links)
+        return rejected
+
+    async def _link_customers(self, links: list[dict[str, Any]]) -> None:
+        if not links:
+            return
+        statement = insert(CustomerLinkRow).values(links)
+        statement = statement.on_conflict_do_update(
+            index_elements=[CustomerLinkRow.code],
+            set_={
+                "customer_id": statement.excluded.customer_id,
+                "legacy_version": func.greatest(CustomerLinkRow.legacy_version, statement.excluded.legacy_version),
+                "updated_at": func.now(),
+            },
+        )
+        async with self._database.session() as session:
+            await session.execute(statement)
+
+    async def _deliveries_batch(self, rows: list[dict[str, Any]], dry_run: bool) -> list[RejectedRow]:
+        codes = {str(row["客戶"]).strip() for row in rows}
+        async with self._database.read_session() as session:
+            linked = {
+                code: customer_id
+                for code, customer_id in (
+                    await session.execute(
+                        select(CustomerLinkRow.code, CustomerLinkRow.customer_id).where(
+                            CustomerLinkRow.code.in_(codes), CustomerLinkRow.customer_id != ""
+                        )
+                    )
+                ).all()
+            }
+        rejected: list[RejectedRow] = []
+        mapped: list[tuple[MappedDelivery, int]] = []
+        for row in rows:
+            result = map_delivery(row, linked)  # type: ignore[arg-type]
+            if isinstance(result, RejectedRow):
+                rejected.append(result)
+            else:
+                mapped.append((result, int(row[legacy_store.ROW_VERSION])))
+        if dry_run or not mapped:
+            return rejected
+        zones = await self._zones_of(linked, [delivery.customer_code for delivery, _ in mapped])
+        imported = await self._orders.import_legacy(
+            [
+                to_legacy_order(delivery, linked[delivery.customer_code], zones[delivery.customer_code])
+                for delivery, _ in mapped
+            ]
+        )
+        versions = {delivery.legacy_id: version for delivery, version in mapped}
+        codes_of = {delivery.legacy_id: delivery.customer_code for delivery, _ in mapped}
+        statement = insert(DeliveryLinkRow).values(
+            [
+                {
+                    "legacy_id": row.legacy_id,
+                    "order_id": row.order_id,
+                    "customer_code": codes_of[row.legacy_id],
+                    "origin": "legacy",
+                    "legacy_version": versions[row.legacy_id],
+                }
+                for row in imported
+            ]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[DeliveryLinkRow.legacy_id],
+            set_={"legacy_version": func.greatest(DeliveryLinkRow.legacy_version, statement.excluded.legacy_version)},
+        )
+        async with self._database.session() as session:
+            await session.execute(statement)
+        return rejected
+
+    async def _zones_of(self, linked: Mapping[str, str], codes: Sequence[str]) -> dict[str, str]:
+        found = await self._customers.by_codes(set(codes))
+        return {code: found[code].fields.zone if code in found else "" for code in codes}
+
+    async def _commit_batch(
+        self, table: str, dry_run: bool, checkpoint: str, rejected: list[RejectedRow], rows: int
+    ) -> None:
+        # A row the platform refused after mapping (counted in ``rows`` once) is rejected, not migrated.
+        async with self._database.session() as session:
+            if rejected:
+                statement = insert(RejectionRow).values(
+                    [
+                        {
+                            "table_name": table,
+                            "dry_run": dry_run,
+                            "key": row.key or f"?{index}",
+                            "problems": _problems(row),
+                        }
+                        for index, row in enumerate(rejected)
+                    ]
+                )
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[RejectionRow.table_name, RejectionRow.dry_run, RejectionRow.key],
+                        set_={"problems": statement.excluded.problems, "recorded_at": func.now()},
+                    )
+                )
+            record = await session.get(BackfillTableRow, (table, dry_run), with_for_update=True)
+            assert record is not None
+            record.checkpoint = checkpoint
+            record.done += rows
+            record.rejected += len(rejected)
+            record.migrated += rows - len(rejected)
+            record.updated_at = utc_now()
+
+    async def progress(self) -> Progress:
+        dry_run = self._dry_run
+        async with self._database.read_session() as session:
+            rows = (
+                (await session.execute(select(BackfillTableRow).where(BackfillTableRow.dry_run.is_(dry_run))))
+                .scalars()
+                .all()
+            )
+        by_table = {row.table_name: row for row in rows}
+        tables = []
+        for table in TABLES:
+            row = by_table.get(table)
+            if row is None:
+                continue
+            rate = self._rates.get(table)
+            per_second = rate.per_second() if rate is not None and row.state == "running" else 0.0
+            left = row.total - row.done
+            tables.append(
+                TableProgress(
+                    table=table,
+                    state=row.state,
+                    total=row.total,
+                    done=row.done,
+                    migrated=row.migrated,
+                    rejected=row.rejected,
+                    rows_per_second=per_second,
+                    eta_seconds=left / per_second if per_second > 0 and left > 0 else 0.0,
+                    error=row.error,
+                )
+            )
+        states = {table.state for table in tables}
+        state = (
+            "idle"
+            if not tables
+            else "running"
+            if self.running or "running" in states
+            else "failed"
+            if "failed" in states
+            else "done"
+            if states == {"done"}
+            else "idle"
+        )
+        started = min((row.started_at for row in rows if row.started_at is not None), default=None)
+        finished = max((row.finished_at for row in rows if row.finished_at is not None), default=None)
+        return Progress(state, dry_run, tuple(tables), started, finished if state == "done" else None)
+
+
+_KEY = {"customers": "客戶", "deliveries": "序號"}
+
+
+async def apply_legacy_customer(customers: CustomerDirectory, found: Any, customer: MappedCustomer) -> Any:
+    """Make the platform's customer equal to a legacy row on every field the sheet carries; the customer as it is
+    afterwards. Nothing is written when they are equal already."""
+    current = from_proto(found)
+    wanted = from_mapped(customer)
+    if customer_text(current.canonical_record()) != customer_text(wanted.canonical_record()):
+        changed = [name for name in LEGACY_FIELDS if getattr(current, name) != getattr(wanted, name)] or list(
+            LEGACY_FIELDS
+        )
+        found = await customers.update(found, customer.fields, changed)
+    if customer.terminated and not found.terminated:
+        found = await customers.terminate(found)
+    return found

@@ -1,0 +1,76 @@
+"""Recording what sync could not apply: conflicts (a change on the non-primary side, kept with both values field by
+field until a person resolves it) and rows the mapping or the platform refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlalchemy.dialects.postgresql import insert
+
+from services.migration.mapping import Rejected, RejectedRow
+from services.migration.metrics import CONFLICTS_RECORDED
+from services.migration.models import ConflictRow, RejectionRow
+from services.platform.database import Database
+from services.platform.errors import InvalidArgument
+
+
+async def record(
+    database: Database,
+    *,
+    table: str,
+    key: str,
+    customer_code: str,
+    primary: str,
+    fields: list[dict[str, str]],
+    other_text: str,
+) -> None:
+    """Open a conflict for the row, or bring the open one up to date with the latest values: never dropped, never
+    two open for one row."""
+    statement = insert(ConflictRow).values(
+        table_name=table,
+        key=key,
+        customer_code=customer_code,
+        primary_side=primary,
+        fields=fields,
+        other_text=other_text,
+        state="open",
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[ConflictRow.table_name, ConflictRow.key],
+        index_where=text("state = 'open'"),
+        set_={"fields": statement.excluded.fields, "other_text": statement.excluded.other_text},
+    )
+    async with database.session() as session:
+        await session.execute(statement)
+    CONFLICTS_RECORDED.labels(table).inc()
+
+
+def _problems(rejected: RejectedRow) -> list[dict[str, Any]]:
+    return [
+        {
+            "column": problem.column,
+            "value": "" if problem.value is None else str(problem.value),
+            "reason": problem.reason,
+        }
+        for problem in rejected.problems
+    ]
+
+
+async def record_rejection(table: str, rejected: RejectedRow, database: Database) -> None:
+    """A changed legacy row the mapping refuses: listed with the backfill's rejections, replacing an older entry."""
+    statement = insert(RejectionRow).values(
+        table_name=table, dry_run=False, key=rejected.key or "?", problems=_problems(rejected)
+    )
+    async with database.session() as session:
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RejectionRow.table_name, RejectionRow.dry_run, RejectionRow.key],
+                set_={"problems": statement.excluded.problems, "recorded_at": func.now()},
+            )
+        )
+
+
+async def record_service_refusal(table: str, key: str, error: InvalidArgument, database: Database) -> None:
+    problems = tuple(Rejected(violation.field, "", violation.reason) for violation in error.violations)
+    await record_rejection(table, RejectedRow(key, problems or (Rejected("*", "", error.message),)), database)

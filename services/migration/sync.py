@@ -1,0 +1,507 @@
+"""Sync both ways while the pilot runs.
+
+legacy → new (``capture_cycle``): change capture over the legacy tables' row_version, a high-water mark per table,
+a bounded batch per cycle. A changed row of a legacy-primary customer is applied to the new platform; of a
+new-primary customer it is a conflict, unless it equals the new side (then it is our own write coming back, or an
+edit that changed nothing).
+
+new → legacy (``on_customer_event`` / ``on_order_event``, consumers of ``events.customer`` and ``events.order``):
+a new-primary customer's changes and orders are written to the legacy rows, so the office's reports and scanners
+keep seeing them. A change made in the new platform to a legacy-primary customer is a conflict, unless it equals
+the legacy row (then it is capture's own write coming back).
+
+Each apply is idempotent: a row version at or below the one recorded for the row was applied (or written by us)
+already; an event id is applied once (the consumer's handled-events table); a new order's legacy 序號 is reserved
+and recorded before its row is written, so a retried write updates the same row instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from services.migration import conflicts, legacy_store
+from services.migration.backfill import apply_legacy_customer
+from services.migration.customers import CustomerDirectory, from_mapped, from_proto
+from services.migration.mapping import MappedCustomer, MappedDelivery, RejectedRow, map_customer, map_delivery
+from services.migration.metrics import SYNC_LAG, SYNC_OPERATIONS
+from services.migration.models import CustomerLinkRow, DeliveryLinkRow, SyncMarkRow
+from services.migration.orders import OrderBook, to_legacy_order, to_platform_delivery
+from services.migration.reverse import PlatformDelivery, customer_row, delivery_row
+from services.platform.canonical import (
+    CUSTOMER_FIELDS,
+    DELIVERY_FIELDS,
+    customer_text,
+    customer_values,
+    delivery_values,
+)
+from services.platform.clock import utc_now
+from services.platform.database import Database
+from services.platform.errors import InvalidArgument, Unavailable
+from services.platform.outbox import EventEnvelope
+from services.platform.products import PRODUCTS
+
+_log = logging.getLogger(__name__)
+
+LEGACY_TO_NEW = "legacy_to_new"
+NEW_TO_LEGACY = "new_to_legacy"
+CUSTOMER_STREAM = "events.customer"
+ORDER_STREAM = "events.order"
+GROUP = "migration-legacy-writer"
+
+
+def delivery_canonical(delivery: MappedDelivery | PlatformDelivery) -> dict[str, str]:
+    if isinstance(delivery, MappedDelivery):
+        empties: dict[int, int] = {}
+        for product, count in delivery.empties.items():
+            size = PRODUCTS[product].size_kg
+            empties[size] = empties.get(size, 0) + count
+        return delivery_values(
+            customer_code=delivery.customer_code,
+            day=delivery.day,
+            status=delivery.status,
+            failure_reason=delivery.failure_reason,
+            items=delivery.items,
+            metered_kg=delivery.metered_kg,
+            empties=empties,
+        )
+    return delivery_values(
+        customer_code=delivery.customer_code,
+        day=delivery.day,
+        status=delivery.status,
+        failure_reason=delivery.failure_reason,
+        items=delivery.items,
+        metered_kg=delivery.metered_kg,
+        empties=delivery.empties,
+    )
+
+
+def differing(fields: tuple[str, ...], primary: Mapping[str, str], other: Mapping[str, str]) -> list[dict[str, str]]:
+    return [
+        {"field": name, "primary": primary[name], "other": other[name]}
+        for name in fields
+        if primary[name] != other[name]
+    ]
+
+
+@dataclass
+class Lag:
+    """When capture last had nothing left to read: while it is behind, the lag is the time since then."""
+
+    caught_up_at: float = 0.0
+    behind: bool = False
+
+    def seconds(self) -> float:
+        return time.monotonic() - self.caught_up_at if self.behind else 0.0
+
+
+class Sync:
+    def __init__(
+        self,
+        database: Database,
+        legacy: AsyncEngine,
+        customers: CustomerDirectory,
+        orders: OrderBook,
+        zones: Mapping[str, str],
+        *,
+        batch_size: int = 500,
+    ) -> None:
+        self.database = database
+        self.legacy = legacy
+        self.customers = customers
+        self.orders = orders
+        self.zones = zones
+        self.batch_size = batch_size
+        self.lag = Lag(caught_up_at=time.monotonic())
+
+    # ------------------------------------------------------------------ legacy → new
+
+    async def start_marks(self) -> None:
+        """Capture starts from the legacy tables as they are now (the backfill takes what is there already)."""
+        async with self.legacy.connect() as connection:
+            current = (await connection.execute(text("SELECT last_value FROM row_version_counter"))).scalar_one()
+        async with self.database.session() as session:
+            for table in legacy_store.TABLES:
+                await session.execute(
+                    insert(SyncMarkRow).values(table_name=table, row_version=int(current)).on_conflict_do_nothing()
+                )
+
+    async def marks(self) -> dict[str, int]:
+        async with self.database.read_session() as session:
+            return dict((await session.execute(select(SyncMarkRow.table_name, SyncMarkRow.row_version))).all())
+
+    async def capture_cycle(self) -> int:
+        """One pass over both legacy tables from their marks: how many changed rows it handled."""
+        marks = await self.marks()
+        handled = 0
+        full = False
+        for table in ("customers", "deliveries"):
+            if table not in marks:
+                continue
+            async with self.legacy.connect() as connection:
+                rows = await legacy_store.changes_since(connection, table, marks[table], limit=self.batch_size)
+            for row in rows:
+                outcome = await (self.pull_customer_row(row) if table == "customers" else self.pull_delivery_row(row))
+                SYNC_OPERATIONS.labels(LEGACY_TO_NEW, table, outcome).inc()
+            if rows:
+                async with self.database.session() as session:
+                    mark = await session.get(SyncMarkRow, table, with_for_update=True)
+                    assert mark is not None
+                    mark.row_version = max(mark.row_version, int(rows[-1][legacy_store.ROW_VERSION]))
+                    mark.updated_at = utc_now()
+            handled += len(rows)
+            full = full or len(rows) == self.batch_size
+        if full:
+            self.lag.behind = True
+        else:
+            self.lag.behind, self.lag.caught_up_at = False, time.monotonic()
+        SYNC_LAG.labels(LEGACY_TO_NEW).set(self.lag.seconds())
+        return handled
+
+    async def run_capture(self, idle_seconds: float, paused: Any) -> None:
+        """Capture until cancelled; a cycle that found nothing waits ``idle_seconds``, a busy one goes on at once.
+        ``paused()`` true (a backfill is running) holds capture back."""
+        while True:
+            try:
+                if paused() or not await self.marks():
+                    await asyncio.sleep(idle_seconds)
+                    continue
+                if await self.capture_cycle() == 0:
+                    await asyncio.sleep(idle_seconds)
+            except (Unavailable, OSError) as error:
+                # The legacy database, ours or a service is away: the marks stay, the changes wait.
+                _log.warning("change capture waits: %s", error)
+                self.lag.behind = True
+                SYNC_LAG.labels(LEGACY_TO_NEW).set(self.lag.seconds())
+                await asyncio.sleep(max(idle_seconds, 1.0))
+
+    async def link_of(self, code: str) -> CustomerLinkRow | None:
+        async with self.database.read_session() as session:
+            return await session.get(CustomerLinkRow, code)
+
+    async def pull_customer_row(self, row: Mapping[str, Any]) -> str:
+        """Apply one legacy customer row; the outcome for the metric."""
+        code = str(row["客戶"]).strip()
+        version = int(row[legacy_store.ROW_VERSION])
+        link = await self.link_of(code)
+        if link is not None and link.legacy_version >= version:
+            return "unchanged"
+        mapped = map_customer(row, self.zones)  # type: ignore[arg-type]
+        if isinstance(mapped, RejectedRow):
+            await conflicts.record_rejection("customers", mapped, self.database)
+            return "rejected"
+        if link is not None and link.primary_side == "new":
+            found = await self.customers.by_code(code)
+            new_values = customer_values(from_proto(found).canonical_record()) if found is not None else None
+            legacy_values = customer_values(from_mapped(mapped).canonical_record())
+            if new_values is not None and new_values != legacy_values:
+                await conflicts.record(
+                    self.database,
+                    table="customers",
+                    key=code,
+                    customer_code=code,
+                    primary="new",
+                    fields=differing(CUSTOMER_FIELDS, new_values, legacy_values),
+                    other_text=customer_text(from_mapped(mapped).canonical_record()),
+                )
+                await self._mark_customer(code, version)
+                return "conflict"
+            await self._mark_customer(code, version)
+            return "unchanged"
+        try:
+            customer = await self.apply_customer(mapped)
+        except InvalidArgument as error:
+            await conflicts.record_service_refusal("customers", code, error, self.database)
+            return "rejected"
+        await self._link_customer(code, customer.id, version)
+        return "applied"
+
+    async def apply_customer(self, mapped: MappedCustomer) -> Any:
+        found = await self.customers.by_code(mapped.fields.code)
+        if found is None:
+            found = await self.customers.create(mapped)
+        return await apply_legacy_customer(self.customers, found, mapped)
+
+    async def _link_customer(self, code: str, customer_id: str, version: int) -> None:
+        statement = insert(CustomerLinkRow).values(code=code, customer_id=customer_id, legacy_version=version)
+        async with self.database.session() as session:
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[CustomerLinkRow.code],
+                    set_={
+                        "customer_id": statement.excluded.customer_id,
+                        "legacy_version": func.greatest(CustomerLinkRow.legacy_version, version),
+                        "updated_at": func.now(),
+                    },
+                )
+            )
+
+    async def _mark_customer(self, code: str, version: int) -> None:
+        async with self.database.session() as session:
+            link = await session.get(CustomerLinkRow, code, with_for_update=True)
+            if link is not None:
+                link.legacy_version = max(link.legacy_version, version)
+
+    async def pull_delivery_row(self, row: Mapping[str, Any]) -> str:
+        legacy_id = int(row["序號"])
+        version = int(row[legacy_store.ROW_VERSION])
+        async with self.database.read_session() as session:
+            link = await session.get(DeliveryLinkRow, legacy_id)
+        if link is not None and link.legacy_version >= version:
+            return "unchanged"
+        code = str(row["客戶"]).strip()
+        customer = await self.link_of(code)
+        known = {code: customer.customer_id} if customer is not None and customer.customer_id else {}
+        mapped = map_delivery(row, known)  # type: ignore[arg-type]
+        if isinstance(mapped, RejectedRow):
+            await conflicts.record_rejection("deliveries", mapped, self.database)
+            return "rejected"
+        assert customer is not None
+        if customer.primary_side == "new":
+            order = await self.orders.get(link.order_id) if link is not None else None
+            legacy_values = delivery_canonical(mapped)
+            new_values = delivery_canonical(to_platform_delivery(order)) if order is not None else None
+            if new_values != legacy_values:
+                await conflicts.record(
+                    self.database,
+                    table="deliveries",
+                    key=str(legacy_id),
+                    customer_code=code,
+                    primary="new",
+                    fields=differing(DELIVERY_FIELDS, new_values, legacy_values)
+                    if new_values is not None
+                    else [{"field": "*", "primary": "", "other": "|".join(legacy_values.values())}],
+                    other_text="|".join(legacy_values.values()),
+                )
+                await self._mark_delivery(legacy_id, version)
+                return "conflict"
+            await self._mark_delivery(legacy_id, version)
+            return "unchanged"
+        found = await self.customers.by_code(code)
+        zone = found.fields.zone if found is not None else ""
+        (imported,) = await self.orders.import_legacy([to_legacy_order(mapped, customer.customer_id, zone)])
+        statement = insert(DeliveryLinkRow).values(
+            legacy_id=legacy_id, order_id=imported.order_id, customer_code=code, origin="legacy", legacy_version=version
+        )
+        async with self.database.session() as session:
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[DeliveryLinkRow.legacy_id],
+                    set_={"legacy_version": func.greatest(DeliveryLinkRow.legacy_version, version)},
+                )
+            )
+        return "applied" if imported.outcome != "unchanged" else "unchanged"
+
+    async def _mark_delivery(self, legacy_id: int, version: int) -> None:
+        async with self.database.session() as session:
+            link = await session.get(DeliveryLinkRow, legacy_id, with_for_update=True)
+            if link is not None:
+                link.legacy_version = max(link.legacy_version, version)
+
+    # ------------------------------------------------------------------ new → legacy
+
+    async def on_customer_event(self, event: EventEnvelope, session: AsyncSession) -> None:
+        code = str(event.payload.get("code", ""))
+        link = await session.get(CustomerLinkRow, code)
+        if link is None:
+            return  # not a legacy customer (created in the new platform outside the pilot): nothing to mirror
+        outcome = await self.push_customer(code, primary=link.primary_side, session=session)
+        SYNC_OPERATIONS.labels(NEW_TO_LEGACY, "customers", outcome).inc()
+        self._note_event_lag(event)
+
+    async def on_order_event(self, event: EventEnvelope, session: AsyncSession) -> None:
+        code = str(event.payload.get("customer_code", ""))
+        link = await session.get(CustomerLinkRow, code)
+        if link is None:
+            return
+        order = await self.orders.get(event.aggregate_id)
+        if order is None:
+            return
+        if link.primary_side != "new":
+            outcome = await self._order_on_legacy_primary(order, session)
+        else:
+            await self.push_order(order, session)
+            outcome = "applied"
+        SYNC_OPERATIONS.labels(NEW_TO_LEGACY, "deliveries", outcome).inc()
+        self._note_event_lag(event)
+
+    def _note_event_lag(self, event: EventEnvelope) -> None:
+        SYNC_LAG.labels(NEW_TO_LEGACY).set(max(0.0, (utc_now() - event.occurred_at).total_seconds()))
+
+    async def _order_on_legacy_primary(self, order: Any, session: AsyncSession) -> str:
+        """An order event of a legacy-primary customer: an import's echo is equal to its legacy row; anything else
+        is a change on the non-primary side."""
+        if order.legacy_id:
+            async with self.legacy.connect() as connection:
+                row = await _legacy_delivery(connection, order.legacy_id)
+            if row is not None:
+                mapped = map_delivery(row)  # type: ignore[arg-type]
+                if not isinstance(mapped, RejectedRow) and delivery_canonical(mapped) == delivery_canonical(
+                    to_platform_delivery(order)
+                ):
+                    return "unchanged"
+                if int(row[legacy_store.ROW_VERSION]) > await self._delivery_version(order.legacy_id, session):
+                    return "unchanged"  # capture has a newer legacy row to apply: it will settle this
+        new_values = delivery_canonical(to_platform_delivery(order))
+        await conflicts.record(
+            self.database,
+            table="deliveries",
+            key=str(order.legacy_id) if order.legacy_id else f"order:{order.id}",
+            customer_code=order.customer_code,
+            primary="legacy",
+            fields=[{"field": "*", "primary": "", "other": "|".join(new_values.values())}],
+            other_text="|".join(new_values.values()),
+        )
+        return "conflict"
+
+    async def _delivery_version(self, legacy_id: int, session: AsyncSession) -> int:
+        link = await session.get(DeliveryLinkRow, legacy_id)
+        return link.legacy_version if link is not None else 0
+
+    async def push_customer(self, code: str, *, primary: str, session: AsyncSession | None = None) -> str:
+        """Write the new platform's customer to its legacy row (new-primary), or, for a legacy-primary customer,
+        record a change made in the new platform as a conflict. The outcome for the metric."""
+        found = await self.customers.by_code(code)
+        if found is None:
+            return "unchanged"
+        new = from_proto(found)
+        async with self.legacy.connect() as connection:
+            current = await _legacy_customer(connection, code)
+        mapped = map_customer(current, self.zones) if current is not None else None  # type: ignore[arg-type]
+        legacy_values = (
+            customer_values(from_mapped(mapped).canonical_record()) if isinstance(mapped, MappedCustomer) else None
+        )
+        new_values = customer_values(new.canonical_record())
+        if legacy_values == new_values:
+            return "unchanged"
+        if primary != "new":
+            link = await (session.get(CustomerLinkRow, code) if session is not None else self.link_of(code))
+            if (
+                current is not None
+                and link is not None
+                and int(current[legacy_store.ROW_VERSION]) > link.legacy_version
+            ):
+                return "unchanged"  # capture has a newer legacy row to apply: it will settle this
+            await conflicts.record(
+                self.database,
+                table="customers",
+                key=code,
+                customer_code=code,
+                primary="legacy",
+                fields=differing(CUSTOMER_FIELDS, legacy_values, new_values) if legacy_values is not None else [],
+                other_text=customer_text(new.canonical_record()),
+            )
+            return "conflict"
+        version = await self.write_customer(new)
+        if session is not None:
+            link = await session.get(CustomerLinkRow, code, with_for_update=True)
+            if link is not None:
+                link.legacy_version = max(link.legacy_version, version)
+        else:
+            await self._mark_customer(code, version)
+        return "applied"
+
+    async def write_customer(self, customer: Any) -> int:
+        """Upsert the legacy row of a platform customer; its new row version."""
+        values = customer_row(customer, self.zones)
+        table = legacy_store.customers
+        statement = insert(table).values(values)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[table.c["客戶"]], set_={name: statement.excluded[name] for name in values if name != "客戶"}
+        ).returning(table.c[legacy_store.ROW_VERSION])
+        async with self.legacy.begin() as connection:
+            return int((await connection.execute(upsert)).scalar_one())
+
+    async def push_order(self, order: Any, session: AsyncSession | None = None) -> int:
+        """Write an order of the new platform to its legacy row, reserving the row's 序號 first; its 序號."""
+        legacy_id = order.legacy_id or await self._reserved_legacy_id(order, session)
+        row = delivery_row(to_platform_delivery(order))
+        table = legacy_store.deliveries
+        statement = insert(table).values({"序號": legacy_id, **row})
+        upsert = statement.on_conflict_do_update(
+            index_elements=[table.c["序號"]], set_={name: statement.excluded[name] for name in row}
+        ).returning(table.c[legacy_store.ROW_VERSION])
+        async with self.legacy.begin() as connection:
+            current = await _legacy_delivery(connection, legacy_id)
+            if current is not None and {name: current[name] for name in row} == row:
+                version = int(current[legacy_store.ROW_VERSION])
+            else:
+                version = int((await connection.execute(upsert)).scalar_one())
+        await self._record_delivery_link(legacy_id, order, version, session)
+        if not order.legacy_id:
+            await self.orders.link(order.id, legacy_id)
+        return legacy_id
+
+    async def _reserved_legacy_id(self, order: Any, session: AsyncSession | None) -> int:
+        """The 序號 this order's legacy row has, or a new one from the legacy table's own sequence, recorded
+        before the row is written (in its own transaction, so a retry after a crash finds it)."""
+        async with self.database.read_session() as reader:
+            existing = (
+                await reader.execute(select(DeliveryLinkRow.legacy_id).where(DeliveryLinkRow.order_id == order.id))
+            ).scalar_one_or_none()
+        if existing is not None:
+            return int(existing)
+        async with self.legacy.begin() as connection:
+            legacy_id = int(
+                (
+                    await connection.execute(text("SELECT nextval(pg_get_serial_sequence('\"配送紀錄\"', '序號'))"))
+                ).scalar_one()
+            )
+        async with self.database.session() as writer:
+            await writer.execute(
+                insert(DeliveryLinkRow)
+                .values(
+                    legacy_id=legacy_id,
+                    order_id=order.id,
+                    customer_code=order.customer_code,
+                    origin="new",
+                    legacy_version=0,
+                )
+                .on_conflict_do_nothing()
+            )
+        async with self.database.read_session() as reader:
+            return int(
+                (
+                    await reader.execute(select(DeliveryLinkRow.legacy_id).where(DeliveryLinkRow.order_id == order.id))
+                ).scalar_one()
+            )
+
+    async def _record_delivery_link(
+        self, legacy_id: int, order: Any, version: int, session: AsyncSession | None
+    ) -> None:
+        statement = insert(DeliveryLinkRow).values(
+            legacy_id=legacy_id,
+            order_id=order.id,
+            customer_code=order.customer_code,
+            origin="new",
+            legacy_version=version,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[DeliveryLinkRow.legacy_id],
+            set_={"legacy_version": func.greatest(DeliveryLinkRow.legacy_version, version)},
+        )
+        if session is not None:
+            await session.execute(statement)
+            return
+        async with self.database.session() as writer:
+            await writer.execute(statement)
+
+
+async def _legacy_customer(connection: AsyncConnection, code: str) -> dict[str, Any] | None:
+    table = legacy_store.customers
+    row = (await connection.execute(select(table).where(table.c["客戶"] == code))).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def _legacy_delivery(connection: AsyncConnection, legacy_id: int) -> dict[str, Any] | None:
+    table = legacy_store.deliveries
+    row = (await connection.execute(select(table).where(table.c["序號"] == legacy_id))).mappings().first()
+    return dict(row) if row is not None else None
