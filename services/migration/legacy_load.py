@@ -59,10 +59,13 @@ def read_sheet(path: Path) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         workbook = load_workbook(path, read_only=True, data_only=True)
-        sheet = workbook[CUSTOMER_SHEET] if CUSTOMER_SHEET in workbook.sheetnames else workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        headers = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
-        return headers, ((number, list(cells)) for number, cells in enumerate(rows, start=2))
+        try:  # a read-only workbook keeps its file open until closed
+            sheet = workbook[CUSTOMER_SHEET] if CUSTOMER_SHEET in workbook.sheetnames else workbook.worksheets[0]
+            cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+        headers = [str(cell).strip() if cell is not None else "" for cell in (cells[0] if cells else [])]
+        return headers, ((number, row) for number, row in enumerate(cells[1:], start=2))
     if suffix == ".csv":
         with path.open(encoding=CSV_ENCODING, newline="") as file:
             lines = list(csv.reader(file))
