@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -307,6 +308,15 @@ async def run_office(
         await engine.dispose()
     say(office.report.line(time.monotonic() - started))
     return office.report
+
+
+async def run_office_until_signalled(database_url: str, **options: Any) -> OfficeReport:
+    """``run_office`` in the foreground or under supervisord: SIGINT or SIGTERM ends it after the change under way."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    return await run_office(database_url, stop=stop, say=lambda line: print(line, flush=True), **options)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
