@@ -57,12 +57,21 @@ CANONICAL_SQL = (
 DIGEST = DIGEST_SQL.format(key="o.legacy_id", canonical=f"({CANONICAL_SQL})")
 _FROM = 'FROM "order".orders AS o LEFT JOIN "order".deliveries AS d ON d.order_id = o.id'
 
-# Every range of a call in one statement: each range scans its slice of the legacy_id index.
+# Every range of a call in one statement and one scan: the ranges' bounds, sorted, cut the keys into elementary
+# intervals (width_bucket); each interval is summed once, and each range adds up the intervals it covers. Ranges
+# may overlap or leave gaps; the rows scanned are those from the lowest start to the highest end.
 CHECKSUM_SQL = text(
-    "SELECT b.n, count(c.digest) AS row_count, coalesce(sum(c.digest), 0)::text AS digest_sum"
-    " FROM unnest(CAST(:starts AS bigint[]), CAST(:ends AS bigint[])) WITH ORDINALITY AS b(start_key, end_key, n)"
-    f" LEFT JOIN LATERAL (SELECT {DIGEST} AS digest {_FROM}"
-    "  WHERE o.legacy_id >= b.start_key AND o.legacy_id < b.end_key) AS c ON true"
+    "WITH b AS (SELECT * FROM unnest(CAST(:starts AS bigint[]), CAST(:ends AS bigint[])) WITH ORDINALITY"
+    "  AS b(start_key, end_key, n)),"
+    " points AS (SELECT array_agg(p ORDER BY p) AS p FROM (SELECT start_key AS p FROM b UNION SELECT end_key FROM b)"
+    "  AS x),"
+    " buckets AS (SELECT width_bucket(o.legacy_id, (SELECT p FROM points)) AS bucket, count(*) AS row_count,"
+    f"  sum({DIGEST}) AS digest_sum {_FROM}"
+    "  WHERE o.legacy_id >= (SELECT min(start_key) FROM b) AND o.legacy_id < (SELECT max(end_key) FROM b)"
+    "  GROUP BY 1)"
+    " SELECT b.n, coalesce(sum(k.row_count), 0) AS row_count, coalesce(sum(k.digest_sum), 0)::text AS digest_sum"
+    " FROM b CROSS JOIN points LEFT JOIN buckets AS k ON k.bucket >= width_bucket(b.start_key, points.p)"
+    "  AND k.bucket < width_bucket(b.end_key, points.p)"
     " GROUP BY b.n ORDER BY b.n"
 )
 CANONICAL_RANGE_SQL = text(
