@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test test-stress test-clock lint semgrep-lock typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking clean
+.PHONY: install up down status test test-stress test-clock lint semgrep-lock typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -98,6 +98,10 @@ bench-routing: install
 
 bench-tracking: install
 	$(PY) -m loadtests.bench_tracking
+
+bench-migration: install
+	$(PY) -m loadtests.bench_migration
+	$(PY) -m loadtests.bench_reconcile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
