@@ -1,4 +1,5 @@
-"""The ``luckygas`` command: run the whole platform on this machine (up, status, logs, down)."""
+"""The ``luckygas`` command: run the whole platform on this machine (up, status, logs, down), and fill or work the
+legacy database (legacy load, legacy office) through migration-sync's commands."""
 
 from __future__ import annotations
 
@@ -64,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = Layout.at(arguments.data_dir or os.environ.get("LUCKYGAS_DATA_DIR") or DEFAULT_DATA_DIR)
     try:
         if arguments.command == "up":
-            return up(layout, arguments.seed, arguments.gateway_port, arguments.timeout)
+            office_rate = arguments.office_rate if arguments.office else None
+            return up(layout, arguments.seed, arguments.gateway_port, arguments.timeout, office_rate)
+        if arguments.command == "legacy":
+            return legacy(layout, arguments)
         if arguments.command == "status":
             return status(layout, as_json=arguments.json)
         if arguments.command == "logs":
@@ -103,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=READY_TIMEOUT_SECONDS,
         help=f"seconds each component may take to become ready (default: {READY_TIMEOUT_SECONDS:.0f})",
     )
+    up_parser.add_argument(
+        "--office",
+        action="store_true",
+        help=f"also run the simulated office ({programs.OFFICE_PROGRAM}), editing the legacy database as staff do",
+    )
+    up_parser.add_argument(
+        "--office-rate",
+        type=float,
+        default=programs.DEFAULT_OFFICE_RATE,
+        help=f"the office's changes a second (default: {programs.DEFAULT_OFFICE_RATE:g})",
+    )
     status_parser = commands.add_parser("status", parents=[common], help="pid, state and health of every process")
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
     logs_parser = commands.add_parser("logs", parents=[common], help="show a process's log")
@@ -110,6 +125,26 @@ def build_parser() -> argparse.ArgumentParser:
     logs_parser.add_argument("-n", "--lines", type=int, default=50, help="how many lines (default: 50)")
     logs_parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     commands.add_parser("down", parents=[common], help="stop everything; leaves no process behind")
+    legacy_parser = commands.add_parser(
+        "legacy", help="the office's legacy database: load exports, simulate the office"
+    )
+    legacy_commands = legacy_parser.add_subparsers(dest="legacy_command", required=True, metavar="COMMAND")
+    load_parser = legacy_commands.add_parser(
+        "load", parents=[common], help="load the office's exports (.xlsx, Big5 .csv) into the legacy database"
+    )
+    load_parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    office_parser = legacy_commands.add_parser(
+        "office", parents=[common], help="edit legacy customers and deliveries as the office's staff do (Ctrl-C stops)"
+    )
+    office_parser.add_argument(
+        "--rate",
+        type=float,
+        default=programs.DEFAULT_OFFICE_RATE,
+        help=f"changes a second (default: {programs.DEFAULT_OFFICE_RATE:g})",
+    )
+    office_parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    office_parser.add_argument("--seed", type=int, help="random seed: the same seed makes the same changes")
+    office_parser.add_argument("--dirty", action="store_true", help="make about one change in ten a typo")
     return parser
 
 
@@ -119,13 +154,15 @@ def _env_int(name: str) -> int | None:
 
 
 def _log_names() -> list[str]:
-    return [*programs.STORE_NAMES, *(service.name for service in SERVICES), "supervisord"]
+    return [*programs.STORE_NAMES, *(service.name for service in SERVICES), programs.OFFICE_PROGRAM, "supervisord"]
 
 
 # ---------------------------------------------------------------------------------------------------- up
 
 
-def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: float) -> int:
+def up(
+    layout: Layout, seed: str | None, gateway_port: int | None, timeout: float, office_rate: float | None = None
+) -> int:
     layout.create_directories()
     with _exclusive(layout):
         state = programs.load_state(layout, gateway_port, os.environ)
@@ -136,7 +173,7 @@ def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: floa
             _check_nothing_left_over(layout)
             _claim_ports(state, found, layout)
             found = programs.endpoints(state)
-        supervised = programs.supervised_programs(layout, state, found, os.environ)
+        supervised = programs.supervised_programs(layout, state, found, os.environ, office_rate)
         try:
             write_config(layout, supervised)
         except ValueError as error:  # a setting supervisord's config syntax cannot carry, e.g. the demo password
@@ -158,6 +195,8 @@ def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: floa
             _start_and_wait(client, layout, by_name[name], timeout)
         if found.embedded_postgres:
             stores.create_database(state.ports["postgres"], programs.DATABASE_NAME)
+        if found.embedded_legacy_database:
+            stores.create_database(state.ports["postgres"], programs.LEGACY_DATABASE_NAME)
 
         environment = {**os.environ, **programs.service_environment(state, found, os.environ)}
         for service in SERVICES:
@@ -170,6 +209,9 @@ def up(layout: Layout, seed: str | None, gateway_port: int | None, timeout: floa
                 state.save(layout.state_path)
         for service in SERVICES:
             _start_and_wait(client, layout, by_name[service.name], timeout)
+        if office_rate is not None:
+            client.start(programs.OFFICE_PROGRAM)
+            print(f"{programs.OFFICE_PROGRAM} started: {office_rate:g} changes/s to the legacy database")
 
         print()
         print_table(_status_rows(layout, client, listed, probe=False))
@@ -329,6 +371,43 @@ def _print_welcome(layout: Layout, state: PlatformState) -> None:
     flag = _data_dir_flag(layout)
     command = _command()
     print(f"Status: {command} status{flag}   Logs: {command} logs SERVICE{flag}   Stop: {command} down{flag}")
+
+
+# ------------------------------------------------------------------------------------------------ legacy
+
+
+def legacy(layout: Layout, arguments: argparse.Namespace) -> int:
+    """``legacy load`` / ``legacy office``: migration-sync's own commands, run here in the foreground with the
+    platform's environment (the legacy database of the last `up`), their output straight to the terminal."""
+    state = PlatformState.load(layout.state_path)
+    if state is None:
+        raise CommandFailed(
+            f"no platform at {shown(layout.data_dir)}; start it with `{_command()} up{_data_dir_flag(layout)}`"
+        )
+    state.complete()
+    found = programs.endpoints(state)
+    if found.embedded_postgres and not stores.port_is_open(state.ports["postgres"]):
+        raise CommandFailed(
+            f"the platform's Postgres is not running; start it with `{_command()} up{_data_dir_flag(layout)}`"
+        )
+    environment = {**os.environ, **programs.service_environment(state, found, os.environ)}
+    if arguments.legacy_command == "load":
+        command = programs.service_command(programs.MIGRATION, "load", *map(str, arguments.files))
+    else:
+        options = ["--dirty"] if arguments.dirty else []
+        if arguments.duration is not None:
+            options += ["--duration", f"{arguments.duration:g}"]
+        if arguments.seed is not None:
+            options += ["--seed", str(arguments.seed)]
+        command = programs.office_command(arguments.rate, *options)
+    process = subprocess.Popen(  # nosec B603 # argv is this interpreter running migration-sync's module, no shell
+        command, stdin=subprocess.DEVNULL, env=environment
+    )
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.wait()  # it got the same SIGINT and finishes the change under way
+        return 130
 
 
 # ------------------------------------------------------------------------------------------------ status

@@ -12,12 +12,19 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 from services.local import stores
 from services.local.readiness import Check, GrpcHealthCheck, HttpCheck, PortCheck
 from services.local.supervision import Layout, SupervisedProgram, write_private_file
 from services.platform import clock
 
 DATABASE_NAME = "luckygas"
+# The office's legacy system: a database of its own on the same server (migration-sync alone reads it).
+LEGACY_DATABASE_NAME = "luckygas_legacy"
+# The simulated office (`up --office`): a supervised program of its own, started after the services.
+OFFICE_PROGRAM = "legacy-office"
+DEFAULT_OFFICE_RATE = 1.0
 DEFAULT_GATEWAY_PORT = 8000
 DEFAULT_DEMO_PASSWORD = "luckygas-demo"  # nosec B105 # the local platform's demo logins; LUCKYGAS_DEMO_PASSWORD overrides it
 DEMO_USERS = ("admin", "dispatcher", *(f"driver{number:02d}" for number in range(1, 9)), "sre", "customer01")
@@ -55,8 +62,12 @@ SERVICES: tuple[Service, ...] = (
     Service("routing", "grpc"),
     # Positions, arrivals and ETAs; follows the routing service's route events. Its demo seed is the drivers.
     Service("tracking", "grpc"),
+    # Migration-sync: the legacy database (LUCKYGAS_LEGACY_DATABASE_URL) ↔ the customer and order services.
+    Service("migration", "grpc"),
     Service("gateway", "http"),
 )
+
+MIGRATION = next(service for service in SERVICES if service.name == "migration")
 
 STORE_NAMES = ("postgres", "redis")
 # Their file names: Postgres and Redis overwrite their environment with process titles, so `down` also
@@ -79,10 +90,11 @@ class PlatformState:
     ports: dict[str, int] = field(default_factory=dict)
     jwt_secret: str = ""
     seeds: list[str] = field(default_factory=list)
-    # Servers given by LUCKYGAS_DATABASE_URL / LUCKYGAS_REDIS_URL at the last `up`; empty means ours.
-    # Kept so `status` and `down` see the same platform without those variables set.
+    # Servers given by LUCKYGAS_DATABASE_URL / LUCKYGAS_REDIS_URL / LUCKYGAS_LEGACY_DATABASE_URL at the last
+    # `up`; empty means ours. Kept so `status`, `down` and `legacy` see the same platform without them set.
     external_database_url: str = ""
     external_redis_url: str = ""
+    external_legacy_database_url: str = ""
 
     @classmethod
     def load(cls, path: Path) -> PlatformState | None:
@@ -95,6 +107,7 @@ class PlatformState:
             seeds=[str(seed) for seed in raw.get("seeds", [])],
             external_database_url=str(raw.get("external_database_url", "")),
             external_redis_url=str(raw.get("external_redis_url", "")),
+            external_legacy_database_url=str(raw.get("external_legacy_database_url", "")),
         )
 
     def save(self, path: Path) -> None:
@@ -105,6 +118,7 @@ class PlatformState:
             "seeds": self.seeds,
             "external_database_url": self.external_database_url,
             "external_redis_url": self.external_redis_url,
+            "external_legacy_database_url": self.external_legacy_database_url,
         }
         write_private_file(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
 
@@ -141,6 +155,7 @@ def load_state(
     if environ is not None:
         state.external_database_url = environ.get("LUCKYGAS_DATABASE_URL") or ""
         state.external_redis_url = environ.get("LUCKYGAS_REDIS_URL") or ""
+        state.external_legacy_database_url = environ.get("LUCKYGAS_LEGACY_DATABASE_URL") or ""
     state.save(layout.state_path)
     return state
 
@@ -153,17 +168,32 @@ class Endpoints:
     redis_url: str
     embedded_postgres: bool
     embedded_redis: bool
+    # The legacy database: LEGACY_DATABASE_NAME beside the platform's on the same server unless given by URL;
+    # embedded when `up` creates it on the embedded Postgres server.
+    legacy_database_url: str = ""
+    embedded_legacy_database: bool = False
 
 
 def endpoints(state: PlatformState) -> Endpoints:
     database_url, redis_url = state.external_database_url, state.external_redis_url
+    platform_database = (
+        _asyncpg_url(database_url) if database_url else stores.postgres_url(state.ports["postgres"], DATABASE_NAME)
+    )
+    legacy_url = state.external_legacy_database_url
+    if legacy_url:
+        legacy_database = _asyncpg_url(legacy_url)
+    elif database_url:
+        # The same server as the platform's database, LEGACY_DATABASE_NAME on it (which must exist there).
+        legacy_database = make_url(platform_database).set(database=LEGACY_DATABASE_NAME).render_as_string(False)
+    else:
+        legacy_database = stores.postgres_url(state.ports["postgres"], LEGACY_DATABASE_NAME)
     return Endpoints(
-        database_url=(
-            _asyncpg_url(database_url) if database_url else stores.postgres_url(state.ports["postgres"], DATABASE_NAME)
-        ),
+        database_url=platform_database,
         redis_url=redis_url or stores.redis_url(state.ports["redis"]),
         embedded_postgres=not database_url,
         embedded_redis=not redis_url,
+        legacy_database_url=legacy_database,
+        embedded_legacy_database=not database_url and not legacy_url,
     )
 
 
@@ -214,10 +244,11 @@ def _store_component(name: str, url: str, embedded: bool, default_port: int) -> 
 
 
 def service_environment(state: PlatformState, found: Endpoints, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment of every service command (migrate, seed, serve)."""
+    """The environment of every service command (migrate, seed, serve); only migration-sync reads the legacy URL."""
     environment = {
         "LUCKYGAS_ENVIRONMENT": "development",
         "LUCKYGAS_DATABASE_URL": found.database_url,
+        "LUCKYGAS_LEGACY_DATABASE_URL": found.legacy_database_url,
         "LUCKYGAS_REDIS_URL": found.redis_url,
         "LUCKYGAS_JWT_SECRET": state.jwt_secret,
         "LUCKYGAS_DEMO_PASSWORD": environ.get("LUCKYGAS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
@@ -243,10 +274,20 @@ def service_command(service: Service, *arguments: str) -> list[str]:
     return [sys.executable, "-m", service.module, *arguments]
 
 
+def office_command(rate: float = DEFAULT_OFFICE_RATE, *options: str) -> list[str]:
+    """The simulated office: migration-sync's ``office`` command."""
+    return [sys.executable, "-m", "services.migration", "office", "--rate", f"{rate:g}", *options]
+
+
 def supervised_programs(
-    layout: Layout, state: PlatformState, found: Endpoints, environ: Mapping[str, str]
+    layout: Layout,
+    state: PlatformState,
+    found: Endpoints,
+    environ: Mapping[str, str],
+    office_rate: float | None = None,
 ) -> list[SupervisedProgram]:
-    """The supervisord programs, in start order. Initialises the Postgres data folder on first use."""
+    """The supervisord programs, in start order; with ``office_rate``, the simulated office after the services.
+    Initialises the Postgres data folder on first use."""
     programs = []
     if found.embedded_postgres:
         spec = stores.prepare_postgres(layout.data_dir / "postgres", state.ports["postgres"], durable=True)
@@ -274,6 +315,15 @@ def supervised_programs(
                 service_command(service, "serve"),
                 environment,
                 priority=SERVICE_PRIORITY + 10 * offset,
+            )
+        )
+    if office_rate is not None:
+        programs.append(
+            SupervisedProgram(
+                OFFICE_PROGRAM,
+                office_command(office_rate),
+                environment,
+                priority=SERVICE_PRIORITY + 10 * len(SERVICES),
             )
         )
     return programs
