@@ -16,7 +16,19 @@ from services.gateway.context import GatewayContext
 from services.gateway.faults import inject_fault
 from services.gateway.live import LiveHub
 from services.gateway.middleware import BodySizeLimit, Observability, SecurityHeaders
-from services.gateway.routes import auth, customers, flags, health, live, orders, pilot, routing, tracking, users
+from services.gateway.routes import (
+    auth,
+    customers,
+    flags,
+    health,
+    live,
+    migration,
+    orders,
+    pilot,
+    routing,
+    tracking,
+    users,
+)
 from services.gateway.schemas.common import refuse_control_characters
 from services.gateway.settings import GatewaySettings
 from services.platform import migrations
@@ -38,6 +50,7 @@ API_ROUTERS = (
     flags.router,
     flags.customer_router,
     pilot.router,
+    migration.router,
 )
 PLUMBING_ROUTERS = (live.router, health.router)
 # What the live feed carries: order and delivery events, routes published and updated, stops arrived at

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from grpc_health.v1 import health_pb2_grpc
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from luckygas.flags.v1 import flags_pb2, flags_pb2_grpc
+from luckygas.migration.v1 import migration_pb2, migration_pb2_grpc
 from luckygas.order.v1 import order_pb2, order_pb2_grpc
 from luckygas.routing.v1 import routing_pb2, routing_pb2_grpc
 from luckygas.tracking.v1 import tracking_pb2, tracking_pb2_grpc
@@ -30,6 +31,7 @@ ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
 FLAG_SERVICE = flags_pb2.DESCRIPTOR.services_by_name["FlagService"]
 ROUTING_SERVICE = routing_pb2.DESCRIPTOR.services_by_name["RoutingService"]
 TRACKING_SERVICE = tracking_pb2.DESCRIPTOR.services_by_name["TrackingService"]
+MIGRATION_SERVICE = migration_pb2.DESCRIPTOR.services_by_name["MigrationService"]
 
 
 @dataclass
@@ -55,6 +57,8 @@ class GatewayContext:
     tracking_channel: grpc.aio.Channel
     tracking: tracking_pb2_grpc.TrackingServiceStub
     tracking_health: health_pb2_grpc.HealthStub
+    migration_channel: grpc.aio.Channel
+    migration: migration_pb2_grpc.MigrationServiceStub
     # The gateway's in-process flags (kept current by a watcher started in the lifespan) and its fault policy.
     flag_store: FlagStore
     faults: FaultPolicy
@@ -76,6 +80,9 @@ class GatewayContext:
         )
         tracking_channel = open_channel(
             settings.tracking_address, TRACKING_SERVICE, default_deadline=settings.call_deadline_seconds
+        )
+        migration_channel = open_channel(
+            settings.migration_address, MIGRATION_SERVICE, default_deadline=settings.call_deadline_seconds
         )
         flag_store = FlagStore()
         return cls(
@@ -104,6 +111,8 @@ class GatewayContext:
             tracking_channel=tracking_channel,
             tracking=tracking_pb2_grpc.TrackingServiceStub(tracking_channel),
             tracking_health=health_pb2_grpc.HealthStub(tracking_channel),
+            migration_channel=migration_channel,
+            migration=migration_pb2_grpc.MigrationServiceStub(migration_channel),
             flag_store=flag_store,
             faults=FaultPolicy(flag_store, "gateway"),
         )
@@ -114,6 +123,7 @@ class GatewayContext:
         await self.flag_channel.close()
         await self.routing_channel.close()
         await self.tracking_channel.close()
+        await self.migration_channel.close()
         await self.redis.aclose()
         await self.database.dispose()
 

@@ -12,8 +12,11 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     order_address: str = "127.0.0.1:50052"
     routing_address: str = "127.0.0.1:50053"
     tracking_address: str = "127.0.0.1:50054"
+    migration_address: str = "127.0.0.1:50056"
     # Every call to a service carries this deadline; a slow service becomes a 504, never a hang.
     call_deadline_seconds: float = 2.0
+    # A reconcile run compares a whole table across both sides before it answers (up to a million rows a side).
+    reconcile_deadline_seconds: float = 120.0
     access_token_seconds: int = 600
     refresh_token_seconds: int = 14 * 24 * 3600
     max_failed_logins: int = 5

@@ -16,6 +16,8 @@ OFFICE = {"admin", "dispatcher"}
 EVERYONE = set(ROLES)
 FLAG_READERS = {"admin", "dispatcher", "sre"}
 FLAG_WRITERS = {"admin", "sre"}
+MIGRATION_READERS = {"admin", "dispatcher", "sre"}
+MIGRATION_WRITERS = {"admin", "sre"}
 PUBLIC = None
 
 # (method, path, roles allowed); PUBLIC routes need no token.
@@ -82,6 +84,17 @@ MATRIX: list[tuple[str, str, set[str] | None]] = [
     ("PUT", "/api/v1/pilot/{key}/cohort", FLAG_WRITERS),
     ("POST", "/api/v1/pilot/{key}/cohort/grow", FLAG_WRITERS),
     ("PUT", "/api/v1/pilot/{key}/percentage", FLAG_WRITERS),
+    ("GET", "/api/v1/migration/status", MIGRATION_READERS),
+    ("POST", "/api/v1/migration/backfill", MIGRATION_WRITERS),
+    ("GET", "/api/v1/migration/backfill", MIGRATION_READERS),
+    ("GET", "/api/v1/migration/backfill/rejections", MIGRATION_READERS),
+    ("POST", "/api/v1/migration/reconcile", MIGRATION_WRITERS),
+    ("GET", "/api/v1/migration/reconcile/reports", MIGRATION_READERS),
+    ("GET", "/api/v1/migration/reconcile/reports/{report_id}", MIGRATION_READERS),
+    ("GET", "/api/v1/migration/cutovers", MIGRATION_READERS),
+    ("GET", "/api/v1/migration/customers/{code}/cutovers", MIGRATION_READERS),
+    ("GET", "/api/v1/migration/conflicts", MIGRATION_READERS),
+    ("POST", "/api/v1/migration/conflicts/{conflict_id}/resolve", MIGRATION_WRITERS),
     ("GET", "/healthz", PUBLIC),
     ("GET", "/readyz", PUBLIC),
     ("GET", "/metrics", PUBLIC),
