@@ -24,9 +24,9 @@ from services.migration.customers import from_mapped, from_proto
 from services.migration.mapping import MappedCustomer, RejectedRow, map_customer, map_delivery
 from services.migration.metrics import CUSTOMERS_BY_PRIMARY, CUTOVER_SECONDS
 from services.migration.models import OUTBOX, CustomerLinkRow, CutoverRow
-from services.migration.orders import to_platform_delivery
-from services.migration.sync import Sync, delivery_canonical
-from services.platform.canonical import customer_values
+from services.migration.orders import legacy_digests
+from services.migration.sync import Sync, delivery_text_of
+from services.platform.canonical import customer_values, digest
 from services.platform.clock import utc_now
 from services.platform.errors import Unavailable
 from services.platform.flags.documents import read_pilot
@@ -237,15 +237,14 @@ class CutoverController:
         for row in deliveries:
             delivery = map_delivery(dict(row), {code: found.id})  # type: ignore[arg-type]
             if not isinstance(delivery, RejectedRow):
-                legacy_rows[int(row["序號"])] = delivery_canonical(delivery)
-        new_rows = {
-            order.legacy_id: delivery_canonical(to_platform_delivery(order))
-            for order in await self._sync.orders.of_customer(found.id)
-        }
-        unlinked = new_rows.pop(0, None)
+                key = int(row["序號"])
+                legacy_rows[key] = digest(key, delivery_text_of(delivery))
+        orders = await self._sync.orders.of_customer(found.id)
+        linked = [order.legacy_id for order in orders if order.legacy_id]
+        new_rows = await legacy_digests(self._sync.orders.stub, sorted({*linked, *legacy_rows}))
         problems = []
-        if unlinked is not None:
-            problems.append("orders without a legacy row")
+        if unlinked := len(orders) - len(linked):
+            problems.append(f"{unlinked} orders without a legacy row")
         if missing := sorted(set(legacy_rows) - set(new_rows)):
             problems.append(f"{len(missing)} deliveries only in legacy (e.g. 序號 {missing[0]})")
         if extra := sorted(set(new_rows) - set(legacy_rows)):

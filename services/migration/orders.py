@@ -30,6 +30,7 @@ STATUS_NAMES = {
 }
 LEGACY_FAILURE_REASONS = frozenset({"not_home", "refused"})
 PAGE_SIZE = 200
+MAX_RANGES = 1000  # ChecksumLegacyOrders' limit
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ def to_platform_delivery(order: pb.Order) -> PlatformDelivery:
     status = STATUS_NAMES[order.status]
     items: dict[str, int] = {}
     metered: dict[str, float] = {}
-    for item in order.items:
+    # What was handed over, for a delivered order; what was ordered, otherwise (the order service's canonical rule).
+    lines = order.proof.delivered if status == "delivered" and order.proof.delivered else order.items
+    for item in lines:
         product = PRODUCTS[item.product]
         if item.product.startswith("flow-"):
             metered[item.product] = metered.get(item.product, 0.0) + float(product.size_kg * item.quantity)
@@ -198,3 +201,22 @@ class OrderServiceSide:
                 break
             start = reply.rows[-1].key + 1
         return rows
+
+
+async def legacy_digests(stub: order_pb2_grpc.OrderServiceStub, legacy_ids: Sequence[int]) -> dict[int, int]:
+    """The digest of each legacy-keyed order among ``legacy_ids`` (as the order service renders it); an id
+    without an order is absent. One range per id, at most 1,000 a call."""
+    found: dict[int, int] = {}
+    ids = sorted(set(legacy_ids))
+    for start in range(0, len(ids), MAX_RANGES):
+        side = OrderServiceSide(stub)
+        for summary in await side.checksum([(key, key + 1) for key in ids[start : start + MAX_RANGES]]):
+            if summary.count:
+                found[summary.start] = summary.digest_sum
+    return found
+
+
+async def legacy_text(stub: order_pb2_grpc.OrderServiceStub, legacy_id: int) -> str | None:
+    """The canonical text of the order with this legacy id, as the order service renders it; None if none."""
+    rows = await OrderServiceSide(stub).rows(legacy_id, legacy_id + 1, 1)
+    return rows[0][1] if rows else None

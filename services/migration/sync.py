@@ -35,13 +35,16 @@ from services.migration.mapping import MappedCustomer, MappedDelivery, RejectedR
 from services.migration.metrics import SYNC_LAG, SYNC_OPERATIONS
 from services.migration.models import CustomerLinkRow, DeliveryLinkRow, SyncMarkRow
 from services.migration.orders import OrderBook, to_legacy_order, to_platform_delivery
+from services.migration.orders import legacy_text as orders_legacy_text
 from services.migration.reverse import PlatformDelivery, customer_row, delivery_row
 from services.platform.canonical import (
     CUSTOMER_FIELDS,
     DELIVERY_FIELDS,
+    SEPARATOR,
     customer_text,
     customer_values,
     delivery_values,
+    field_differences,
 )
 from services.platform.clock import utc_now
 from services.platform.database import Database
@@ -82,6 +85,10 @@ def delivery_canonical(delivery: MappedDelivery | PlatformDelivery) -> dict[str,
         metered_kg=delivery.metered_kg,
         empties=delivery.empties,
     )
+
+
+def delivery_text_of(delivery: MappedDelivery | PlatformDelivery) -> str:
+    return SEPARATOR.join(delivery_canonical(delivery).values())
 
 
 def differing(fields: tuple[str, ...], primary: Mapping[str, str], other: Mapping[str, str]) -> list[dict[str, str]]:
@@ -266,20 +273,18 @@ class Sync:
             return "rejected"
         assert customer is not None
         if customer.primary_side == "new":
-            order = await self.orders.get(link.order_id) if link is not None else None
-            legacy_values = delivery_canonical(mapped)
-            new_values = delivery_canonical(to_platform_delivery(order)) if order is not None else None
-            if new_values != legacy_values:
+            legacy_text = delivery_text_of(mapped)
+            new_text = await orders_legacy_text(self.orders.stub, legacy_id)
+            if new_text != legacy_text:
+                fields = field_differences(DELIVERY_FIELDS, new_text or "", legacy_text)
                 await conflicts.record(
                     self.database,
                     table="deliveries",
                     key=str(legacy_id),
                     customer_code=code,
                     primary="new",
-                    fields=differing(DELIVERY_FIELDS, new_values, legacy_values)
-                    if new_values is not None
-                    else [{"field": "*", "primary": "", "other": "|".join(legacy_values.values())}],
-                    other_text="|".join(legacy_values.values()),
+                    fields=[{"field": name, "primary": new, "other": old} for name, (new, old) in fields.items()],
+                    other_text=legacy_text,
                 )
                 await self._mark_delivery(legacy_id, version)
                 return "conflict"
@@ -344,9 +349,8 @@ class Sync:
                 row = await _legacy_delivery(connection, order.legacy_id)
             if row is not None:
                 mapped = map_delivery(row)  # type: ignore[arg-type]
-                if not isinstance(mapped, RejectedRow) and delivery_canonical(mapped) == delivery_canonical(
-                    to_platform_delivery(order)
-                ):
+                new_text = await orders_legacy_text(self.orders.stub, order.legacy_id)
+                if not isinstance(mapped, RejectedRow) and delivery_text_of(mapped) == new_text:
                     return "unchanged"
                 if int(row[legacy_store.ROW_VERSION]) > await self._delivery_version(order.legacy_id, session):
                     return "unchanged"  # capture has a newer legacy row to apply: it will settle this
