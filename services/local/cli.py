@@ -1,5 +1,6 @@
 """The ``luckygas`` command: run the whole platform on this machine (up, status, logs, down), and fill or work the
-legacy database (legacy load, legacy office) through migration-sync's commands."""
+legacy database (legacy load, legacy office) through migration-sync's commands; ask migration-sync where the migration
+stands (migration status, migration reconcile)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from typing import Any
 # warning would otherwise open every command's output.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
-from services.local import programs, stores  # noqa: E402
+import grpc  # noqa: E402
+
+from services.local import migration_commands, programs, stores  # noqa: E402
 from services.local.output import ProgressLine, follow_file, print_table, shown, tail_lines  # noqa: E402
 from services.local.programs import SERVICES, Component, PlatformState, Service  # noqa: E402
 from services.local.readiness import NotReady, wait_until_ready  # noqa: E402
@@ -69,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return up(layout, arguments.seed, arguments.gateway_port, arguments.timeout, office_rate)
         if arguments.command == "legacy":
             return legacy(layout, arguments)
+        if arguments.command == "migration":
+            return migration(layout, arguments)
         if arguments.command == "status":
             return status(layout, as_json=arguments.json)
         if arguments.command == "logs":
@@ -145,6 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
     office_parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     office_parser.add_argument("--seed", type=int, help="random seed: the same seed makes the same changes")
     office_parser.add_argument("--dirty", action="store_true", help="make about one change in ten a typo")
+    migration_parser = commands.add_parser("migration", help="the move off the legacy system: status, reconcile")
+    migration_commands_parser = migration_parser.add_subparsers(
+        dest="migration_command", required=True, metavar="COMMAND"
+    )
+    migration_commands_parser.add_parser(
+        "status", parents=[common], help="rows per table by state, customers by primary side, sync lag, conflicts"
+    )
+    reconcile_parser = migration_commands_parser.add_parser(
+        "reconcile", parents=[common], help="compare legacy and new now; exits 1 when they differ"
+    )
+    reconcile_parser.add_argument(
+        "--table", choices=migration_commands.TABLES, help="one table (default: customers, then deliveries)"
+    )
+    reconcile_parser.add_argument(
+        "--repair", action="store_true", help="re-sync each difference from its customer's primary side"
+    )
     return parser
 
 
@@ -408,6 +429,31 @@ def legacy(layout: Layout, arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         process.wait()  # it got the same SIGINT and finishes the change under way
         return 130
+
+
+# --------------------------------------------------------------------------------------------- migration
+
+
+def migration(layout: Layout, arguments: argparse.Namespace) -> int:
+    """``migration status`` / ``migration reconcile``: asked of the running migration-sync service over gRPC."""
+    state = PlatformState.load(layout.state_path) if layout.state_path.exists() else None
+    address = migration_commands.migration_address(state, os.environ)
+    if address is None:
+        print(f"not running (data dir {shown(layout.data_dir)}); `{_command()} up` starts it", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    try:
+        if arguments.migration_command == "status":
+            print("\n".join(migration_commands.status(address)))
+            return 0
+        tables = [arguments.table] if arguments.table else list(migration_commands.TABLES)
+        lines, differ = migration_commands.reconcile(address, tables, repair=arguments.repair)
+    except grpc.aio.AioRpcError as error:
+        raise CommandFailed(
+            f"migration-sync at {address} answered {error.code().name}: {error.details()}"
+            f" (is the platform up? `{_command()} status{_data_dir_flag(layout)}`)"
+        ) from error
+    print("\n".join(lines))
+    return 1 if differ else 0
 
 
 # ------------------------------------------------------------------------------------------------ status
