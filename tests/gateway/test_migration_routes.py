@@ -1,10 +1,11 @@
-"""``/api/v1/migration`` through the gateway's ASGI app, over real gRPC, to a recorded migration-sync server.
+"""``/api/v1/migration`` through the gateway's ASGI app, over real gRPC.
 
-The migration-sync service is being written alongside these routes and is not yet runnable here, so the server behind
-the gateway is ``RecordedMigrationServicer``: a real grpc.aio server on an ephemeral port (the platform's own server
-factory and interceptors) answering every MigrationService RPC with fixed, realistic messages and recording each
-request it received. It stands in for a service the gateway only ever reaches over gRPC; when the real service can be
-started in tests (services/migration/app.py's ``start``), these tests should run against it instead.
+Most tests run against ``RecordedMigrationServicer``: a real grpc.aio server on an ephemeral port (the platform's own
+server factory and interceptors) answering every MigrationService RPC with fixed, realistic messages mid-pilot and
+recording each request it received, so each route's mapping, roles, validation and outage can be checked exactly.
+It was written while the migration-sync service was not yet on main and stands in for a service the gateway only
+ever reaches over gRPC. The last test runs the real service (services/migration/app.py's ``start``) behind the
+gateway, over an empty legacy database and the real customer and order services.
 """
 
 from __future__ import annotations
@@ -19,13 +20,28 @@ import pytest
 from google.protobuf.message import Message
 from luckygas.migration.v1 import migration_pb2 as pb
 from luckygas.migration.v1 import migration_pb2_grpc
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.flags.app import RunningFlagService
 from services.gateway.tokens import AccessClaims, TokenSigner
+from services.local import stores
+from services.migration import legacy_store
+from services.migration.app import MIGRATIONS, assemble, start
+from services.migration.customers import CUSTOMER_SERVICE, CustomerDirectory
+from services.migration.models import SCHEMA
+from services.migration.orders import ORDER_SERVICE, OrderBook
+from services.migration.settings import MigrationSettings
+from services.platform import migrations
+from services.platform.database import Database
 from services.platform.errors import NotFound
+from services.platform.grpc_client import open_channel
 from services.platform.grpc_server import GrpcServer, create_server
 from services.platform.proto_values import timestamp
+from tests.conftest import Stores
 from tests.gateway.conftest import TEST_SECRET, bearer
+from tests.timing import CALL_DEADLINE_SECONDS
 
 MIGRATION = "/api/v1/migration"
 STARTED = datetime.fromisoformat("2026-12-07T02:00:00+00:00")
@@ -519,3 +535,80 @@ def test_the_recorded_server_answers_every_rpc_of_the_contract() -> None:
         if getattr(RecordedMigrationServicer, name) is getattr(migration_pb2_grpc.MigrationServiceServicer, name)
     ]
     assert missing == []
+
+
+# --- the real migration-sync service behind the gateway --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def legacy_url(embedded_stores: Stores) -> str:
+    """A legacy database of its own beside the platform's, as `luckygas up` makes one."""
+    url = make_url(embedded_stores.database_url)
+    assert url.port is not None
+    stores.create_database(url.port, "legacy_gateway_test")
+    return url.set(database="legacy_gateway_test").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def migration_schema(embedded_stores: Stores) -> None:
+    migrations.upgrade(MIGRATIONS, embedded_stores.database_url, SCHEMA)
+
+
+@pytest.fixture
+async def real_migration_gateway(
+    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
+    database: Database,
+    migration_schema: None,
+    legacy_url: str,
+    customer_server: int,
+    order_server: int,
+    flag_server: RunningFlagService,
+    redis_client: object,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in front of migration-sync as services/migration/app.py starts it, over an empty legacy database
+    and the real customer and order services."""
+    legacy = create_async_engine(legacy_url)
+    await legacy_store.install(legacy)
+    async with legacy.begin() as connection:
+        await connection.execute(text('TRUNCATE "客戶資料", "配送紀錄", legacy_imports'))
+    customer_channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
+    order_channel = open_channel(f"127.0.0.1:{order_server}", ORDER_SERVICE)
+    settings = MigrationSettings(legacy_database_url=legacy_url, reconcile_interval_seconds=0)
+    parts = assemble(
+        settings,
+        database,
+        legacy,
+        CustomerDirectory(customer_channel, deadline_seconds=CALL_DEADLINE_SECONDS),
+        OrderBook(order_channel, deadline_seconds=CALL_DEADLINE_SECONDS),
+        frozenset,
+    )
+    running = await start(settings, parts, port=0)
+    yield await make_gateway(
+        f"127.0.0.1:{customer_server}",
+        order_address=f"127.0.0.1:{order_server}",
+        flags_address=f"127.0.0.1:{flag_server.port}",
+        migration_address=f"127.0.0.1:{running.port}",
+    )
+    await running.stop(grace=0)
+    await parts.backfill.stop()
+    await customer_channel.close()
+    await order_channel.close()
+    await legacy.dispose()
+
+
+async def test_the_real_service_answers_status_and_a_clean_reconcile_through_the_gateway(
+    real_migration_gateway: httpx.AsyncClient,
+) -> None:
+    status = await ok(real_migration_gateway.get(f"{MIGRATION}/status", headers=as_role("dispatcher")))
+    report = await ok(
+        real_migration_gateway.post(f"{MIGRATION}/reconcile", json={"table": "customers"}, headers=as_role("sre")),
+        201,
+    )
+    again = await ok(
+        real_migration_gateway.get(f"{MIGRATION}/reconcile/reports/{report['id']}", headers=as_role("dispatcher"))
+    )
+
+    assert {table["table"] for table in status["tables"]} == {"customers", "deliveries"}
+    assert all(table["legacy_rows"] == 0 for table in status["tables"])
+    assert (report["table"], report["differences"], report["rows"]) == ("customers", 0, [])
+    assert again["id"] == report["id"]
