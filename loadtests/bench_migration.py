@@ -104,10 +104,12 @@ async def _lag(
         async with engine.connect() as connection:
             codes = [
                 str(code)
+                # Past the demo pilot's cohort (1000001…1000013): these stay legacy-primary.
                 for code in (
-                    await connection.execute(select(table.c["客戶"]).order_by(table.c["客戶"]).limit(50))
+                    await connection.execute(
+                        select(table.c["客戶"]).where(table.c["客戶"] > "1000100").order_by(table.c["客戶"]).limit(50)
+                    )
                 ).scalars()
-                if str(code) != pilot
             ]
         for sample in range(arguments.samples):
             code = codes[sample % len(codes)]
