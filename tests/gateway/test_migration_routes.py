@@ -1,232 +1,87 @@
-"""``/api/v1/migration`` through the gateway's ASGI app, over real gRPC.
+"""``/api/v1/migration`` through the gateway's ASGI app, over real gRPC, against the real migration-sync service.
 
-Most tests run against ``RecordedMigrationServicer``: a real grpc.aio server on an ephemeral port (the platform's own
-server factory and interceptors) answering every MigrationService RPC with fixed, realistic messages mid-pilot and
-recording each request it received, so each route's mapping, roles, validation and outage can be checked exactly.
-It was written while the migration-sync service was not yet on main and stands in for a service the gateway only
-ever reaches over gRPC. The last test runs the real service (services/migration/app.py's ``start``) behind the
-gateway, over an empty legacy database and the real customer and order services.
+migration-sync runs as services/migration/app.py's ``start`` serves it, over a legacy database of its own and the
+real customer and order services (tests/migration/fixtures.py). ``pilot`` gives each route real state: seeded legacy
+rows and a real backfill (counts, progress, a rejected customer and a delivery of an unknown customer), a customer
+cut over to the new platform (a cutover) and then edited in legacy (an open conflict). A server interceptor keeps the
+name of every RPC that reaches the service, so refused and invalid requests are shown never to reach it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import grpc
 import httpx
 import pytest
-from google.protobuf.message import Message
-from luckygas.migration.v1 import migration_pb2 as pb
-from luckygas.migration.v1 import migration_pb2_grpc
-from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.flags.app import RunningFlagService
 from services.gateway.tokens import AccessClaims, TokenSigner
 from services.local import stores
 from services.migration import legacy_store
-from services.migration.app import MIGRATIONS, assemble, start
-from services.migration.customers import CUSTOMER_SERVICE, CustomerDirectory
-from services.migration.models import SCHEMA
-from services.migration.orders import ORDER_SERVICE, OrderBook
+from services.migration.app import Parts, start
 from services.migration.settings import MigrationSettings
-from services.platform import migrations
-from services.platform.database import Database
-from services.platform.errors import NotFound
-from services.platform.grpc_client import open_channel
-from services.platform.grpc_server import GrpcServer, create_server
-from services.platform.proto_values import timestamp
+from services.platform.grpc_server import GrpcServer
+from services.platform.interceptors import standard_interceptors
 from tests.conftest import Stores
 from tests.gateway.conftest import TEST_SECRET, bearer
-from tests.timing import CALL_DEADLINE_SECONDS
+from tests.migration.fixtures import CLEAN, DIRTY_CODE, UNKNOWN_CODE, legacy, migration_schema, parts, seeded
+
+__all__ = ["legacy", "migration_schema", "parts"]  # fixtures of tests/migration/fixtures.py, used here by name
 
 MIGRATION = "/api/v1/migration"
-STARTED = datetime.fromisoformat("2026-12-07T02:00:00+00:00")
-FINISHED = datetime.fromisoformat("2026-12-07T02:00:12.5+00:00")
-REPORT_ID = "7d0c5c1e-2f4b-4d59-9a53-0b7f1c3e8a11"
-CONFLICT_ID = "c1a7e0f2-61d4-4b8e-9f0a-3c2d1e4b5a66"
+CUT_OVER = CLEAN.code  # the pilot customer: cut over to the new platform, then edited in legacy
+RENAMED = "改名了"
 
 
-def _progress(dry_run: bool = False) -> pb.BackfillProgress:
-    return pb.BackfillProgress(
-        state="running",
-        dry_run=dry_run,
-        tables=[
-            pb.TableProgress(
-                table="customers",
-                state="done",
-                total=1312,
-                done=1312,
-                migrated=1290,
-                rejected=22,
-                rows_per_second=2450.0,
-                eta_seconds=0.0,
-            ),
-            pb.TableProgress(
-                table="deliveries",
-                state="running",
-                total=151204,
-                done=60000,
-                migrated=59520,
-                rejected=480,
-                rows_per_second=3000.0,
-                eta_seconds=30.4,
-            ),
-        ],
-        started_at=timestamp(STARTED),
-    )
+@pytest.fixture(scope="session")
+def legacy_url(embedded_stores: Stores) -> str:
+    """A legacy database of its own beside the platform's, as `luckygas up` makes one."""
+    url = make_url(embedded_stores.database_url)
+    assert url.port is not None
+    stores.create_database(url.port, "legacy_gateway_test")
+    return url.set(database="legacy_gateway_test").render_as_string(hide_password=False)
 
 
-def _report(with_rows: bool = True) -> pb.ReconcileReport:
-    rows = [
-        pb.RowDifference(
-            key="1000123",
-            kind="different",
-            customer_code="1000123",
-            primary="legacy",
-            fields=[pb.FieldDifference(field="phones", legacy="089-322123", new="089-322-123")],
-        ),
-        pb.RowDifference(key="1000456", kind="only_legacy", customer_code="1000456", primary="legacy"),
-    ]
-    return pb.ReconcileReport(
-        id=REPORT_ID, table="customers", trigger="manual", repair=False,
-        started_at=timestamp(STARTED), finished_at=timestamp(FINISHED),
-        legacy_rows=1312, new_rows=1289, differences=2, rows=rows if with_rows else [],
-        checksum_calls=14, rows_fetched=64, seconds=12.5, rejected_rows=22,
-    )  # fmt: skip
-
-
-def _conflict(**changes: Any) -> pb.Conflict:
-    values: dict[str, Any] = {
-        "id": CONFLICT_ID, "table": "customers", "key": "1000789", "customer_code": "1000789", "primary": "new",
-        "fields": [pb.FieldConflict(field="address", primary="台東市新生路135巷26號", other="台東市新生路135巷28號")],
-        "state": "open", "detected_at": timestamp(STARTED),
-    }  # fmt: skip
-    values.update(changes)
-    return pb.Conflict(**values)
-
-
-class RecordedMigrationServicer(migration_pb2_grpc.MigrationServiceServicer):
-    """Fixed answers of a migration-sync service mid-pilot; ``requests`` holds what each RPC received."""
+class CallLog(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """The method of every RPC that reaches the migration-sync server (just the name, e.g. ``GetStatus``)."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, Message]] = []
+        self.methods: list[str] = []
 
-    def _record(self, name: str, request: Message) -> None:
-        self.requests.append((name, request))
-
-    async def GetStatus(self, request: pb.GetStatusRequest, context: object) -> pb.MigrationStatus:
-        self._record("GetStatus", request)
-        return pb.MigrationStatus(
-            tables=[
-                pb.TableStatus(table="customers", legacy_rows=1312, migrated=1290, rejected=22, pending=0),
-                pb.TableStatus(table="deliveries", legacy_rows=151204, migrated=59520, rejected=480, pending=91204),
-            ],
-            legacy_primary_customers=1285,
-            new_primary_customers=5,
-            lag=[
-                pb.SyncLag(direction="legacy_to_new", seconds=0.4, pending=3),
-                pb.SyncLag(direction="new_to_legacy", seconds=0.0, pending=0),
-            ],
-            open_conflicts=1,
-            backfill=_progress(),
-        )
-
-    async def StartBackfill(self, request: pb.StartBackfillRequest, context: object) -> pb.BackfillProgress:
-        self._record("StartBackfill", request)
-        return _progress(request.dry_run)
-
-    async def GetBackfill(self, request: pb.GetBackfillRequest, context: object) -> pb.BackfillProgress:
-        self._record("GetBackfill", request)
-        return _progress()
-
-    async def ListRejections(self, request: pb.ListRejectionsRequest, context: object) -> pb.ListRejectionsResponse:
-        self._record("ListRejections", request)
-        rejection = pb.Rejection(
-            table="customers",
-            key="",
-            problems=[
-                pb.Problem(column="客戶編號", value="", reason="blank customer code"),
-                pb.Problem(column="平均日使用量", value="#DIV/0!", reason="not a number"),
-            ],
-            dry_run=request.dry_run,
-        )
-        return pb.ListRejectionsResponse(rejections=[rejection], next_page_token="page-2", total=22)
-
-    async def RunReconcile(self, request: pb.RunReconcileRequest, context: object) -> pb.ReconcileReport:
-        self._record("RunReconcile", request)
-        report = _report()
-        report.table, report.repair = request.table, request.repair
-        return report
-
-    async def ListReconcileReports(
-        self, request: pb.ListReconcileReportsRequest, context: object
-    ) -> pb.ListReconcileReportsResponse:
-        self._record("ListReconcileReports", request)
-        return pb.ListReconcileReportsResponse(reports=[_report(with_rows=False)])
-
-    async def GetReconcileReport(self, request: pb.GetReconcileReportRequest, context: object) -> pb.ReconcileReport:
-        self._record("GetReconcileReport", request)
-        if request.id != REPORT_ID:
-            raise NotFound(f"no reconcile report {request.id}")
-        return _report()
-
-    async def ListCutovers(self, request: pb.ListCutoversRequest, context: object) -> pb.ListCutoversResponse:
-        self._record("ListCutovers", request)
-        cutover = pb.Cutover(
-            id="0b9e4f3a-8c71-4e2d-a5f6-1d2c3b4a5e6f",
-            customer_code=request.customer_code or "1000789",
-            kind="rollback",
-            outcome="done",
-            started_at=timestamp(STARTED),
-            finished_at=timestamp(FINISHED),
-            sync_seconds=0.8,
-            verify_seconds=0.3,
-            total_seconds=1.2,
-            rows_synced=4,
-        )
-        return pb.ListCutoversResponse(cutovers=[cutover], next_page_token="")
-
-    async def ListConflicts(self, request: pb.ListConflictsRequest, context: object) -> pb.ListConflictsResponse:
-        self._record("ListConflicts", request)
-        return pb.ListConflictsResponse(conflicts=[_conflict()], next_page_token="next")
-
-    async def ResolveConflict(self, request: pb.ResolveConflictRequest, context: object) -> pb.Conflict:
-        self._record("ResolveConflict", request)
-        if request.id != CONFLICT_ID:
-            raise NotFound(f"no conflict {request.id}")
-        return _conflict(
-            state="resolved",
-            resolution=request.resolution,
-            resolved_by=request.resolved_by,
-            resolved_at=timestamp(FINISHED),
-            values=dict(request.values),
-        )
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        self.methods.append(handler_call_details.method.rsplit("/", 1)[-1])
+        return await continuation(handler_call_details)
 
 
 @pytest.fixture
-async def recorded_migration_server() -> AsyncIterator[tuple[RecordedMigrationServicer, GrpcServer]]:
-    servicer = RecordedMigrationServicer()
-    running = await create_server(
-        lambda server: migration_pb2_grpc.add_MigrationServiceServicer_to_server(servicer, server),
-        [pb.DESCRIPTOR.services_by_name["MigrationService"].full_name],
-    )
-    yield servicer, running
+def calls() -> CallLog:
+    return CallLog()
+
+
+@pytest.fixture
+async def migration_server(parts: Parts, calls: CallLog) -> AsyncIterator[GrpcServer]:
+    # The platform's standard interceptors, as the process serves it (less fault injection), and the log innermost.
+    interceptors = standard_interceptors(calls)
+    running = await start(MigrationSettings(legacy_database_url="unused"), parts, port=0, interceptors=interceptors)
+    yield running
     await running.stop(grace=0)
-
-
-@pytest.fixture
-def recorded(recorded_migration_server: tuple[RecordedMigrationServicer, GrpcServer]) -> RecordedMigrationServicer:
-    return recorded_migration_server[0]
 
 
 @pytest.fixture
 async def gateway(
     make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
-    recorded_migration_server: tuple[RecordedMigrationServicer, GrpcServer],
+    migration_server: GrpcServer,
     flag_server: RunningFlagService,
     redis_client: object,
 ) -> httpx.AsyncClient:
@@ -234,8 +89,30 @@ async def gateway(
     return await make_gateway(
         "127.0.0.1:1",
         flags_address=f"127.0.0.1:{flag_server.port}",
-        migration_address=f"127.0.0.1:{recorded_migration_server[1].port}",
+        migration_address=f"127.0.0.1:{migration_server.port}",
     )
+
+
+@pytest.fixture
+async def pilot(parts: Parts, legacy: AsyncEngine, calls: CallLog) -> Parts:
+    """Seeded and backfilled; ``CUT_OVER`` cut over to the new platform, then renamed in legacy: one open conflict."""
+    await seeded(parts, legacy)
+    parts.cohort.add(CUT_OVER)  # type: ignore[attr-defined]
+    assert await parts.controller.reconcile_cohort() == 1
+    async with legacy.begin() as connection:
+        await connection.execute(
+            update(legacy_store.customers)
+            .where(legacy_store.customers.c["客戶"] == CUT_OVER)
+            .values({"客戶簡稱": RENAMED})
+        )
+    await parts.sync.capture_cycle()
+    assert calls.methods == []  # all of it directly, none over gRPC
+    return parts
+
+
+async def open_conflict_id(parts: Parts) -> str:
+    (conflict,), _ = await parts.service.conflicts("open", "", 0, "")
+    return str(conflict.id)
 
 
 def as_role(role: str) -> dict[str, str]:
@@ -250,182 +127,264 @@ async def ok(response: Awaitable[httpx.Response], status: int = 200) -> dict[str
     return body
 
 
-async def test_status_gives_counts_by_table_primaries_lag_conflicts_and_backfill(gateway: httpx.AsyncClient) -> None:
+def taipei(moment: str) -> datetime:
+    """A moment as the API gives it: ISO 8601 in Taipei time (+08:00)."""
+    parsed = datetime.fromisoformat(moment)
+    assert parsed.utcoffset() == timedelta(hours=8), moment
+    return parsed
+
+
+async def test_status_gives_counts_by_table_primaries_lag_conflicts_and_backfill(
+    gateway: httpx.AsyncClient, pilot: Parts
+) -> None:
     status = await ok(gateway.get(f"{MIGRATION}/status", headers=as_role("dispatcher")))
 
-    assert status["tables"][1] == {
-        "table": "deliveries", "legacy_rows": 151204, "migrated": 59520, "rejected": 480, "pending": 91204
-    }  # fmt: skip
-    assert (status["legacy_primary_customers"], status["new_primary_customers"], status["open_conflicts"]) == (
-        1285, 5, 1,
-    )  # fmt: skip
-    assert status["lag"][0] == {"direction": "legacy_to_new", "seconds": 0.4, "pending": 3}
-    assert status["backfill"]["state"] == "running"
-    assert status["backfill"]["started_at"] == "2026-12-07T10:00:00+08:00"  # Taipei, as every moment the API gives
-    assert status["backfill"]["finished_at"] is None
+    assert status["tables"] == [
+        {"table": "customers", "legacy_rows": 3, "migrated": 2, "rejected": 1, "pending": 0},
+        {"table": "deliveries", "legacy_rows": 3, "migrated": 2, "rejected": 1, "pending": 0},
+    ]
+    assert (status["legacy_primary_customers"], status["new_primary_customers"], status["open_conflicts"]) == (1, 1, 1)
+    assert [(lag["direction"], lag["pending"]) for lag in status["lag"]] == [("legacy_to_new", 0), ("new_to_legacy", 0)]
+    backfill = status["backfill"]
+    assert (backfill["state"], backfill["dry_run"]) == ("done", False)
+    assert taipei(backfill["started_at"]) <= taipei(backfill["finished_at"])
+    assert backfill == await ok(gateway.get(f"{MIGRATION}/backfill", headers=as_role("dispatcher")))
 
 
-async def test_starting_a_backfill_is_202_with_progress_and_passes_tables_and_dry_run(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
+async def test_starting_a_dry_run_backfill_is_202_with_progress_of_the_tables_asked_for(
+    gateway: httpx.AsyncClient, pilot: Parts, calls: CallLog
 ) -> None:
-    progress = await ok(
+    started = await ok(
         gateway.post(f"{MIGRATION}/backfill", json={"tables": ["customers"], "dry_run": True}, headers=as_role("sre")),
         202,
     )
+    finished = await pilot.backfill.wait()
 
+    assert started["dry_run"] is True
+    assert started["state"] in ("running", "done")
+    assert calls.methods == ["StartBackfill"]
+    assert (finished.dry_run, finished.state) == (True, "done")
+    progress = await ok(gateway.get(f"{MIGRATION}/backfill", headers=as_role("dispatcher")))
     assert progress["dry_run"] is True
-    assert progress["tables"][1] == {
-        "table": "deliveries", "state": "running", "total": 151204, "done": 60000, "migrated": 59520,
-        "rejected": 480, "rows_per_second": 3000.0, "eta_seconds": 30.4, "error": "",
-    }  # fmt: skip
-    name, request = recorded.requests[-1]
-    assert name == "StartBackfill"
-    assert isinstance(request, pb.StartBackfillRequest)
-    assert (list(request.tables), request.dry_run) == (["customers"], True)
+    assert {table["table"]: table["state"] for table in progress["tables"]}["customers"] == "done"
+    customers = next(table for table in progress["tables"] if table["table"] == "customers")
+    counts = [customers[name] for name in ("total", "done", "migrated", "rejected", "error")]
+    assert counts == [3, 3, 2, 1, ""]
+    dry = await ok(
+        gateway.get(f"{MIGRATION}/backfill/rejections", params={"dry_run": "true"}, headers=as_role("dispatcher"))
+    )
+    assert [(row["table"], row["key"], row["dry_run"]) for row in dry["rejections"]] == [
+        ("customers", DIRTY_CODE, True)
+    ]  # customers only: deliveries were not asked for
+    status = await ok(gateway.get(f"{MIGRATION}/status", headers=as_role("dispatcher")))
+    assert [table["migrated"] for table in status["tables"]] == [2, 2]  # a dry run changes nothing
 
 
 async def test_an_empty_backfill_body_starts_every_table_for_real(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
+    gateway: httpx.AsyncClient, pilot: Parts, calls: CallLog
 ) -> None:
-    await ok(gateway.post(f"{MIGRATION}/backfill", json={}, headers=as_role("admin")), 202)
+    started = await ok(gateway.post(f"{MIGRATION}/backfill", json={}, headers=as_role("admin")), 202)
+    finished = await pilot.backfill.wait()
 
-    request = recorded.requests[-1][1]
-    assert isinstance(request, pb.StartBackfillRequest)
-    assert (list(request.tables), request.dry_run) == ([], False)
+    assert started["dry_run"] is False
+    assert calls.methods == ["StartBackfill"]
+    assert (finished.dry_run, finished.state) == (False, "done")
+    assert [table.table for table in finished.tables] == ["customers", "deliveries"]
+    status = await ok(gateway.get(f"{MIGRATION}/status", headers=as_role("dispatcher")))
+    assert [(table["migrated"], table["rejected"]) for table in status["tables"]] == [(2, 1), (2, 1)]  # nothing twice
 
 
-async def test_backfill_progress_and_rejections_with_every_problem(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
-) -> None:
+async def test_backfill_progress_and_rejections_with_every_problem(gateway: httpx.AsyncClient, pilot: Parts) -> None:
     progress = await ok(gateway.get(f"{MIGRATION}/backfill", headers=as_role("dispatcher")))
-    page = await ok(
+    everything = await ok(gateway.get(f"{MIGRATION}/backfill/rejections", headers=as_role("dispatcher")))
+    first = await ok(
+        gateway.get(f"{MIGRATION}/backfill/rejections", params={"page_size": 1}, headers=as_role("dispatcher"))
+    )
+    second = await ok(
         gateway.get(
             f"{MIGRATION}/backfill/rejections",
-            params={"table": "customers", "dry_run": "true", "page_size": 10, "page_token": "p1"},
+            params={"page_size": 1, "page_token": first["next_page_token"]},
             headers=as_role("dispatcher"),
         )
     )
+    customers = await ok(
+        gateway.get(f"{MIGRATION}/backfill/rejections", params={"table": "customers"}, headers=as_role("sre"))
+    )
+    dry = await ok(gateway.get(f"{MIGRATION}/backfill/rejections", params={"dry_run": "true"}, headers=as_role("sre")))
 
-    assert progress["tables"][0]["done"] == progress["tables"][0]["migrated"] + progress["tables"][0]["rejected"]
-    assert page["total"] == 22
-    assert page["next_page_token"] == "page-2"
-    assert page["rejections"][0]["key"] == ""
-    assert page["rejections"][0]["dry_run"] is True
-    assert page["rejections"][0]["problems"][1] == {
-        "column": "平均日使用量",
-        "value": "#DIV/0!",
-        "reason": "not a number",
-    }
-    request = recorded.requests[-1][1]
-    assert isinstance(request, pb.ListRejectionsRequest)
-    assert (request.table, request.dry_run, request.page_size, request.page_token) == ("customers", True, 10, "p1")
+    assert [(table["table"], table["state"], table["total"], table["migrated"], table["rejected"]) for table in (
+        progress["tables"]
+    )] == [("customers", "done", 3, 2, 1), ("deliveries", "done", 3, 2, 1)]  # fmt: skip
+    for table in progress["tables"]:
+        assert table["done"] == table["migrated"] + table["rejected"]
+        assert (table["eta_seconds"], table["error"]) == (0.0, "")
+    assert everything["total"] == 2
+    assert everything["next_page_token"] is None
+    by_table = {row["table"]: row for row in everything["rejections"]}
+    assert (by_table["customers"]["key"], by_table["customers"]["dry_run"]) == (DIRTY_CODE, False)
+    assert by_table["customers"]["problems"][0]["column"] == "區域"
+    assert by_table["customers"]["problems"][0]["value"] == "火星線"
+    assert "unknown customer" in by_table["deliveries"]["problems"][0]["reason"]
+    assert UNKNOWN_CODE in {problem["value"] for problem in by_table["deliveries"]["problems"]}
+    assert (first["total"], len(first["rejections"]), second["total"], len(second["rejections"])) == (2, 1, 2, 1)
+    assert first["next_page_token"]
+    assert first["rejections"] + second["rejections"] == everything["rejections"]
+    assert [row["key"] for row in customers["rejections"]] == [DIRTY_CODE]
+    assert (dry["rejections"], dry["total"]) == ([], 0)  # no dry run yet
 
 
 async def test_a_reconcile_run_gives_its_report_with_the_differing_fields(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
+    gateway: httpx.AsyncClient, pilot: Parts, calls: CallLog
 ) -> None:
     response = await gateway.post(
-        f"{MIGRATION}/reconcile", json={"table": "deliveries", "repair": True}, headers=as_role("sre")
+        f"{MIGRATION}/reconcile", json={"table": "customers", "repair": False}, headers=as_role("sre")
     )
 
     assert response.status_code == 201, response.text
-    assert response.headers["Location"] == f"{MIGRATION}/reconcile/reports/{REPORT_ID}"
     report = response.json()
-    assert (report["table"], report["repair"], report["differences"], report["rejected_rows"]) == (
-        "deliveries", True, 2, 22,
-    )  # fmt: skip
-    assert report["rows"][0] == {
-        "key": "1000123", "kind": "different", "customer_code": "1000123", "primary": "legacy", "repaired": False,
-        "fields": [{"field": "phones", "legacy": "089-322123", "new": "089-322-123"}],
-    }  # fmt: skip
-    assert report["finished_at"] == "2026-12-07T10:00:12.500000+08:00"
-    assert recorded.requests[-1] == ("RunReconcile", pb.RunReconcileRequest(table="deliveries", repair=True))
+    assert response.headers["Location"] == f"{MIGRATION}/reconcile/reports/{report['id']}"
+    assert (report["table"], report["trigger"], report["repair"]) == ("customers", "manual", False)
+    # The legacy side counts the rows it can map: the refused customer is not compared, so it is no difference.
+    assert (report["legacy_rows"], report["new_rows"], report["rejected_rows"], report["differences"]) == (2, 2, 0, 1)
+    assert report["rows"] == [
+        {
+            "key": CUT_OVER, "kind": "different", "customer_code": CUT_OVER, "primary": "new", "repaired": False,
+            "fields": [{"field": "short_name", "legacy": RENAMED, "new": CLEAN.short_name}],
+        }
+    ]  # fmt: skip
+    assert taipei(report["started_at"]) <= taipei(report["finished_at"])
+    assert calls.methods == ["RunReconcile"]
+
+
+async def test_a_repairing_reconcile_of_deliveries_finds_them_equal(gateway: httpx.AsyncClient, pilot: Parts) -> None:
+    report = await ok(
+        gateway.post(f"{MIGRATION}/reconcile", json={"table": "deliveries", "repair": True}, headers=as_role("admin")),
+        201,
+    )
+
+    assert (report["table"], report["repair"], report["differences"], report["rows"]) == ("deliveries", True, 0, [])
+    assert (report["legacy_rows"], report["rejected_rows"]) == (3, 1)
 
 
 async def test_reconcile_reports_are_listed_and_one_is_read_by_id(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
+    gateway: httpx.AsyncClient, pilot: Parts, calls: CallLog
 ) -> None:
+    customers = await ok(
+        gateway.post(f"{MIGRATION}/reconcile", json={"table": "customers"}, headers=as_role("sre")), 201
+    )
+    deliveries = await ok(
+        gateway.post(f"{MIGRATION}/reconcile", json={"table": "deliveries"}, headers=as_role("sre")), 201
+    )
+
     listed = await ok(
         gateway.get(f"{MIGRATION}/reconcile/reports", params={"table": "customers"}, headers=as_role("dispatcher"))
     )
-    one = await ok(gateway.get(f"{MIGRATION}/reconcile/reports/{REPORT_ID}", headers=as_role("dispatcher")))
+    every = await ok(gateway.get(f"{MIGRATION}/reconcile/reports", headers=as_role("dispatcher")))
+    one = await ok(gateway.get(f"{MIGRATION}/reconcile/reports/{customers['id']}", headers=as_role("dispatcher")))
     missing = await gateway.get(f"{MIGRATION}/reconcile/reports/{uuid.uuid4()}", headers=as_role("dispatcher"))
 
-    assert [(report["id"], report["rows"]) for report in listed["reports"]] == [(REPORT_ID, [])]
+    assert [(report["id"], report["differences"], report["rows"]) for report in listed["reports"]] == [
+        (customers["id"], 1, [])  # a listing leaves the rows out
+    ]
     assert listed["next_page_token"] is None
-    assert len(one["rows"]) == 2
+    assert [report["id"] for report in every["reports"]] == [deliveries["id"], customers["id"]]  # newest first
+    assert one == customers
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
-    assert ("ListReconcileReports", pb.ListReconcileReportsRequest(table="customers", page_size=20)) in (
-        recorded.requests
-    )
+    assert calls.methods[2:] == [
+        "ListReconcileReports",
+        "ListReconcileReports",
+        "GetReconcileReport",
+        "GetReconcileReport",
+    ]
 
 
-async def test_cutovers_of_everyone_and_of_one_customer(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
-) -> None:
+async def test_cutovers_of_everyone_and_of_one_customer(gateway: httpx.AsyncClient, pilot: Parts) -> None:
     everyone = await ok(gateway.get(f"{MIGRATION}/cutovers", headers=as_role("dispatcher")))
     filtered = await ok(
-        gateway.get(f"{MIGRATION}/cutovers", params={"customer_code": "1000555"}, headers=as_role("sre"))
+        gateway.get(f"{MIGRATION}/cutovers", params={"customer_code": CUT_OVER}, headers=as_role("sre"))
     )
-    one = await ok(gateway.get(f"{MIGRATION}/customers/1000321/cutovers", headers=as_role("dispatcher")))
+    one = await ok(gateway.get(f"{MIGRATION}/customers/{CUT_OVER}/cutovers", headers=as_role("dispatcher")))
+    other = await ok(gateway.get(f"{MIGRATION}/customers/3000002/cutovers", headers=as_role("dispatcher")))
 
-    assert everyone["cutovers"][0] == {
-        "id": "0b9e4f3a-8c71-4e2d-a5f6-1d2c3b4a5e6f", "customer_code": "1000789", "kind": "rollback",
-        "outcome": "done", "started_at": "2026-12-07T10:00:00+08:00", "finished_at": "2026-12-07T10:00:12.500000+08:00",
-        "sync_seconds": 0.8, "verify_seconds": 0.3, "total_seconds": 1.2, "detail": "", "rows_synced": 4,
-    }  # fmt: skip
+    (cutover,) = everyone["cutovers"]
+    assert (cutover["customer_code"], cutover["kind"], cutover["outcome"], cutover["detail"]) == (
+        CUT_OVER, "cutover", "done", "",
+    )  # fmt: skip
+    uuid.UUID(cutover["id"])
+    assert taipei(cutover["started_at"]) <= taipei(cutover["finished_at"])
+    assert cutover["total_seconds"] > 0
+    assert cutover["total_seconds"] >= cutover["sync_seconds"] + cutover["verify_seconds"] - 1e-6
     assert everyone["next_page_token"] is None
-    assert filtered["cutovers"][0]["customer_code"] == "1000555"
-    assert one["cutovers"][0]["customer_code"] == "1000321"
-    codes = [
-        request.customer_code for name, request in recorded.requests if isinstance(request, pb.ListCutoversRequest)
-    ]
-    assert codes == ["", "1000555", "1000321"]
+    assert filtered == one == everyone
+    assert other == {"cutovers": [], "next_page_token": None}
 
 
-async def test_conflicts_are_listed_open_by_default(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
-) -> None:
+async def test_a_rollback_is_listed_before_the_cutover(gateway: httpx.AsyncClient, pilot: Parts) -> None:
+    pilot.cohort.clear()  # type: ignore[attr-defined]
+    assert await pilot.controller.reconcile_cohort() == 1
+
+    history = await ok(gateway.get(f"{MIGRATION}/customers/{CUT_OVER}/cutovers", headers=as_role("dispatcher")))
+
+    assert [(row["kind"], row["outcome"]) for row in history["cutovers"]] == [("rollback", "done"), ("cutover", "done")]
+
+
+async def test_conflicts_are_listed_open_by_default(gateway: httpx.AsyncClient, pilot: Parts) -> None:
     page = await ok(gateway.get(f"{MIGRATION}/conflicts", headers=as_role("dispatcher")))
+    resolved = await ok(gateway.get(f"{MIGRATION}/conflicts", params={"state": "resolved"}, headers=as_role("sre")))
+    someone_else = await ok(
+        gateway.get(f"{MIGRATION}/conflicts", params={"customer_code": "3000002"}, headers=as_role("sre"))
+    )
 
-    conflict = page["conflicts"][0]
+    (conflict,) = page["conflicts"]
+    assert conflict["id"] == await open_conflict_id(pilot)
+    assert (conflict["table"], conflict["key"], conflict["customer_code"], conflict["primary"]) == (
+        "customers", CUT_OVER, CUT_OVER, "new",
+    )  # fmt: skip
     assert (conflict["state"], conflict["resolution"], conflict["resolved_by"], conflict["values"]) == (
         "open", None, None, {},
     )  # fmt: skip
-    assert conflict["fields"] == [
-        {"field": "address", "primary": "台東市新生路135巷26號", "other": "台東市新生路135巷28號"}
-    ]
-    assert page["next_page_token"] == "next"
-    assert recorded.requests[-1] == ("ListConflicts", pb.ListConflictsRequest(state="open", page_size=50))
+    assert conflict["resolved_at"] is None
+    taipei(conflict["detected_at"])
+    assert conflict["fields"] == [{"field": "short_name", "primary": CLEAN.short_name, "other": RENAMED}]
+    assert page["next_page_token"] is None
+    assert resolved == someone_else == {"conflicts": [], "next_page_token": None}
 
 
 async def test_resolving_a_conflict_names_the_caller_as_resolver(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer
+    gateway: httpx.AsyncClient, pilot: Parts, calls: CallLog
 ) -> None:
+    conflict_id = await open_conflict_id(pilot)
     resolved = await ok(
         gateway.post(
-            f"{MIGRATION}/conflicts/{CONFLICT_ID}/resolve",
-            json={"resolution": "edit", "values": {"address": "台東市新生路135巷26號"}},
+            f"{MIGRATION}/conflicts/{conflict_id}/resolve",
+            json={"resolution": "edit", "values": {"short_name": "好運小吃部"}},
             headers=as_role("sre"),
         )
     )
 
-    assert (resolved["state"], resolved["resolution"], resolved["resolved_by"]) == ("resolved", "edit", "sre-on-duty")
-    assert resolved["values"] == {"address": "台東市新生路135巷26號"}
-    request = recorded.requests[-1][1]
-    assert isinstance(request, pb.ResolveConflictRequest)
-    assert (request.id, request.resolved_by, dict(request.values)) == (
-        CONFLICT_ID, "sre-on-duty", {"address": "台東市新生路135巷26號"},
+    assert (resolved["id"], resolved["state"], resolved["resolution"], resolved["resolved_by"]) == (
+        conflict_id, "resolved", "edit", "sre-on-duty",
     )  # fmt: skip
+    assert resolved["values"] == {"short_name": "好運小吃部"}
+    assert taipei(resolved["detected_at"]) <= taipei(resolved["resolved_at"])
+    assert calls.methods == ["ResolveConflict"]
+    status = await ok(gateway.get(f"{MIGRATION}/status", headers=as_role("dispatcher")))
+    assert status["open_conflicts"] == 0
+    listed = await ok(gateway.get(f"{MIGRATION}/conflicts", params={"state": "all"}, headers=as_role("dispatcher")))
+    assert listed["conflicts"] == [resolved]
+    report = await ok(gateway.post(f"{MIGRATION}/reconcile", json={"table": "customers"}, headers=as_role("sre")), 201)
+    assert report["differences"] == 0  # both sides now hold the edited name
 
 
-async def test_resolving_an_unknown_conflict_is_404(gateway: httpx.AsyncClient) -> None:
+async def test_resolving_an_unknown_conflict_is_404(gateway: httpx.AsyncClient, pilot: Parts) -> None:
     response = await gateway.post(
         f"{MIGRATION}/conflicts/{uuid.uuid4()}/resolve", json={"resolution": "keep_primary"}, headers=as_role("admin")
     )
 
     assert response.status_code == 404, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (await pilot.service.status()).open_conflicts == 1
 
 
 READS = [
@@ -433,45 +392,75 @@ READS = [
     "/backfill",
     "/backfill/rejections",
     "/reconcile/reports",
-    f"/reconcile/reports/{REPORT_ID}",
+    "/reconcile/reports/{report}",
     "/cutovers",
-    "/customers/1000789/cutovers",
+    f"/customers/{CUT_OVER}/cutovers",
     "/conflicts",
 ]
 WRITES: list[tuple[str, dict[str, Any]]] = [
     ("/backfill", {"dry_run": True}),
     ("/reconcile", {"table": "customers"}),
-    (f"/conflicts/{CONFLICT_ID}/resolve", {"resolution": "take_other"}),
+    ("/conflicts/{conflict}/resolve", {"resolution": "take_other"}),
 ]
+
+
+@pytest.fixture
+async def ids(pilot: Parts) -> dict[str, str]:
+    """A reconcile report and the open conflict, to put in the paths of READS and WRITES."""
+    report = await pilot.service.run_reconcile("customers", repair=False)
+    return {"report": str(report.id), "conflict": await open_conflict_id(pilot)}
 
 
 @pytest.mark.parametrize("path", READS)
 async def test_office_staff_and_operators_read_drivers_and_customers_may_not(
-    gateway: httpx.AsyncClient, path: str
+    gateway: httpx.AsyncClient, ids: dict[str, str], calls: CallLog, path: str
 ) -> None:
-    for role in ("dispatcher", "sre", "admin"):
-        assert (await gateway.get(MIGRATION + path, headers=as_role(role))).status_code == 200, role
+    path = path.format(**ids)
     for role in ("driver", "customer"):
         refused = await gateway.get(MIGRATION + path, headers=as_role(role))
         assert refused.status_code == 403, role
         assert refused.json()["detail"].endswith("it is for: admin, dispatcher, sre")
+    assert calls.methods == []  # a refused call never reaches the service
+    for role in ("dispatcher", "sre", "admin"):
+        assert (await gateway.get(MIGRATION + path, headers=as_role(role))).status_code == 200, role
+    assert len(calls.methods) == 3
+
+
+async def what_changes(parts: Parts) -> tuple[Any, ...]:
+    """What the WRITES change in migration-sync: the backfill, the reconcile reports, the conflicts."""
+    progress = await parts.backfill.progress()
+    reports, _ = await parts.service.reports("", 0, "")
+    conflicts, _ = await parts.service.conflicts("all", "", 0, "")
+    return (
+        progress.dry_run,
+        progress.started_at,
+        sorted(str(report.id) for report in reports),
+        [(conflict.state, conflict.resolved_by) for conflict in conflicts],
+    )
 
 
 @pytest.mark.parametrize(("path", "body"), WRITES, ids=[path for path, _ in WRITES])
 async def test_only_sre_and_admin_act(
-    gateway: httpx.AsyncClient, recorded: RecordedMigrationServicer, path: str, body: dict[str, Any]
+    gateway: httpx.AsyncClient, pilot: Parts, ids: dict[str, str], calls: CallLog, path: str, body: dict[str, Any]
 ) -> None:
+    path = path.format(**ids)
+    before = await what_changes(pilot)
     for role in ("dispatcher", "driver", "customer"):
         refused = await gateway.post(MIGRATION + path, json=body, headers=as_role(role))
         assert refused.status_code == 403, role
         assert refused.json()["detail"].endswith("it is for: admin, sre")
-    assert recorded.requests == []  # a refused call never reaches the service
+    assert calls.methods == []  # a refused call never reaches the service
+    assert await what_changes(pilot) == before
     for role in ("sre", "admin"):
         assert (await gateway.post(MIGRATION + path, json=body, headers=as_role(role))).status_code in (200, 201, 202)
+    await pilot.backfill.wait()
+    assert len(calls.methods) == 2
+    assert await what_changes(pilot) != before
 
 
-async def test_no_token_is_401(gateway: httpx.AsyncClient) -> None:
+async def test_no_token_is_401(gateway: httpx.AsyncClient, calls: CallLog) -> None:
     assert (await gateway.get(f"{MIGRATION}/status")).status_code == 401
+    assert calls.methods == []
 
 
 INVALID: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None, str]] = [
@@ -479,9 +468,9 @@ INVALID: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None, str]
     ("POST", "/backfill", {"dry_run": True, "limit": 5}, None, "limit"),
     ("POST", "/reconcile", {"table": "orders"}, None, "table"),
     ("POST", "/reconcile", {}, None, "table"),
-    ("POST", f"/conflicts/{CONFLICT_ID}/resolve", {"resolution": "merge"}, None, "resolution"),
-    ("POST", f"/conflicts/{CONFLICT_ID}/resolve", {"resolution": "edit"}, None, "values"),
-    ("POST", f"/conflicts/{CONFLICT_ID}/resolve", {"resolution": "keep_primary", "values": {"a": "b"}}, None, "values"),
+    ("POST", "/conflicts/{conflict}/resolve", {"resolution": "merge"}, None, "resolution"),
+    ("POST", "/conflicts/{conflict}/resolve", {"resolution": "edit"}, None, "values"),
+    ("POST", "/conflicts/{conflict}/resolve", {"resolution": "keep_primary", "values": {"a": "b"}}, None, "values"),
     ("GET", "/backfill/rejections", None, {"table": "orders"}, "table"),
     ("GET", "/backfill/rejections", None, {"page_size": 1001}, "page_size"),
     ("GET", "/reconcile/reports", None, {"page_size": 101}, "page_size"),
@@ -496,27 +485,30 @@ INVALID: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None, str]
 @pytest.mark.parametrize(("method", "path", "body", "params", "field"), INVALID, ids=lambda value: str(value))
 async def test_invalid_input_is_422_naming_the_field_and_reaches_no_service(
     gateway: httpx.AsyncClient,
-    recorded: RecordedMigrationServicer,
+    ids: dict[str, str],
+    calls: CallLog,
     method: str,
     path: str,
     body: dict[str, Any] | None,
     params: dict[str, Any] | None,
     field: str,
 ) -> None:
-    response = await gateway.request(method, MIGRATION + path, json=body, params=params, headers=as_role("sre"))
+    response = await gateway.request(
+        method, MIGRATION + path.format(**ids), json=body, params=params, headers=as_role("sre")
+    )
 
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert [error["field"] for error in response.json()["errors"]] == [field]
-    assert recorded.requests == []
+    assert calls.methods == []
 
 
 async def test_a_stopped_migration_service_is_503_problem(
-    gateway: httpx.AsyncClient, recorded_migration_server: tuple[RecordedMigrationServicer, GrpcServer]
+    gateway: httpx.AsyncClient, pilot: Parts, migration_server: GrpcServer
 ) -> None:
     await ok(gateway.get(f"{MIGRATION}/status", headers=as_role("sre")))
 
-    await recorded_migration_server[1].stop(grace=0)
+    await migration_server.stop(grace=0)
     read = await gateway.get(f"{MIGRATION}/status", headers=as_role("sre"))
     write = await gateway.post(f"{MIGRATION}/reconcile", json={"table": "customers"}, headers=as_role("sre"))
 
@@ -524,91 +516,5 @@ async def test_a_stopped_migration_service_is_503_problem(
         assert response.status_code == 503, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["Retry-After"] == "1"
-
-
-def test_the_recorded_server_answers_every_rpc_of_the_contract() -> None:
-    """The stand-in implements the whole MigrationService, so no route is tested against an UNIMPLEMENTED default."""
-    methods = pb.DESCRIPTOR.services_by_name["MigrationService"].methods_by_name
-    missing = [
-        name
-        for name in methods
-        if getattr(RecordedMigrationServicer, name) is getattr(migration_pb2_grpc.MigrationServiceServicer, name)
-    ]
-    assert missing == []
-
-
-# --- the real migration-sync service behind the gateway --------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def legacy_url(embedded_stores: Stores) -> str:
-    """A legacy database of its own beside the platform's, as `luckygas up` makes one."""
-    url = make_url(embedded_stores.database_url)
-    assert url.port is not None
-    stores.create_database(url.port, "legacy_gateway_test")
-    return url.set(database="legacy_gateway_test").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def migration_schema(embedded_stores: Stores) -> None:
-    migrations.upgrade(MIGRATIONS, embedded_stores.database_url, SCHEMA)
-
-
-@pytest.fixture
-async def real_migration_gateway(
-    make_gateway: Callable[..., Awaitable[httpx.AsyncClient]],
-    database: Database,
-    migration_schema: None,
-    legacy_url: str,
-    customer_server: int,
-    order_server: int,
-    flag_server: RunningFlagService,
-    redis_client: object,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway in front of migration-sync as services/migration/app.py starts it, over an empty legacy database
-    and the real customer and order services."""
-    legacy = create_async_engine(legacy_url)
-    await legacy_store.install(legacy)
-    async with legacy.begin() as connection:
-        await connection.execute(text('TRUNCATE "客戶資料", "配送紀錄", legacy_imports'))
-    customer_channel = open_channel(f"127.0.0.1:{customer_server}", CUSTOMER_SERVICE)
-    order_channel = open_channel(f"127.0.0.1:{order_server}", ORDER_SERVICE)
-    settings = MigrationSettings(legacy_database_url=legacy_url, reconcile_interval_seconds=0)
-    parts = assemble(
-        settings,
-        database,
-        legacy,
-        CustomerDirectory(customer_channel, deadline_seconds=CALL_DEADLINE_SECONDS),
-        OrderBook(order_channel, deadline_seconds=CALL_DEADLINE_SECONDS),
-        frozenset,
-    )
-    running = await start(settings, parts, port=0)
-    yield await make_gateway(
-        f"127.0.0.1:{customer_server}",
-        order_address=f"127.0.0.1:{order_server}",
-        flags_address=f"127.0.0.1:{flag_server.port}",
-        migration_address=f"127.0.0.1:{running.port}",
-    )
-    await running.stop(grace=0)
-    await parts.backfill.stop()
-    await customer_channel.close()
-    await order_channel.close()
-    await legacy.dispose()
-
-
-async def test_the_real_service_answers_status_and_a_clean_reconcile_through_the_gateway(
-    real_migration_gateway: httpx.AsyncClient,
-) -> None:
-    status = await ok(real_migration_gateway.get(f"{MIGRATION}/status", headers=as_role("dispatcher")))
-    report = await ok(
-        real_migration_gateway.post(f"{MIGRATION}/reconcile", json={"table": "customers"}, headers=as_role("sre")),
-        201,
-    )
-    again = await ok(
-        real_migration_gateway.get(f"{MIGRATION}/reconcile/reports/{report['id']}", headers=as_role("dispatcher"))
-    )
-
-    assert {table["table"] for table in status["tables"]} == {"customers", "deliveries"}
-    assert all(table["legacy_rows"] == 0 for table in status["tables"])
-    assert (report["table"], report["differences"], report["rows"]) == ("customers", 0, [])
-    assert again["id"] == report["id"]
+    reports, _ = await pilot.service.reports("", 0, "")
+    assert reports == []  # the reconcile never ran

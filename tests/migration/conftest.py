@@ -1,4 +1,5 @@
-"""Fixtures of the migration tests: a legacy database of its own on the suite's Postgres."""
+"""Fixtures of the migration tests: a legacy database of its own on the suite's Postgres, and migration-sync's parts
+over it (tests/migration/fixtures.py, shared with the gateway's migration route tests)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from sqlalchemy.engine import make_url
 
 from services.local import stores
 from tests.conftest import Stores
+from tests.migration.fixtures import legacy as legacy
+from tests.migration.fixtures import migration_schema as migration_schema
+from tests.migration.fixtures import parts as parts
 
 
 @pytest.fixture(scope="session")
