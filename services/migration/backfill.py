@@ -335,7 +335,7 @@ class Backfill:
                 mapped.append((result, int(row[legacy_store.ROW_VERSION])))
         if dry_run or not mapped:
             return rejected
-        zones = await self._zones_of(linked, [delivery.customer_code for delivery, _ in mapped])
+        zones = await self._zones_of([delivery.customer_code for delivery, _ in mapped])
         imported = await self._orders.import_legacy(
             [
                 to_legacy_order(delivery, linked[delivery.customer_code], zones[delivery.customer_code])
@@ -364,7 +364,7 @@ class Backfill:
             await session.execute(statement)
         return rejected
 
-    async def _zones_of(self, linked: Mapping[str, str], codes: Sequence[str]) -> dict[str, str]:
+    async def _zones_of(self, codes: Sequence[str]) -> dict[str, str]:
         found = await self._customers.by_codes(set(codes))
         return {code: found[code].fields.zone if code in found else "" for code in codes}
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.migration import legacy_store
 from services.migration.backfill import Backfill, Progress
 from services.migration.customers import from_proto
-from services.migration.mapping import MappedCustomer, map_customer
+from services.migration.mapping import MappedCustomer, MappedDelivery, map_customer, map_delivery
 from services.migration.metrics import CONFLICTS_OPEN, RECONCILE_MISMATCHES, RECONCILE_SECONDS
 from services.migration.models import (
     OUTBOX,
@@ -26,6 +26,7 @@ from services.migration.models import (
     ReconcileReportRow,
     RejectionRow,
 )
+from services.migration.orders import to_legacy_order
 from services.migration.reconcile import Report, Side, reconcile
 from services.migration.sync import LEGACY_TO_NEW, NEW_TO_LEGACY, Sync
 from services.platform.canonical import CUSTOMER_FIELDS, DELIVERY_FIELDS
@@ -241,8 +242,7 @@ class MigrationService:
                 checksum_calls=report.statistics.checksum_calls,
                 rows_fetched=report.statistics.rows_fetched,
                 seconds=seconds,
-                rejected_rows=len(known & {row["key"] for row in rows})
-                + len([key for key in report.only_in_legacy if str(key) in known]),
+                rejected_rows=sum(self._key(table, key) in known for key in report.only_in_legacy),
             )
             session.add(stored)
             await record_event(
@@ -498,9 +498,6 @@ class MigrationService:
 
     async def _pull_delivery_as_legacy_primary(self, row: dict[str, Any]) -> None:
         """Apply a legacy delivery row to the new platform whatever the customer's primary side."""
-        from services.migration.mapping import MappedDelivery, map_delivery
-        from services.migration.orders import to_legacy_order
-
         code = str(row["客戶"]).strip()
         link = await self.sync.link_of(code)
         if link is None or not link.customer_id:

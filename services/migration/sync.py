@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +173,7 @@ class Sync:
         SYNC_LAG.labels(LEGACY_TO_NEW).set(self.lag.seconds())
         return handled
 
-    async def run_capture(self, idle_seconds: float, paused: Any) -> None:
+    async def run_capture(self, idle_seconds: float, paused: Callable[[], bool]) -> None:
         """Capture until cancelled; a cycle that found nothing waits ``idle_seconds``, a busy one goes on at once.
         ``paused()`` true (a backfill is running) holds capture back."""
         while True:
