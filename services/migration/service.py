@@ -38,7 +38,7 @@ from services.platform.paging import decode_page_token, encode_page_token, page_
 
 TABLES = ("customers", "deliveries")
 RESOLUTIONS = ("keep_primary", "take_other", "edit")
-MAX_REPORTED_ROWS = 1000  # differences kept in a report; the count is always whole
+MAX_REPORTED_ROWS = 1000  # differences kept in a report (and repaired by one run); the count is always whole
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ class MigrationService:
             )
         rows = await self._difference_rows(table, report, known)
         if repair:
-            for row in rows:
+            for row in rows[:MAX_REPORTED_ROWS]:
                 row["repaired"] = await self._repair(table, row)
         seconds = time.perf_counter() - began
         legacy_span = await legacy_side.key_span()
@@ -275,7 +275,10 @@ class MigrationService:
                     ],
                 }
             )
-        codes = await self._codes(table, [row["key"] for row in rows])
+        # Every difference is counted; the first MAX_REPORTED_ROWS are described (customer, primary side), kept
+        # in the report and, with repair, re-synced: a run repairs at most that many, the next run goes on.
+        described = rows[:MAX_REPORTED_ROWS]
+        codes = await self._codes(table, [row["key"] for row in described])
         primaries = await self._primaries(set(codes.values()))
         for row in rows:
             row["customer_code"] = codes.get(row["key"], "")
