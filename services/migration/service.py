@@ -216,8 +216,10 @@ class MigrationService:
             )
         rows = await self._difference_rows(table, report, known)
         if repair:
-            for row in rows[:MAX_REPORTED_ROWS]:
-                row["repaired"] = await self._repair(table, row)
+            described = rows[:MAX_REPORTED_ROWS]
+            linked = set(await self._primaries({row["customer_code"] for row in described}))
+            for row in described:
+                row["repaired"] = await self._repair(table, row, linked)
         seconds = time.perf_counter() - began
         legacy_span = await legacy_side.key_span()
         new_span = await new_side.key_span()
@@ -328,10 +330,11 @@ class MigrationService:
                 ).all()
             )
 
-    async def _repair(self, table: str, row: dict[str, Any]) -> bool:
-        """Re-sync one differing row from its primary side; whether it was written."""
+    async def _repair(self, table: str, row: dict[str, Any], linked: set[str]) -> bool:
+        """Re-sync one differing row from its primary side; whether it was written. A row of a customer the
+        backfill has not brought over yet is the backfill's to migrate, not a repair's."""
         code, key = row["customer_code"], row["key"]
-        if not code:
+        if code not in linked and not (table == "customers" and row["kind"] != "only_legacy"):
             return False
         if table == "customers":
             if row["primary"] == "new":
