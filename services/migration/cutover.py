@@ -21,11 +21,12 @@ from sqlalchemy import select, update
 
 from services.migration import legacy_store
 from services.migration.customers import from_mapped, from_proto
+from services.migration.legacy_digest import mapped_delivery_text
 from services.migration.mapping import MappedCustomer, RejectedRow, map_customer, map_delivery
 from services.migration.metrics import CUSTOMERS_BY_PRIMARY, CUTOVER_SECONDS
 from services.migration.models import OUTBOX, CustomerLinkRow, CutoverRow
 from services.migration.orders import legacy_digests
-from services.migration.sync import Sync, delivery_text_of
+from services.migration.sync import Sync
 from services.platform.canonical import customer_values, digest
 from services.platform.clock import utc_now
 from services.platform.errors import Unavailable
@@ -238,7 +239,7 @@ class CutoverController:
             delivery = map_delivery(dict(row), {code: found.id})  # type: ignore[arg-type]
             if not isinstance(delivery, RejectedRow):
                 key = int(row["序號"])
-                legacy_rows[key] = digest(key, delivery_text_of(delivery))
+                legacy_rows[key] = digest(key, mapped_delivery_text(delivery))
         orders = await self._sync.orders.of_customer(found.id)
         linked = [order.legacy_id for order in orders if order.legacy_id]
         new_rows = await legacy_digests(self._sync.orders.stub, sorted({*linked, *legacy_rows}))

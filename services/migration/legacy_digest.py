@@ -24,6 +24,7 @@ from services.migration.mapping import (
     MappedCustomer,
     MappedDelivery,
     RejectedRow,
+    empties_by_size,
     map_customer,
 )
 from services.platform.canonical import (
@@ -37,7 +38,6 @@ from services.platform.canonical import (
     delivery_text,
     summarise,
 )
-from services.platform.products import PRODUCTS
 from services.platform.taiwan import ROC_OFFSET
 
 KEY_COLUMN = "序號"
@@ -135,10 +135,6 @@ async def delivery_key_span(connection: AsyncConnection) -> tuple[int, int] | No
 
 def mapped_delivery_text(delivery: MappedDelivery) -> str:
     """The canonical text of a mapped delivery: empties counted back per cylinder size, as the sheet has them."""
-    empties: dict[int, int] = {}
-    for product, count in delivery.empties.items():
-        size = PRODUCTS[product].size_kg
-        empties[size] = empties.get(size, 0) + count
     return delivery_text(
         customer_code=delivery.customer_code,
         day=delivery.day,
@@ -146,7 +142,7 @@ def mapped_delivery_text(delivery: MappedDelivery) -> str:
         failure_reason=delivery.failure_reason,
         items=delivery.items,
         metered_kg=delivery.metered_kg,
-        empties=empties,
+        empties=empties_by_size(delivery.empties),
     )
 
 

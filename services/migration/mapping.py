@@ -667,3 +667,12 @@ def _empties(problems: _Problems, items: Mapping[str, int], *, delivered: bool) 
                 empties[product] = taken
                 returned -= taken
     return empties
+
+
+def empties_by_size(empties: Mapping[str, int]) -> dict[int, int]:
+    """Empties per product counted back per cylinder size in kg, as the legacy sheet records them."""
+    sizes: dict[int, int] = {}
+    for product, count in empties.items():
+        size = PRODUCTS[product].size_kg
+        sizes[size] = sizes.get(size, 0) + count
+    return sizes

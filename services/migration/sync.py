@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from services.migration import conflicts, legacy_store
 from services.migration.backfill import apply_legacy_customer
 from services.migration.customers import CustomerDirectory, from_mapped, from_proto
-from services.migration.mapping import MappedCustomer, MappedDelivery, RejectedRow, map_customer, map_delivery
+from services.migration.legacy_digest import mapped_delivery_text
+from services.migration.mapping import MappedCustomer, RejectedRow, map_customer, map_delivery
 from services.migration.metrics import SYNC_LAG, SYNC_OPERATIONS
 from services.migration.models import CustomerLinkRow, DeliveryLinkRow, SyncMarkRow
 from services.migration.orders import OrderBook, to_legacy_order, to_platform_delivery
@@ -40,17 +41,15 @@ from services.migration.reverse import PlatformDelivery, customer_row, delivery_
 from services.platform.canonical import (
     CUSTOMER_FIELDS,
     DELIVERY_FIELDS,
-    SEPARATOR,
     customer_text,
     customer_values,
-    delivery_values,
+    delivery_text,
     field_differences,
 )
 from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.errors import InvalidArgument, Unavailable
 from services.platform.outbox import EventEnvelope
-from services.platform.products import PRODUCTS
 
 _log = logging.getLogger(__name__)
 
@@ -61,22 +60,9 @@ ORDER_STREAM = "events.order"
 GROUP = "migration-legacy-writer"
 
 
-def delivery_canonical(delivery: MappedDelivery | PlatformDelivery) -> dict[str, str]:
-    if isinstance(delivery, MappedDelivery):
-        empties: dict[int, int] = {}
-        for product, count in delivery.empties.items():
-            size = PRODUCTS[product].size_kg
-            empties[size] = empties.get(size, 0) + count
-        return delivery_values(
-            customer_code=delivery.customer_code,
-            day=delivery.day,
-            status=delivery.status,
-            failure_reason=delivery.failure_reason,
-            items=delivery.items,
-            metered_kg=delivery.metered_kg,
-            empties=empties,
-        )
-    return delivery_values(
+def platform_delivery_text(delivery: PlatformDelivery) -> str:
+    """The canonical text of an order as the platform's records give it (used for a conflict's other side)."""
+    return delivery_text(
         customer_code=delivery.customer_code,
         day=delivery.day,
         status=delivery.status,
@@ -85,10 +71,6 @@ def delivery_canonical(delivery: MappedDelivery | PlatformDelivery) -> dict[str,
         metered_kg=delivery.metered_kg,
         empties=delivery.empties,
     )
-
-
-def delivery_text_of(delivery: MappedDelivery | PlatformDelivery) -> str:
-    return SEPARATOR.join(delivery_canonical(delivery).values())
 
 
 def differing(fields: tuple[str, ...], primary: Mapping[str, str], other: Mapping[str, str]) -> list[dict[str, str]]:
@@ -273,7 +255,7 @@ class Sync:
             return "rejected"
         assert customer is not None
         if customer.primary_side == "new":
-            legacy_text = delivery_text_of(mapped)
+            legacy_text = mapped_delivery_text(mapped)
             new_text = await orders_legacy_text(self.orders.stub, legacy_id)
             if new_text != legacy_text:
                 fields = field_differences(DELIVERY_FIELDS, new_text or "", legacy_text)
@@ -350,19 +332,19 @@ class Sync:
             if row is not None:
                 mapped = map_delivery(row)  # type: ignore[arg-type]
                 new_text = await orders_legacy_text(self.orders.stub, order.legacy_id)
-                if not isinstance(mapped, RejectedRow) and delivery_text_of(mapped) == new_text:
+                if not isinstance(mapped, RejectedRow) and mapped_delivery_text(mapped) == new_text:
                     return "unchanged"
                 if int(row[legacy_store.ROW_VERSION]) > await self._delivery_version(order.legacy_id, session):
                     return "unchanged"  # capture has a newer legacy row to apply: it will settle this
-        new_values = delivery_canonical(to_platform_delivery(order))
+        new_text = platform_delivery_text(to_platform_delivery(order))
         await conflicts.record(
             self.database,
             table="deliveries",
             key=str(order.legacy_id) if order.legacy_id else f"order:{order.id}",
             customer_code=order.customer_code,
             primary="legacy",
-            fields=[{"field": "*", "primary": "", "other": "|".join(new_values.values())}],
-            other_text="|".join(new_values.values()),
+            fields=[{"field": "*", "primary": "", "other": new_text}],
+            other_text=new_text,
         )
         return "conflict"
 
