@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -159,33 +160,22 @@ class CutoverController:
         _log.info("%s of %s %s", kind, code, outcome, extra={"detail": verification.detail})
         return verification.equal
 
+    async def _legacy_rows(self, code: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The customer's legacy row and every delivery row of it."""
+        async with self._sync.legacy.connect() as connection:
+            customer = await legacy_store.read_customer(connection, code)
+            deliveries = await legacy_store.read_deliveries_of(connection, code)
+        return customer, deliveries
+
     async def _sync_from_legacy(self, code: str) -> int:
         """Final sync: the customer's legacy row and every delivery row of it, applied to the new platform."""
-        async with self._sync.legacy.connect() as connection:
-            customer = (
-                (
-                    await connection.execute(
-                        select(legacy_store.customers).where(legacy_store.customers.c["客戶"] == code)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            deliveries = (
-                (
-                    await connection.execute(
-                        select(legacy_store.deliveries).where(legacy_store.deliveries.c["客戶"] == code)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        customer, deliveries = await self._legacy_rows(code)
         rows = 0
         if customer is not None:
-            await self._sync.pull_customer_row(dict(customer))
+            await self._sync.pull_customer_row(customer)
             rows += 1
         for delivery in deliveries:
-            if await self._sync.pull_delivery_row(dict(delivery)) == "applied":
+            if await self._sync.pull_delivery_row(delivery) == "applied":
                 rows += 1
         return rows
 
@@ -205,28 +195,10 @@ class CutoverController:
     async def verify(self, code: str) -> Verification:
         """Whether the customer and all its deliveries are equal on both sides (rows the mapping refuses aside)."""
         found = await self._sync.customers.by_code(code)
-        async with self._sync.legacy.connect() as connection:
-            customer = (
-                (
-                    await connection.execute(
-                        select(legacy_store.customers).where(legacy_store.customers.c["客戶"] == code)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            deliveries = (
-                (
-                    await connection.execute(
-                        select(legacy_store.deliveries).where(legacy_store.deliveries.c["客戶"] == code)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        customer, deliveries = await self._legacy_rows(code)
         if found is None or customer is None:
             return Verification(False, f"customer {code} is missing on the {'new' if found is None else 'legacy'} side")
-        mapped = map_customer(dict(customer), self._sync.zones)  # type: ignore[arg-type]
+        mapped = map_customer(customer, self._sync.zones)  # type: ignore[arg-type]
         if not isinstance(mapped, MappedCustomer):
             return Verification(False, f"the legacy row of {code} is refused by the mapping")
         legacy_values = customer_values(from_mapped(mapped).canonical_record())
@@ -236,7 +208,7 @@ class CutoverController:
             return Verification(False, f"customer fields differ: {', '.join(different)}")
         legacy_rows = {}
         for row in deliveries:
-            delivery = map_delivery(dict(row), {code: found.id})  # type: ignore[arg-type]
+            delivery = map_delivery(row, {code: found.id})  # type: ignore[arg-type]
             if not isinstance(delivery, RejectedRow):
                 key = int(row["序號"])
                 legacy_rows[key] = digest(key, mapped_delivery_text(delivery))

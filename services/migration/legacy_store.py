@@ -174,3 +174,21 @@ async def changes_since(connection: AsyncConnection, table: str, mark: int, *, l
     version = legacy.c[ROW_VERSION]
     query = select(legacy).where(version > mark).order_by(version).limit(limit)
     return [dict(row) for row in (await connection.execute(query)).mappings()]
+
+
+async def read_customer(connection: AsyncConnection, code: str) -> dict[str, Any] | None:
+    """The 客戶資料 row of a customer code, or None."""
+    row = (await connection.execute(select(customers).where(customers.c["客戶"] == code))).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def read_delivery(connection: AsyncConnection, legacy_id: int) -> dict[str, Any] | None:
+    """The 配送紀錄 row of a 序號, or None."""
+    row = (await connection.execute(select(deliveries).where(deliveries.c["序號"] == legacy_id))).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def read_deliveries_of(connection: AsyncConnection, code: str) -> list[dict[str, Any]]:
+    """Every 配送紀錄 row of a customer code."""
+    query = select(deliveries).where(deliveries.c["客戶"] == code)
+    return [dict(row) for row in (await connection.execute(query)).mappings()]

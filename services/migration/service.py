@@ -26,7 +26,6 @@ from services.migration.models import (
     ReconcileReportRow,
     RejectionRow,
 )
-from services.migration.orders import to_legacy_order
 from services.migration.reconcile import Report, Side, reconcile
 from services.migration.sync import LEGACY_TO_NEW, NEW_TO_LEGACY, Sync
 from services.platform.canonical import CUSTOMER_FIELDS, DELIVERY_FIELDS
@@ -348,25 +347,17 @@ class MigrationService:
                 return False
             await self.sync.push_order(order)
             return True
-        async with self.legacy.connect() as connection:
-            deliveries = legacy_store.deliveries
-            found = (
-                (await connection.execute(select(deliveries).where(deliveries.c["序號"] == int(key))))
-                .mappings()
-                .first()
-            )
+        found = await self.sync.legacy_delivery(int(key))
         if found is None:
             return False
         await self._forget_delivery_version(int(key))
-        return await self.sync.pull_delivery_row(dict(found)) == "applied"
+        return await self.sync.pull_delivery_row(found) == "applied"
 
     async def pull_customer(self, code: str) -> bool:
-        async with self.legacy.connect() as connection:
-            customers = legacy_store.customers
-            found = (await connection.execute(select(customers).where(customers.c["客戶"] == code))).mappings().first()
+        found = await self.sync.legacy_customer(code)
         if found is None:
             return False
-        mapped = map_customer(dict(found), self.sync.zones)  # type: ignore[arg-type]
+        mapped = map_customer(found, self.sync.zones)  # type: ignore[arg-type]
         if not isinstance(mapped, MappedCustomer):
             return False
         await self.sync.apply_customer(mapped)
@@ -482,17 +473,10 @@ class MigrationService:
         if from_side == "legacy":
             if not conflict.key.isdigit():
                 raise FailedPrecondition("the order has no legacy row to take values from")
-            async with self.legacy.connect() as connection:
-                deliveries = legacy_store.deliveries
-                found = (
-                    (await connection.execute(select(deliveries).where(deliveries.c["序號"] == int(conflict.key))))
-                    .mappings()
-                    .first()
-                )
+            found = await self.sync.legacy_delivery(int(conflict.key))
             if found is None:
                 raise FailedPrecondition(f"legacy row {conflict.key} is gone")
-            await self._forget_delivery_version(int(conflict.key))
-            await self._pull_delivery_as_legacy_primary(dict(found))
+            await self._pull_delivery_as_legacy_primary(found)
             return
         async with self.database.read_session() as session:
             link = await session.get(DeliveryLinkRow, int(conflict.key)) if conflict.key.isdigit() else None
@@ -513,8 +497,7 @@ class MigrationService:
             raise FailedPrecondition(
                 "the legacy row is refused by the mapping: " + "; ".join(p.reason for p in mapped.problems)
             )
-        found = await self._customer(code)
-        await self.sync.orders.import_legacy([to_legacy_order(mapped, link.customer_id, found.fields.zone)])
+        await self.sync.import_delivery(mapped, link.customer_id, int(row[legacy_store.ROW_VERSION]))
 
     async def _customer(self, code: str) -> Any:
         found = await self.sync.customers.by_code(code)

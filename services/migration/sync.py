@@ -26,13 +26,13 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.migration import conflicts, legacy_store
 from services.migration.backfill import apply_legacy_customer
 from services.migration.customers import CustomerDirectory, from_mapped, from_proto
 from services.migration.legacy_digest import mapped_delivery_text
-from services.migration.mapping import MappedCustomer, RejectedRow, map_customer, map_delivery
+from services.migration.mapping import MappedCustomer, MappedDelivery, RejectedRow, map_customer, map_delivery
 from services.migration.metrics import SYNC_LAG, SYNC_OPERATIONS
 from services.migration.models import CustomerLinkRow, DeliveryLinkRow, SyncMarkRow
 from services.migration.orders import OrderBook, to_legacy_order, to_platform_delivery
@@ -172,6 +172,14 @@ class Sync:
                 SYNC_LAG.labels(LEGACY_TO_NEW).set(self.lag.seconds())
                 await asyncio.sleep(max(idle_seconds, 1.0))
 
+    async def legacy_customer(self, code: str) -> dict[str, Any] | None:
+        async with self.legacy.connect() as connection:
+            return await legacy_store.read_customer(connection, code)
+
+    async def legacy_delivery(self, legacy_id: int) -> dict[str, Any] | None:
+        async with self.legacy.connect() as connection:
+            return await legacy_store.read_delivery(connection, legacy_id)
+
     async def link_of(self, code: str) -> CustomerLinkRow | None:
         async with self.database.read_session() as session:
             return await session.get(CustomerLinkRow, code)
@@ -272,11 +280,20 @@ class Sync:
                 return "conflict"
             await self._mark_delivery(legacy_id, version)
             return "unchanged"
-        found = await self.customers.by_code(code)
+        return await self.import_delivery(mapped, customer.customer_id, version)
+
+    async def import_delivery(self, mapped: MappedDelivery, customer_id: str, version: int) -> str:
+        """Write a mapped legacy delivery to the order service (created or updated by its 序號) and link it."""
+        assert mapped.legacy_id is not None
+        found = await self.customers.by_code(mapped.customer_code)
         zone = found.fields.zone if found is not None else ""
-        (imported,) = await self.orders.import_legacy([to_legacy_order(mapped, customer.customer_id, zone)])
+        (imported,) = await self.orders.import_legacy([to_legacy_order(mapped, customer_id, zone)])
         statement = insert(DeliveryLinkRow).values(
-            legacy_id=legacy_id, order_id=imported.order_id, customer_code=code, origin="legacy", legacy_version=version
+            legacy_id=mapped.legacy_id,
+            order_id=imported.order_id,
+            customer_code=mapped.customer_code,
+            origin="legacy",
+            legacy_version=version,
         )
         async with self.database.session() as session:
             await session.execute(
@@ -328,7 +345,7 @@ class Sync:
         is a change on the non-primary side."""
         if order.legacy_id:
             async with self.legacy.connect() as connection:
-                row = await _legacy_delivery(connection, order.legacy_id)
+                row = await legacy_store.read_delivery(connection, order.legacy_id)
             if row is not None:
                 mapped = map_delivery(row)  # type: ignore[arg-type]
                 new_text = await orders_legacy_text(self.orders.stub, order.legacy_id)
@@ -360,7 +377,7 @@ class Sync:
             return "unchanged"
         new = from_proto(found)
         async with self.legacy.connect() as connection:
-            current = await _legacy_customer(connection, code)
+            current = await legacy_store.read_customer(connection, code)
         mapped = map_customer(current, self.zones) if current is not None else None  # type: ignore[arg-type]
         legacy_values = (
             customer_values(from_mapped(mapped).canonical_record()) if isinstance(mapped, MappedCustomer) else None
@@ -416,7 +433,7 @@ class Sync:
             index_elements=[table.c["序號"]], set_={name: statement.excluded[name] for name in row}
         ).returning(table.c[legacy_store.ROW_VERSION])
         async with self.legacy.begin() as connection:
-            current = await _legacy_delivery(connection, legacy_id)
+            current = await legacy_store.read_delivery(connection, legacy_id)
             if current is not None and {name: current[name] for name in row} == row:
                 version = int(current[legacy_store.ROW_VERSION])
             else:
@@ -479,15 +496,3 @@ class Sync:
             return
         async with self.database.session() as writer:
             await writer.execute(statement)
-
-
-async def _legacy_customer(connection: AsyncConnection, code: str) -> dict[str, Any] | None:
-    table = legacy_store.customers
-    row = (await connection.execute(select(table).where(table.c["客戶"] == code))).mappings().first()
-    return dict(row) if row is not None else None
-
-
-async def _legacy_delivery(connection: AsyncConnection, legacy_id: int) -> dict[str, Any] | None:
-    table = legacy_store.deliveries
-    row = (await connection.execute(select(table).where(table.c["序號"] == legacy_id))).mappings().first()
-    return dict(row) if row is not None else None
