@@ -26,11 +26,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.migration import legacy_store
+from services.migration.conflicts import problems_of, refused_by_service
 from services.migration.customers import LEGACY_FIELDS, CustomerDirectory, from_mapped, from_proto
 from services.migration.mapping import (
     MappedCustomer,
     MappedDelivery,
-    Rejected,
     RejectedRow,
     map_customer,
     map_delivery,
@@ -82,18 +82,6 @@ class _Rate:
     def per_second(self) -> float:
         elapsed = time.monotonic() - self.started
         return self.rows / elapsed if elapsed > 0 and self.rows else 0.0
-
-
-def _problems(rejected: RejectedRow) -> list[dict[str, str]]:
-    return [
-        {"column": p.column, "value": "" if p.value is None else str(p.value), "reason": p.reason}
-        for p in rejected.problems
-    ]
-
-
-def _refused_by_service(key: str, error: InvalidArgument) -> RejectedRow:
-    problems = tuple(Rejected(violation.field, "", violation.reason) for violation in error.violations)
-    return RejectedRow(key, problems or (Rejected("*", "", error.message),))
 
 
 class Backfill:
@@ -289,7 +277,7 @@ class Backfill:
                     if primaries.get(customer.fields.code, "legacy") == "legacy":
                         found = await apply_legacy_customer(self._customers, found, customer)
                 except InvalidArgument as error:
-                    rejected.append(_refused_by_service(customer.fields.code, error))
+                    rejected.append(refused_by_service(customer.fields.code, error))
                     return
                 links.append({"code": customer.fields.code, "customer_id": found.id, "legacy_version": version})
 
@@ -380,7 +368,7 @@ class Backfill:
                             "table_name": table,
                             "dry_run": dry_run,
                             "key": row.key or f"?{index}",
-                            "problems": _problems(row),
+                            "problems": problems_of(row),
                         }
                         for index, row in enumerate(rejected)
                     ]

@@ -46,7 +46,8 @@ async def record(
     CONFLICTS_RECORDED.labels(table).inc()
 
 
-def _problems(rejected: RejectedRow) -> list[dict[str, Any]]:
+def problems_of(rejected: RejectedRow) -> list[dict[str, Any]]:
+    """A rejected row's problems as stored (column, value as written, reason)."""
     return [
         {
             "column": problem.column,
@@ -60,7 +61,7 @@ def _problems(rejected: RejectedRow) -> list[dict[str, Any]]:
 async def record_rejection(table: str, rejected: RejectedRow, database: Database) -> None:
     """A changed legacy row the mapping refuses: listed with the backfill's rejections, replacing an older entry."""
     statement = insert(RejectionRow).values(
-        table_name=table, dry_run=False, key=rejected.key or "?", problems=_problems(rejected)
+        table_name=table, dry_run=False, key=rejected.key or "?", problems=problems_of(rejected)
     )
     async with database.session() as session:
         await session.execute(
@@ -71,6 +72,11 @@ async def record_rejection(table: str, rejected: RejectedRow, database: Database
         )
 
 
-async def record_service_refusal(table: str, key: str, error: InvalidArgument, database: Database) -> None:
+def refused_by_service(key: str, error: InvalidArgument) -> RejectedRow:
+    """A row the mapping accepted but the owning service refused, as a rejection naming its fields."""
     problems = tuple(Rejected(violation.field, "", violation.reason) for violation in error.violations)
-    await record_rejection(table, RejectedRow(key, problems or (Rejected("*", "", error.message),)), database)
+    return RejectedRow(key, problems or (Rejected("*", "", error.message),))
+
+
+async def record_service_refusal(table: str, key: str, error: InvalidArgument, database: Database) -> None:
+    await record_rejection(table, refused_by_service(key, error), database)
