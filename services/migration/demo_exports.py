@@ -52,6 +52,7 @@ from services.migration.mapping import (
     VEHICLES,
     ZONE_TYPOS,
 )
+from services.migration.reverse import cylinders_text, legacy_phone
 from services.platform import clock
 from services.platform.demo_customers import DEFAULT_COUNT, DemoCustomer, generate_customers, parse_seed_spec
 from services.platform.products import PRODUCTS
@@ -181,18 +182,6 @@ class DeliveryHistory:
 
 
 # ---------------------------------------------------------------------------------------------- customers
-
-
-def legacy_phone(phone: str) -> str:
-    """A phone as Excel keeps it: the leading 0 dropped."""
-    return phone.removeprefix("0")
-
-
-def cylinders_text(cylinders: Mapping[str, int]) -> str:
-    by_size: dict[int, int] = {}
-    for product, count in cylinders.items():
-        by_size[PRODUCTS[product].size_kg] = by_size.get(PRODUCTS[product].size_kg, 0) + count
-    return "+".join(f"{size}*{count}" for size, count in sorted(by_size.items(), reverse=True))
 
 
 def customer_row(customer: DemoCustomer, zones: Mapping[str, str]) -> list[Any]:

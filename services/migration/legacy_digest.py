@@ -24,7 +24,7 @@ from services.migration.mapping import (
     MappedCustomer,
     MappedDelivery,
     RejectedRow,
-    empties_by_size,
+    count_by_size,
     map_customer,
 )
 from services.platform.canonical import (
@@ -142,7 +142,7 @@ def mapped_delivery_text(delivery: MappedDelivery) -> str:
         failure_reason=delivery.failure_reason,
         items=delivery.items,
         metered_kg=delivery.metered_kg,
-        empties=empties_by_size(delivery.empties),
+        empties=count_by_size(delivery.empties),
     )
 
 

@@ -669,10 +669,10 @@ def _empties(problems: _Problems, items: Mapping[str, int], *, delivered: bool) 
     return empties
 
 
-def empties_by_size(empties: Mapping[str, int]) -> dict[int, int]:
-    """Empties per product counted back per cylinder size in kg, as the legacy sheet records them."""
+def count_by_size(counts: Mapping[str, int]) -> dict[int, int]:
+    """Cylinders per product counted per cylinder size in kg, as the legacy sheet records empties and stock."""
     sizes: dict[int, int] = {}
-    for product, count in empties.items():
+    for product, count in counts.items():
         size = PRODUCTS[product].size_kg
         sizes[size] = sizes.get(size, 0) + count
     return sizes

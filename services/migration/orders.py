@@ -11,7 +11,7 @@ import grpc
 from luckygas.order.v1 import order_pb2 as pb
 from luckygas.order.v1 import order_pb2_grpc
 
-from services.migration.mapping import MappedDelivery, empties_by_size
+from services.migration.mapping import MappedDelivery, count_by_size
 from services.migration.reverse import PlatformDelivery
 from services.platform.canonical import RangeSummary
 from services.platform.downstream import downstream_error, has_status
@@ -42,7 +42,7 @@ class Imported:
 
 def to_legacy_order(delivery: MappedDelivery, customer_id: str, zone: str) -> pb.LegacyOrder:
     assert delivery.legacy_id is not None
-    empties = empties_by_size(delivery.empties)
+    empties = count_by_size(delivery.empties)
     return pb.LegacyOrder(
         legacy_id=delivery.legacy_id,
         customer_id=customer_id,

@@ -13,7 +13,6 @@ from typing import Any
 
 from services.migration import mapping
 from services.migration.legacy_store import DELIVERY_KG_COLUMNS, DELIVERY_PRODUCT_COLUMNS, RETURN_COLUMNS
-from services.platform.products import PRODUCTS
 from services.platform.taiwan import date_to_roc
 
 YES = "V"
@@ -40,6 +39,12 @@ def _customer_product_columns(pricing_method: str) -> dict[str, str]:
 def legacy_phone(phone: str) -> str:
     """As the office's sheet keeps a phone: digits, the leading 0 dropped (Excel read it as a number)."""
     return phone[1:] if phone.startswith("0") else phone
+
+
+def cylinders_text(cylinders: Mapping[str, int]) -> str:
+    """Cylinders on site as the sheet's 系統上鋼瓶數量 writes them: size*count joined by +, largest first."""
+    by_size = mapping.count_by_size(cylinders)
+    return "+".join(f"{size}*{count}" for size, count in sorted(by_size.items(), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,8 @@ def customer_row(customer: PlatformCustomer, zones: Mapping[str, str]) -> dict[s
     """The legacy 客戶資料 row of a platform customer (every column the sheet carries)."""
     columns = _customer_product_columns(customer.pricing_method)
     products = {column: 0 for column in legacy_product_columns()}
-    sizes: dict[int, int] = {}
     for product, count in customer.cylinders.items():
         products[columns[product]] += count
-        size = PRODUCTS[product].size_kg
-        sizes[size] = sizes.get(size, 0) + count
     windows = list(customer.hourly_windows) or [False] * len(mapping.WINDOW_COLUMNS)
     row: dict[str, Any] = {
         "客戶": customer.code,
@@ -89,7 +91,7 @@ def customer_row(customer: PlatformCustomer, zones: Mapping[str, str]) -> dict[s
         "統一編號": customer.tax_id,
         "地址": customer.address,
         "電話": "/".join(legacy_phone(phone) for phone in customer.phones),
-        "系統上鋼瓶數量": "+".join(f"{size}*{count}" for size, count in sorted(sizes.items(), reverse=True)),
+        "系統上鋼瓶數量": cylinders_text(customer.cylinders),
         **{column: count or None for column, count in products.items()},
         "計價方式": _PRICING_LABELS[customer.pricing_method],
         "結帳方式": _PAYMENT_LABELS[customer.payment_terms],
