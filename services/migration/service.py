@@ -166,7 +166,7 @@ class MigrationService:
             tables=tables,
             legacy_primary=int(primaries.get("legacy", 0)),
             new_primary=int(primaries.get("new", 0)),
-            lag=((LEGACY_TO_NEW, self.sync.lag.seconds(), pending), (NEW_TO_LEGACY, 0.0, 0)),
+            lag=((LEGACY_TO_NEW, self.sync.lag.seconds(), pending), (NEW_TO_LEGACY, self.sync.event_lag_seconds, 0)),
             open_conflicts=open_conflicts,
             backfill=await self.backfill.progress(),
         )

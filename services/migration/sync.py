@@ -110,6 +110,8 @@ class Sync:
         self.zones = zones
         self.batch_size = batch_size
         self.lag = Lag(caught_up_at=time.monotonic())
+        # new → legacy: how old the last applied customer or order event was when it was applied.
+        self.event_lag_seconds = 0.0
 
     # ------------------------------------------------------------------ legacy → new
 
@@ -338,7 +340,8 @@ class Sync:
         self._note_event_lag(event)
 
     def _note_event_lag(self, event: EventEnvelope) -> None:
-        SYNC_LAG.labels(NEW_TO_LEGACY).set(max(0.0, (utc_now() - event.occurred_at).total_seconds()))
+        self.event_lag_seconds = max(0.0, (utc_now() - event.occurred_at).total_seconds())
+        SYNC_LAG.labels(NEW_TO_LEGACY).set(self.event_lag_seconds)
 
     async def _order_on_legacy_primary(self, order: Any, session: AsyncSession) -> str:
         """An order event of a legacy-primary customer: an import's echo is equal to its legacy row; anything else

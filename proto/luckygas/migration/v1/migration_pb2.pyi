@@ -83,9 +83,11 @@ class SyncLag(_message.Message):
     direction: _builtins.str
     """legacy_to_new | new_to_legacy"""
     seconds: _builtins.float
-    """age of the oldest change not yet applied; 0 when caught up"""
+    """legacy_to_new: how long capture has been behind (0 when caught up); new_to_legacy: how old the last
+    applied customer or order event was when it was applied.
+    """
     pending: _builtins.int
-    """changes waiting"""
+    """legacy_to_new: legacy rows changed past the marks; new_to_legacy: not counted (0)"""
     def __init__(
         self,
         *,
