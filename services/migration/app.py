@@ -29,7 +29,7 @@ from services.migration.sync import CUSTOMER_STREAM, GROUP, ORDER_STREAM, Sync
 from services.platform import migrations
 from services.platform.consumer import EventConsumer
 from services.platform.database import Database
-from services.platform.errors import Unavailable
+from services.platform.errors import FailedPrecondition, Unavailable
 from services.platform.grpc_client import open_channel
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated
 from services.platform.process import service_process
@@ -116,7 +116,7 @@ async def scheduled_reconcile(service: MigrationService, interval_seconds: float
         for table in TABLES:
             try:
                 await service.run_reconcile(table, repair=False, trigger="scheduled")
-            except (Unavailable, OSError) as error:
+            except (FailedPrecondition, Unavailable, OSError) as error:
                 _log.warning("scheduled reconcile of %s skipped: %s", table, error)
 
 

@@ -113,6 +113,11 @@ class Backfill:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def moving_rows(self) -> bool:
+        """A run that writes is under way (a dry run writes nothing)."""
+        return self.running and not self._dry_run
+
     async def start(self, tables: Sequence[str] = (), *, dry_run: bool = False) -> Progress:
         """Start (or resume) the backfill; while one runs, its progress, unchanged."""
         chosen = tuple(tables) or TABLES

@@ -99,6 +99,7 @@ class MigrationService:
         self.sync = sync
         self._sides = sides
         self._now = now
+        self._reconciling: set[str] = set()
 
     async def status(self) -> Status:
         async with self.legacy.connect() as connection:
@@ -198,7 +199,20 @@ class MigrationService:
     # ------------------------------------------------------------------ reconcile
 
     async def run_reconcile(self, table: str, *, repair: bool, trigger: str = "manual") -> ReconcileReportRow:
+        """Compare ``table`` across both sides and keep the report. Refused while a backfill moves rows (its rows
+        would all differ until it ends, and a repair would race it) and while the table is being compared already."""
         _table(table)
+        if self.backfill.moving_rows:
+            raise FailedPrecondition("a backfill is running: reconcile once it has finished (see its progress)")
+        if table in self._reconciling:
+            raise FailedPrecondition(f"a reconcile of {table} is running already; its report will be listed")
+        self._reconciling.add(table)
+        try:
+            return await self._reconcile(table, repair=repair, trigger=trigger)
+        finally:
+            self._reconciling.discard(table)
+
+    async def _reconcile(self, table: str, *, repair: bool, trigger: str) -> ReconcileReportRow:
         started_at, began = self._now(), time.perf_counter()
         legacy_side, new_side = self._sides(table)
         fields = CUSTOMER_FIELDS if table == "customers" else DELIVERY_FIELDS

@@ -19,6 +19,7 @@ from services.migration.models import ConflictRow
 from services.migration.orders import ORDER_SERVICE
 from services.migration.reverse import customer_row
 from services.platform.database import Database
+from services.platform.errors import FailedPrecondition
 from services.platform.grpc_client import open_channel
 from services.platform.zones import zone_names
 from tests.migration.fixtures import CLEAN, delivery, put_legacy, seeded
@@ -209,6 +210,26 @@ async def test_reconcile_finds_planted_differences_and_repair_makes_the_sides_eq
         assert (await parts.service.run_reconcile(table, repair=False)).differences == 0
     async with database.read_session() as session:
         assert (await session.execute(select(func.count()).select_from(ConflictRow))).scalar_one() == 0
+
+
+async def test_reconcile_is_refused_while_a_backfill_moves_rows_and_runs_once_it_has_ended(
+    parts: Parts, legacy: AsyncEngine, database: Database
+) -> None:
+    await put_legacy(legacy, [customer_row(CLEAN, zone_names())], [delivery(CLEAN.code)])
+    async with database.engine.connect() as blocker:
+        # The backfill's first link insert waits on this lock: it is running, and stays so until the lock goes.
+        transaction = await blocker.begin()
+        await blocker.execute(text("LOCK TABLE migration.customers IN EXCLUSIVE MODE"))
+        await parts.service.start_backfill([], dry_run=False)
+        assert parts.backfill.moving_rows
+        for table in ("customers", "deliveries"):
+            with pytest.raises(FailedPrecondition, match="a backfill is running"):
+                await parts.service.run_reconcile(table, repair=True)
+        await transaction.rollback()
+    assert (await parts.backfill.wait()).state == "done"
+    for table in ("customers", "deliveries"):
+        report = await parts.service.run_reconcile(table, repair=False)
+        assert (report.legacy_rows, report.new_rows, report.differences) == (1, 1, 0)
 
 
 async def test_status_counts_by_state(parts: Parts, legacy: AsyncEngine) -> None:

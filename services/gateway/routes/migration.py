@@ -93,7 +93,8 @@ async def run_reconcile(
     body: ReconcileIn, context: Context, claims: Operators, response: Response
 ) -> ReconcileReportOut:
     """Compare a table across both sides now (checksums over key ranges, down to the differing fields) and keep the
-    report; with repair, re-sync each difference from its customer's primary side."""
+    report; with repair, re-sync each difference from its customer's primary side. 409 while a backfill moves rows
+    (until it ends every row it has not reached differs) or while the same table is being compared."""
     report = await context.migration.RunReconcile(
         pb.RunReconcileRequest(table=body.table, repair=body.repair),
         timeout=context.settings.reconcile_deadline_seconds,

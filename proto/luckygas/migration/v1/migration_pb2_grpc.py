@@ -119,6 +119,7 @@ class MigrationServiceServicer:
 
     def RunReconcile(self, request, context):
         """Compares one table across both sides now; with repair, re-syncs each difference from its primary side.
+        FAILED_PRECONDITION while a backfill moves rows or while the same table is being compared already.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

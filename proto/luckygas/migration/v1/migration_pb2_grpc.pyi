@@ -43,7 +43,9 @@ class MigrationServiceStub:
     ListRejections: _grpc.UnaryUnaryMultiCallable[_migration_pb2.ListRejectionsRequest, _migration_pb2.ListRejectionsResponse]
     """The legacy rows the backfill (or the last dry run) refused, each with every reason."""
     RunReconcile: _grpc.UnaryUnaryMultiCallable[_migration_pb2.RunReconcileRequest, _migration_pb2.ReconcileReport]
-    """Compares one table across both sides now; with repair, re-syncs each difference from its primary side."""
+    """Compares one table across both sides now; with repair, re-syncs each difference from its primary side.
+    FAILED_PRECONDITION while a backfill moves rows or while the same table is being compared already.
+    """
     ListReconcileReports: _grpc.UnaryUnaryMultiCallable[_migration_pb2.ListReconcileReportsRequest, _migration_pb2.ListReconcileReportsResponse]
     GetReconcileReport: _grpc.UnaryUnaryMultiCallable[_migration_pb2.GetReconcileReportRequest, _migration_pb2.ReconcileReport]
     ListCutovers: _grpc.UnaryUnaryMultiCallable[_migration_pb2.ListCutoversRequest, _migration_pb2.ListCutoversResponse]
@@ -65,7 +67,9 @@ class MigrationServiceAsyncStub(MigrationServiceStub):
     ListRejections: _aio.UnaryUnaryMultiCallable[_migration_pb2.ListRejectionsRequest, _migration_pb2.ListRejectionsResponse]  # type: ignore[assignment]
     """The legacy rows the backfill (or the last dry run) refused, each with every reason."""
     RunReconcile: _aio.UnaryUnaryMultiCallable[_migration_pb2.RunReconcileRequest, _migration_pb2.ReconcileReport]  # type: ignore[assignment]
-    """Compares one table across both sides now; with repair, re-syncs each difference from its primary side."""
+    """Compares one table across both sides now; with repair, re-syncs each difference from its primary side.
+    FAILED_PRECONDITION while a backfill moves rows or while the same table is being compared already.
+    """
     ListReconcileReports: _aio.UnaryUnaryMultiCallable[_migration_pb2.ListReconcileReportsRequest, _migration_pb2.ListReconcileReportsResponse]  # type: ignore[assignment]
     GetReconcileReport: _aio.UnaryUnaryMultiCallable[_migration_pb2.GetReconcileReportRequest, _migration_pb2.ReconcileReport]  # type: ignore[assignment]
     ListCutovers: _aio.UnaryUnaryMultiCallable[_migration_pb2.ListCutoversRequest, _migration_pb2.ListCutoversResponse]  # type: ignore[assignment]
@@ -114,7 +118,9 @@ class MigrationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _migration_pb2.RunReconcileRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_migration_pb2.ReconcileReport, _abc.Awaitable[_migration_pb2.ReconcileReport]]:
-        """Compares one table across both sides now; with repair, re-syncs each difference from its primary side."""
+        """Compares one table across both sides now; with repair, re-syncs each difference from its primary side.
+        FAILED_PRECONDITION while a backfill moves rows or while the same table is being compared already.
+        """
 
     @_abc_1.abstractmethod
     def ListReconcileReports(
