@@ -26,8 +26,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.migration import legacy_store
-from services.migration.conflicts import problems_of, refused_by_service
-from services.migration.customers import LEGACY_FIELDS, CustomerDirectory, from_mapped, from_proto
+from services.migration.apply import apply_customers, customer_links, import_deliveries
+from services.migration.conflicts import problems_of
+from services.migration.customers import CustomerDirectory
 from services.migration.mapping import (
     MappedCustomer,
     MappedDelivery,
@@ -36,9 +37,8 @@ from services.migration.mapping import (
     map_delivery,
 )
 from services.migration.metrics import BACKFILL_REMAINING, BACKFILL_ROWS
-from services.migration.models import BackfillTableRow, CustomerLinkRow, DeliveryLinkRow, RejectionRow
-from services.migration.orders import OrderBook, to_legacy_order
-from services.platform.canonical import customer_text
+from services.migration.models import BackfillTableRow, RejectionRow
+from services.migration.orders import OrderBook
 from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.errors import InvalidArgument
@@ -46,8 +46,6 @@ from services.platform.errors import InvalidArgument
 _log = logging.getLogger(__name__)
 
 TABLES = ("customers", "deliveries")
-# Creates and updates of customers in flight at once.
-CUSTOMER_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -259,65 +257,16 @@ class Backfill:
                 mapped.append((result, int(row[legacy_store.ROW_VERSION])))
         if dry_run:
             return rejected
-        existing = await self._customers.by_codes(customer.fields.code for customer, _ in mapped)
-        async with self._database.read_session() as session:
-            primaries = dict(
-                (
-                    await session.execute(
-                        select(CustomerLinkRow.code, CustomerLinkRow.primary_side).where(
-                            CustomerLinkRow.code.in_([customer.fields.code for customer, _ in mapped])
-                        )
-                    )
-                ).all()
-            )
-        gate = asyncio.Semaphore(CUSTOMER_CONCURRENCY)
-        links: list[dict[str, Any]] = []
-
-        async def one(customer: MappedCustomer, version: int) -> None:
-            async with gate:
-                try:
-                    found = existing.get(customer.fields.code)
-                    if found is None:
-                        found = await self._customers.create(customer)
-                    if primaries.get(customer.fields.code, "legacy") == "legacy":
-                        found = await apply_legacy_customer(self._customers, found, customer)
-                except InvalidArgument as error:
-                    rejected.append(refused_by_service(customer.fields.code, error))
-                    return
-                links.append({"code": customer.fields.code, "customer_id": found.id, "legacy_version": version})
-
-        await asyncio.gather(*(one(customer, version) for customer, version in mapped))
-        await self._link_customers(links)
-        return rejected
-
-    async def _link_customers(self, links: list[dict[str, Any]]) -> None:
-        if not links:
-            return
-        statement = insert(CustomerLinkRow).values(links)
-        statement = statement.on_conflict_do_update(
-            index_elements=[CustomerLinkRow.code],
-            set_={
-                "customer_id": statement.excluded.customer_id,
-                "legacy_version": func.greatest(CustomerLinkRow.legacy_version, statement.excluded.legacy_version),
-                "updated_at": func.now(),
-            },
-        )
-        async with self._database.session() as session:
-            await session.execute(statement)
+        primaries = {
+            code: link.primary_side
+            for code, link in (await customer_links(self._database, (c.fields.code for c, _ in mapped))).items()
+        }
+        _, refused = await apply_customers(self._database, self._customers, mapped, primaries)
+        return rejected + refused
 
     async def _deliveries_batch(self, rows: list[dict[str, Any]], dry_run: bool) -> list[RejectedRow]:
-        codes = {str(row["客戶"]).strip() for row in rows}
-        async with self._database.read_session() as session:
-            linked = {
-                code: customer_id
-                for code, customer_id in (
-                    await session.execute(
-                        select(CustomerLinkRow.code, CustomerLinkRow.customer_id).where(
-                            CustomerLinkRow.code.in_(codes), CustomerLinkRow.customer_id != ""
-                        )
-                    )
-                ).all()
-            }
+        links = await customer_links(self._database, (str(row["客戶"]).strip() for row in rows))
+        linked = {code: link.customer_id for code, link in links.items() if link.customer_id}
         rejected: list[RejectedRow] = []
         mapped: list[tuple[MappedDelivery, int]] = []
         for row in rows:
@@ -328,38 +277,8 @@ class Backfill:
                 mapped.append((result, int(row[legacy_store.ROW_VERSION])))
         if dry_run or not mapped:
             return rejected
-        zones = await self._zones_of([delivery.customer_code for delivery, _ in mapped])
-        imported = await self._orders.import_legacy(
-            [
-                to_legacy_order(delivery, linked[delivery.customer_code], zones[delivery.customer_code])
-                for delivery, _ in mapped
-            ]
-        )
-        versions = {delivery.legacy_id: version for delivery, version in mapped}
-        codes_of = {delivery.legacy_id: delivery.customer_code for delivery, _ in mapped}
-        statement = insert(DeliveryLinkRow).values(
-            [
-                {
-                    "legacy_id": row.legacy_id,
-                    "order_id": row.order_id,
-                    "customer_code": codes_of[row.legacy_id],
-                    "origin": "legacy",
-                    "legacy_version": versions[row.legacy_id],
-                }
-                for row in imported
-            ]
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[DeliveryLinkRow.legacy_id],
-            set_={"legacy_version": func.greatest(DeliveryLinkRow.legacy_version, statement.excluded.legacy_version)},
-        )
-        async with self._database.session() as session:
-            await session.execute(statement)
+        await import_deliveries(self._database, self._customers, self._orders, mapped, linked)
         return rejected
-
-    async def _zones_of(self, codes: Sequence[str]) -> dict[str, str]:
-        found = await self._customers.by_codes(set(codes))
-        return {code: found[code].fields.zone if code in found else "" for code in codes}
 
     async def _commit_batch(
         self, table: str, dry_run: bool, checkpoint: str, rejected: list[RejectedRow], rows: int
@@ -440,18 +359,3 @@ class Backfill:
 
 
 _KEY = {"customers": "客戶", "deliveries": "序號"}
-
-
-async def apply_legacy_customer(customers: CustomerDirectory, found: Any, customer: MappedCustomer) -> Any:
-    """Make the platform's customer equal to a legacy row on every field the sheet carries; the customer as it is
-    afterwards. Nothing is written when they are equal already."""
-    current = from_proto(found)
-    wanted = from_mapped(customer)
-    if customer_text(current.canonical_record()) != customer_text(wanted.canonical_record()):
-        changed = [name for name in LEGACY_FIELDS if getattr(current, name) != getattr(wanted, name)] or list(
-            LEGACY_FIELDS
-        )
-        found = await customers.update(found, customer.fields, changed)
-    if customer.terminated and not found.terminated:
-        found = await customers.terminate(found)
-    return found

@@ -3,9 +3,10 @@ field until a person resolves it) and rows the mapping or the platform refused."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import delete, func, text
 from sqlalchemy.dialects.postgresql import insert
 
 from services.migration.mapping import Rejected, RejectedRow
@@ -70,6 +71,17 @@ async def record_rejection(table: str, rejected: RejectedRow, database: Database
                 set_={"problems": statement.excluded.problems, "recorded_at": func.now()},
             )
         )
+
+
+async def clear_rejections(table: str, keys: Sequence[str], database: Database) -> None:
+    """Rows that were refused once and have now been applied (the office corrected them) are no longer rejected."""
+    if keys:
+        async with database.session() as session:
+            await session.execute(
+                delete(RejectionRow).where(
+                    RejectionRow.table_name == table, RejectionRow.dry_run.is_(False), RejectionRow.key.in_(keys)
+                )
+            )
 
 
 def refused_by_service(key: str, error: InvalidArgument) -> RejectedRow:

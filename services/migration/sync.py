@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +30,19 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.migration import conflicts, legacy_store
-from services.migration.backfill import apply_legacy_customer
+from services.migration.apply import (
+    apply_customers,
+    apply_legacy_customer,
+    customer_links,
+    delivery_versions,
+    import_deliveries,
+)
 from services.migration.customers import CustomerDirectory, from_mapped, from_proto
 from services.migration.legacy_digest import mapped_delivery_text
 from services.migration.mapping import MappedCustomer, MappedDelivery, RejectedRow, map_customer, map_delivery
 from services.migration.metrics import SYNC_LAG, SYNC_OPERATIONS
 from services.migration.models import CustomerLinkRow, DeliveryLinkRow, SyncMarkRow
-from services.migration.orders import OrderBook, to_legacy_order, to_platform_delivery
+from services.migration.orders import OrderBook, to_platform_delivery
 from services.migration.orders import legacy_text as orders_legacy_text
 from services.migration.reverse import PlatformDelivery, customer_row, delivery_row
 from services.platform.canonical import (
@@ -130,7 +137,8 @@ class Sync:
             return dict((await session.execute(select(SyncMarkRow.table_name, SyncMarkRow.row_version))).all())
 
     async def capture_cycle(self) -> int:
-        """One pass over both legacy tables from their marks: how many changed rows it handled."""
+        """One pass over both legacy tables from their marks: how many changed rows it handled. Customers go first
+        (a new customer's deliveries need its link), each table's batch in a few calls rather than one per row."""
         marks = await self.marks()
         handled = 0
         full = False
@@ -139,15 +147,16 @@ class Sync:
                 continue
             async with self.legacy.connect() as connection:
                 rows = await legacy_store.changes_since(connection, table, marks[table], limit=self.batch_size)
-            for row in rows:
-                outcome = await (self.pull_customer_row(row) if table == "customers" else self.pull_delivery_row(row))
-                SYNC_OPERATIONS.labels(LEGACY_TO_NEW, table, outcome).inc()
-            if rows:
-                async with self.database.session() as session:
-                    mark = await session.get(SyncMarkRow, table, with_for_update=True)
-                    assert mark is not None
-                    mark.row_version = max(mark.row_version, int(rows[-1][legacy_store.ROW_VERSION]))
-                    mark.updated_at = utc_now()
+            if not rows:
+                continue
+            outcomes = await (self.pull_customer_rows(rows) if table == "customers" else self.pull_delivery_rows(rows))
+            for outcome, count in Counter(outcomes).items():
+                SYNC_OPERATIONS.labels(LEGACY_TO_NEW, table, outcome).inc(count)
+            async with self.database.session() as session:
+                mark = await session.get(SyncMarkRow, table, with_for_update=True)
+                assert mark is not None
+                mark.row_version = max(mark.row_version, int(rows[-1][legacy_store.ROW_VERSION]))
+                mark.updated_at = utc_now()
             handled += len(rows)
             full = full or len(rows) == self.batch_size
         if full:
@@ -156,6 +165,60 @@ class Sync:
             self.lag.behind, self.lag.caught_up_at = False, time.monotonic()
         SYNC_LAG.labels(LEGACY_TO_NEW).set(self.lag.seconds())
         return handled
+
+    async def pull_customer_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Apply changed legacy customer rows; an outcome per row for the metric. Legacy-primary customers are
+        written together; a new-primary customer's row is checked for a conflict on its own."""
+        links = await customer_links(self.database, (str(row["客戶"]).strip() for row in rows))
+        outcomes: list[str] = []
+        batch: list[tuple[MappedCustomer, int]] = []
+        for row in rows:
+            code, version = str(row["客戶"]).strip(), int(row[legacy_store.ROW_VERSION])
+            link = links.get(code)
+            if link is not None and link.legacy_version >= version:
+                outcomes.append("unchanged")
+            elif link is not None and link.primary_side == "new":
+                outcomes.append(await self.pull_customer_row(row))
+            elif isinstance(mapped := map_customer(row, self.zones), RejectedRow):  # type: ignore[arg-type]
+                await conflicts.record_rejection("customers", mapped, self.database)
+                outcomes.append("rejected")
+            else:
+                batch.append((mapped, version))
+        applied, refused = await apply_customers(self.database, self.customers, batch, {})
+        for rejected in refused:
+            await conflicts.record_rejection("customers", rejected, self.database)
+        await conflicts.clear_rejections("customers", applied, self.database)
+        return outcomes + ["applied"] * len(applied) + ["rejected"] * len(refused)
+
+    async def pull_delivery_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Apply changed legacy delivery rows; an outcome per row. Rows of legacy-primary customers go to the order
+        service in one import; a new-primary customer's row is checked for a conflict on its own."""
+        versions = await delivery_versions(self.database, (int(row["序號"]) for row in rows))
+        links = await customer_links(self.database, (str(row["客戶"]).strip() for row in rows))
+        known = {code: link.customer_id for code, link in links.items() if link.customer_id}
+        outcomes: list[str] = []
+        batch: list[tuple[MappedDelivery, int]] = []
+        for row in rows:
+            version = int(row[legacy_store.ROW_VERSION])
+            link = links.get(str(row["客戶"]).strip())
+            if versions.get(int(row["序號"]), -1) >= version:
+                outcomes.append("unchanged")
+            elif link is not None and link.primary_side == "new":
+                outcomes.append(await self.pull_delivery_row(row))
+            elif isinstance(mapped := map_delivery(row, known), RejectedRow):  # type: ignore[arg-type]
+                await conflicts.record_rejection("deliveries", mapped, self.database)
+                outcomes.append("rejected")
+            else:
+                batch.append((mapped, version))
+        try:
+            imported = await import_deliveries(self.database, self.customers, self.orders, batch, known)
+        except InvalidArgument:
+            # One row the order service refuses must not hold back the others: each on its own, refusals recorded.
+            for delivery, version in batch:
+                outcomes.append(await self.import_delivery(delivery, known[delivery.customer_code], version))
+            return outcomes
+        await conflicts.clear_rejections("deliveries", [str(row.legacy_id) for row in imported], self.database)
+        return outcomes + ["unchanged" if row.outcome == "unchanged" else "applied" for row in imported]
 
     async def run_capture(self, idle_seconds: float, paused: Callable[[], bool]) -> None:
         """Capture until cancelled; a cycle that found nothing waits ``idle_seconds``, a busy one goes on at once.
@@ -287,23 +350,14 @@ class Sync:
     async def import_delivery(self, mapped: MappedDelivery, customer_id: str, version: int) -> str:
         """Write a mapped legacy delivery to the order service (created or updated by its 序號) and link it."""
         assert mapped.legacy_id is not None
-        found = await self.customers.by_code(mapped.customer_code)
-        zone = found.fields.zone if found is not None else ""
-        (imported,) = await self.orders.import_legacy([to_legacy_order(mapped, customer_id, zone)])
-        statement = insert(DeliveryLinkRow).values(
-            legacy_id=mapped.legacy_id,
-            order_id=imported.order_id,
-            customer_code=mapped.customer_code,
-            origin="legacy",
-            legacy_version=version,
-        )
-        async with self.database.session() as session:
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[DeliveryLinkRow.legacy_id],
-                    set_={"legacy_version": func.greatest(DeliveryLinkRow.legacy_version, version)},
-                )
+        try:
+            (imported,) = await import_deliveries(
+                self.database, self.customers, self.orders, [(mapped, version)], {mapped.customer_code: customer_id}
             )
+        except InvalidArgument as error:
+            await conflicts.record_service_refusal("deliveries", str(mapped.legacy_id), error, self.database)
+            return "rejected"
+        await conflicts.clear_rejections("deliveries", [str(mapped.legacy_id)], self.database)
         return "applied" if imported.outcome != "unchanged" else "unchanged"
 
     async def _mark_delivery(self, legacy_id: int, version: int) -> None:
