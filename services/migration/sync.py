@@ -54,7 +54,7 @@ from services.platform.canonical import (
     field_differences,
 )
 from services.platform.clock import utc_now
-from services.platform.database import Database
+from services.platform.database import Database, outages_as_unavailable
 from services.platform.errors import InvalidArgument, Unavailable
 from services.platform.outbox import EventEnvelope
 
@@ -65,6 +65,7 @@ NEW_TO_LEGACY = "new_to_legacy"
 CUSTOMER_STREAM = "events.customer"
 ORDER_STREAM = "events.order"
 GROUP = "migration-legacy-writer"
+LEGACY = "the legacy database"
 
 
 def platform_delivery_text(delivery: PlatformDelivery) -> str:
@@ -228,7 +229,9 @@ class Sync:
                 if paused() or not await self.marks():
                     await asyncio.sleep(idle_seconds)
                     continue
-                if await self.capture_cycle() == 0:
+                with outages_as_unavailable(LEGACY):
+                    found = await self.capture_cycle()
+                if found == 0:
                     await asyncio.sleep(idle_seconds)
             except (Unavailable, OSError) as error:
                 # The legacy database, ours or a service is away: the marks stay, the changes wait.
@@ -369,6 +372,14 @@ class Sync:
     # ------------------------------------------------------------------ new → legacy
 
     async def on_customer_event(self, event: EventEnvelope, session: AsyncSession) -> None:
+        with outages_as_unavailable(LEGACY):
+            await self._on_customer_event(event, session)
+
+    async def on_order_event(self, event: EventEnvelope, session: AsyncSession) -> None:
+        with outages_as_unavailable(LEGACY):
+            await self._on_order_event(event, session)
+
+    async def _on_customer_event(self, event: EventEnvelope, session: AsyncSession) -> None:
         code = str(event.payload.get("code", ""))
         link = await session.get(CustomerLinkRow, code)
         if link is None:
@@ -377,7 +388,7 @@ class Sync:
         SYNC_OPERATIONS.labels(NEW_TO_LEGACY, "customers", outcome).inc()
         self._note_event_lag(event)
 
-    async def on_order_event(self, event: EventEnvelope, session: AsyncSession) -> None:
+    async def _on_order_event(self, event: EventEnvelope, session: AsyncSession) -> None:
         code = str(event.payload.get("customer_code", ""))
         link = await session.get(CustomerLinkRow, code)
         if link is None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from opentelemetry import trace
@@ -58,6 +58,39 @@ def trace_statements(engine: Engine, database: str) -> None:
             span.end()
 
 
+# SQLSTATE classes of a server that cannot be used now, whatever the statement: connection exception,
+# insufficient resources, operator intervention (shut down, terminated, starting up).
+_OUTAGE_CLASSES = {"08", "53", "57"}
+# object_not_in_prerequisite_state: what a database that does not accept connections answers.
+_OUTAGE_STATES = {"55000"}
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached or used (a retry later may work), as opposed to a
+    statement it refused."""
+    if isinstance(error, (OperationalError, InterfaceError, OSError, ConnectionError)):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    # The asyncpg adapter keeps the server's code on its own error or on the asyncpg error under it.
+    state = getattr(error.orig, "sqlstate", None) or getattr(getattr(error.orig, "__cause__", None), "sqlstate", None)
+    return isinstance(state, str) and (state[:2] in _OUTAGE_CLASSES or state in _OUTAGE_STATES)
+
+
+@contextmanager
+def outages_as_unavailable(what: str) -> Iterator[None]:
+    """Within the block, a database that cannot be reached raises Unavailable naming ``what`` (callers such as the
+    event consumer retry those without counting them against the event)."""
+    try:
+        yield
+    except Exception as error:
+        if is_outage(error):
+            raise Unavailable(f"{what} is unreachable") from error
+        raise
+
+
 def create_engine(url: str, *, pool_size: int = 10, application_name: str = "luckygas") -> AsyncEngine:
     # A fixed pool: overflow connections are opened and closed under load, which costs Postgres more than
     # waiting briefly for a pooled one. No pre-ping (a round trip per checkout): a dead connection fails
@@ -96,11 +129,9 @@ class Database:
                 except BaseException:
                     await session.rollback()
                     raise
-        except (OperationalError, InterfaceError, OSError, ConnectionError) as error:
-            raise Unavailable("the database is unreachable") from error
-        except DBAPIError as error:
-            if error.connection_invalidated:
-                raise Unavailable("the database connection was lost") from error
+        except Exception as error:
+            if is_outage(error):
+                raise Unavailable("the database is unreachable") from error
             raise
 
     @asynccontextmanager
@@ -109,8 +140,10 @@ class Database:
         try:
             async with self._read_sessions() as session:
                 yield session
-        except (OperationalError, InterfaceError, OSError, ConnectionError) as error:
-            raise Unavailable("the database is unreachable") from error
+        except Exception as error:
+            if is_outage(error):
+                raise Unavailable("the database is unreachable") from error
+            raise
 
     async def ping(self) -> bool:
         try:
