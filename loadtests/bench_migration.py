@@ -247,6 +247,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="changes timed in each direction")
     parser.add_argument("--office-rate", type=float, default=50.0, help="office changes a second meanwhile")
     parser.add_argument("--pilot-code", default="1000001", help="a customer of the demo pilot cohort")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (data and logs) after the run")
     arguments = parser.parse_args()
     run_bench("bench-migration", arguments, bench, report)
 
