@@ -116,13 +116,19 @@ async def import_deliveries(
     orders: OrderBook,
     mapped: Sequence[tuple[MappedDelivery, int]],
     linked: Mapping[str, str],
+    *,
+    zones: dict[str, str] | None = None,
 ) -> list[Imported]:
     """Import mapped deliveries (with their customer's id from ``linked`` and zone) in one order-service call and
-    link each 序號 to its order at its row version."""
+    link each 序號 to its order at its row version. ``zones`` (code → zone) is used and filled as a cache: only
+    customers missing from it are looked up."""
     if not mapped:
         return []
-    found = await customers.by_codes({delivery.customer_code for delivery, _ in mapped})
-    zones = {code: customer.fields.zone for code, customer in found.items()}
+    zones = {} if zones is None else zones
+    missing = {delivery.customer_code for delivery, _ in mapped} - zones.keys()
+    if missing:
+        found = await customers.by_codes(missing)
+        zones.update({code: found[code].fields.zone if code in found else "" for code in missing})
     imported = await orders.import_legacy(
         [
             to_legacy_order(delivery, linked[delivery.customer_code], zones.get(delivery.customer_code, ""))

@@ -106,6 +106,9 @@ class Backfill:
         self._task: asyncio.Task[None] | None = None
         self._dry_run = False
         self._rates: dict[str, _Rate] = {}
+        # Each customer's zone (an order carries it) as first looked up in this process: one lookup per customer,
+        # not per batch. A zone changed meanwhile is change capture's to bring to the orders.
+        self._zones_seen: dict[str, str] = {}
 
     @property
     def running(self) -> bool:
@@ -205,16 +208,25 @@ class Backfill:
             remaining = row.total - row.done
         mode = "dry_run" if dry_run else "run"
         rate = self._rates[table]
-        while until:
+        # The next batch is read from legacy while this one is written to the platform (its start is known as soon
+        # as this one is read); only the checkpoint, committed after the write, says how far the run got.
+        ahead = asyncio.create_task(self._read(table, checkpoint, until)) if until else None
+        while ahead is not None:
             BACKFILL_REMAINING.labels(table).set(remaining)
-            rows = await self._read(table, checkpoint, until)
+            rows = await ahead
             if not rows:
                 break
-            if table == "customers":
-                rejected = await self._customers_batch(rows, dry_run)
-            else:
-                rejected = await self._deliveries_batch(rows, dry_run)
             checkpoint = str(rows[-1][_KEY[table]])
+            ahead = asyncio.create_task(self._read(table, checkpoint, until))
+            try:
+                if table == "customers":
+                    rejected = await self._customers_batch(rows, dry_run)
+                else:
+                    rejected = await self._deliveries_batch(rows, dry_run)
+            except BaseException:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+                raise
             await self._commit_batch(table, dry_run, checkpoint, rejected, len(rows))
             BACKFILL_ROWS.labels(table, "migrated", mode).inc(len(rows) - len(rejected))
             BACKFILL_ROWS.labels(table, "rejected", mode).inc(len(rejected))
@@ -277,7 +289,7 @@ class Backfill:
                 mapped.append((result, int(row[legacy_store.ROW_VERSION])))
         if dry_run or not mapped:
             return rejected
-        await import_deliveries(self._database, self._customers, self._orders, mapped, linked)
+        await import_deliveries(self._database, self._customers, self._orders, mapped, linked, zones=self._zones_seen)
         return rejected
 
     async def _commit_batch(
