@@ -187,10 +187,27 @@ class CutoverController:
         link = await self._sync.link_of(code)
         if link is None or not link.customer_id:
             return rows
-        for order in await self._sync.orders.of_customer(link.customer_id):
+        _, deliveries = await self._legacy_rows(code)
+        legacy_rows = self._mapped_digests(deliveries, code, link.customer_id)
+        orders = await self._sync.orders.of_customer(link.customer_id)
+        new_rows = await legacy_digests(self._sync.orders.stub, sorted(o.legacy_id for o in orders if o.legacy_id))
+        for order in orders:
+            if order.legacy_id in legacy_rows and legacy_rows[order.legacy_id] == new_rows.get(order.legacy_id):
+                continue  # the legacy row says this already: rewriting it could only lose what the order lacks
             await self._sync.push_order(order)
             rows += 1
         return rows
+
+    @staticmethod
+    def _mapped_digests(deliveries: list[dict[str, Any]], code: str, customer_id: str) -> dict[int, int]:
+        """序號 → digest of the canonical text of each of the customer's legacy rows the mapping accepts."""
+        found = {}
+        for row in deliveries:
+            delivery = map_delivery(row, {code: customer_id})  # type: ignore[arg-type]
+            if not isinstance(delivery, RejectedRow):
+                key = int(row["序號"])
+                found[key] = digest(key, mapped_delivery_text(delivery))
+        return found
 
     async def verify(self, code: str) -> Verification:
         """Whether the customer and all its deliveries are equal on both sides (rows the mapping refuses aside)."""
@@ -206,12 +223,7 @@ class CutoverController:
         different = [name for name in legacy_values if legacy_values[name] != new_values[name]]
         if different:
             return Verification(False, f"customer fields differ: {', '.join(different)}")
-        legacy_rows = {}
-        for row in deliveries:
-            delivery = map_delivery(row, {code: found.id})  # type: ignore[arg-type]
-            if not isinstance(delivery, RejectedRow):
-                key = int(row["序號"])
-                legacy_rows[key] = digest(key, mapped_delivery_text(delivery))
+        legacy_rows = self._mapped_digests(deliveries, code, found.id)
         orders = await self._sync.orders.of_customer(found.id)
         linked = [order.legacy_id for order in orders if order.legacy_id]
         new_rows = await legacy_digests(self._sync.orders.stub, sorted({*linked, *legacy_rows}))
