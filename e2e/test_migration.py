@@ -8,6 +8,8 @@ database, and the demo's `new-platform` flag has a pilot cohort of five customer
    test fails only past a bound a busy machine cannot reach.
 3. Change capture SIGKILLed with a burst of legacy edits in flight, then the legacy database refusing connections
    while the new platform changes: once each is back, every change is on the other side, once.
+4. The pilot walkthrough: the cohort cut over, an order placed and delivered for each, a legacy edit of one a
+   conflict, the kill switch rolls them all back, reconcile is clean and the orders are in the legacy table.
 
 The legacy database is the office's: the tests edit it with SQL as the office's system would. To keep the
 backfill to a minute on a busy machine, one delivery row in ten of the demo's history is kept.
@@ -16,6 +18,7 @@ backfill to a minute on a busy machine, one delivery row in ten of the demo's hi
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -359,3 +362,48 @@ def test_capture_killed_mid_burst_and_a_legacy_outage_lose_nothing_and_apply_not
     assert len(legacy.fetch(f'SELECT 1 FROM {DELIVERIES} WHERE "客戶" = $1 AND "序號" > $2', code, last["last"])) == 1
     assert len(rows) == 1
     assert_reconciled(client, sre)
+
+
+def test_pilot_walkthrough_cutover_orders_conflict_kill_switch_rollback(
+    platform: Platform,
+    legacy: Legacy,
+    client: httpx.Client,
+    sre: dict[str, str],
+    office: dict[str, str],
+    pilot: list[str],
+) -> None:
+    assert len(pilot) == 5
+    for code in pilot:
+        wait_for(functools.partial(primary_is, client, sre, code, "cutover"), f"the cutover of {code}")
+    (last,) = legacy.fetch(f'SELECT coalesce(max("序號"), 0) AS last FROM {DELIVERIES}')
+    today = taipei_date(platform.now()).isoformat()
+    orders = {code: place_and_deliver(client, office, customer(client, office, code), today) for code in pilot}
+
+    edited = pilot[2]
+    legacy.execute(f'UPDATE {CUSTOMERS} SET "地址" = "地址" || $1 WHERE "客戶" = $2', " 後門", edited)
+    conflicts, _ = wait_for(
+        lambda: client.get(f"{MIGRATION}/conflicts", params={"customer_code": edited}, headers=sre).json()["conflicts"],
+        f"the conflict of {edited}",
+    )
+    assert (conflicts[0]["table"], conflicts[0]["state"]) == ("customers", "open")
+    assert "address" in {field["field"] for field in conflicts[0]["fields"]}
+
+    killed = client.post(f"/api/v1/flags/{PILOT_FLAG}/kill", json={"reason": "e2e: pilot walkthrough"}, headers=sre)
+    assert killed.status_code == 200, killed.text
+    for code in pilot:
+        wait_for(
+            functools.partial(primary_is, client, sre, code, "rollback"),
+            f"the rollback of {code}",
+            FINISHES_WITHIN_SECONDS,
+        )
+    assert_reconciled(client, sre)
+    rows = legacy.fetch(
+        f'SELECT "客戶", "狀態", "20公斤", "回收20公斤" FROM {DELIVERIES} WHERE "序號" > $1 ORDER BY "客戶"',
+        last["last"],
+    )
+    assert [(row["客戶"], row["狀態"], row["20公斤"], row["回收20公斤"]) for row in rows] == [
+        (code, "COMPLETED", 2, 2) for code in pilot
+    ], orders
+    # The conflict is never dropped: it waits for a person, with both values.
+    still = client.get(f"{MIGRATION}/conflicts", params={"customer_code": edited}, headers=sre).json()["conflicts"]
+    assert [conflict["state"] for conflict in still] == ["open"]
