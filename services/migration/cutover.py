@@ -174,10 +174,7 @@ class CutoverController:
         if customer is not None:
             await self._sync.pull_customer_row(customer)
             rows += 1
-        for delivery in deliveries:
-            if await self._sync.pull_delivery_row(delivery) == "applied":
-                rows += 1
-        return rows
+        return rows + (await self._sync.pull_delivery_rows(deliveries)).count("applied")
 
     async def _sync_to_legacy(self, code: str) -> int:
         """Every change the customer made in the new platform, written to the legacy rows."""

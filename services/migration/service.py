@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.migration import legacy_store
+from services.migration.apply import apply_customers
 from services.migration.backfill import Backfill, Progress
 from services.migration.customers import from_proto
 from services.migration.mapping import MappedCustomer, MappedDelivery, map_customer, map_delivery
@@ -374,8 +375,11 @@ class MigrationService:
         mapped = map_customer(found, self.sync.zones)  # type: ignore[arg-type]
         if not isinstance(mapped, MappedCustomer):
             return False
-        await self.sync.apply_customer(mapped)
-        return True
+        # Whatever version the link records: a repair writes the legacy row's values again.
+        applied, _ = await apply_customers(
+            self.database, self.sync.customers, [(mapped, int(found[legacy_store.ROW_VERSION]))], {}
+        )
+        return bool(applied)
 
     async def _forget_delivery_version(self, legacy_id: int) -> None:
         async with self.database.session() as session:

@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.migration import conflicts, legacy_store
 from services.migration.apply import (
     apply_customers,
-    apply_legacy_customer,
     customer_links,
     delivery_versions,
     import_deliveries,
@@ -178,11 +177,11 @@ class Sync:
             link = links.get(code)
             if link is not None and link.legacy_version >= version:
                 outcomes.append("unchanged")
-            elif link is not None and link.primary_side == "new":
-                outcomes.append(await self.pull_customer_row(row))
             elif isinstance(mapped := map_customer(row, self.zones), RejectedRow):  # type: ignore[arg-type]
                 await conflicts.record_rejection("customers", mapped, self.database)
                 outcomes.append("rejected")
+            elif link is not None and link.primary_side == "new":
+                outcomes.append(await self._compare_new_primary_customer(code, version, mapped))
             else:
                 batch.append((mapped, version))
         applied, refused = await apply_customers(self.database, self.customers, batch, {})
@@ -204,11 +203,11 @@ class Sync:
             link = links.get(str(row["客戶"]).strip())
             if versions.get(int(row["序號"]), -1) >= version:
                 outcomes.append("unchanged")
-            elif link is not None and link.primary_side == "new":
-                outcomes.append(await self.pull_delivery_row(row))
             elif isinstance(mapped := map_delivery(row, known), RejectedRow):  # type: ignore[arg-type]
                 await conflicts.record_rejection("deliveries", mapped, self.database)
                 outcomes.append("rejected")
+            elif link is not None and link.primary_side == "new":
+                outcomes.append(await self._compare_new_primary_delivery(mapped, version))
             else:
                 batch.append((mapped, version))
         try:
@@ -254,60 +253,34 @@ class Sync:
 
     async def pull_customer_row(self, row: Mapping[str, Any]) -> str:
         """Apply one legacy customer row; the outcome for the metric."""
-        code = str(row["客戶"]).strip()
-        version = int(row[legacy_store.ROW_VERSION])
-        link = await self.link_of(code)
-        if link is not None and link.legacy_version >= version:
-            return "unchanged"
-        mapped = map_customer(row, self.zones)  # type: ignore[arg-type]
-        if isinstance(mapped, RejectedRow):
-            await conflicts.record_rejection("customers", mapped, self.database)
-            return "rejected"
-        if link is not None and link.primary_side == "new":
-            found = await self.customers.by_code(code)
-            new_values = customer_values(from_proto(found).canonical_record()) if found is not None else None
-            legacy_values = customer_values(from_mapped(mapped).canonical_record())
-            if new_values is not None and new_values != legacy_values:
-                await conflicts.record(
-                    self.database,
-                    table="customers",
-                    key=code,
-                    customer_code=code,
-                    primary="new",
-                    fields=differing(CUSTOMER_FIELDS, new_values, legacy_values),
-                    other_text=customer_text(from_mapped(mapped).canonical_record()),
-                )
-                await self._mark_customer(code, version)
-                return "conflict"
-            await self._mark_customer(code, version)
-            return "unchanged"
-        try:
-            customer = await self.apply_customer(mapped)
-        except InvalidArgument as error:
-            await conflicts.record_service_refusal("customers", code, error, self.database)
-            return "rejected"
-        await self._link_customer(code, customer.id, version)
-        return "applied"
+        (outcome,) = await self.pull_customer_rows([row])
+        return outcome
 
-    async def apply_customer(self, mapped: MappedCustomer) -> Any:
-        found = await self.customers.by_code(mapped.fields.code)
-        if found is None:
-            found = await self.customers.create(mapped)
-        return await apply_legacy_customer(self.customers, found, mapped)
+    async def pull_delivery_row(self, row: Mapping[str, Any]) -> str:
+        """Apply one legacy delivery row; the outcome for the metric."""
+        (outcome,) = await self.pull_delivery_rows([row])
+        return outcome
 
-    async def _link_customer(self, code: str, customer_id: str, version: int) -> None:
-        statement = insert(CustomerLinkRow).values(code=code, customer_id=customer_id, legacy_version=version)
-        async with self.database.session() as session:
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[CustomerLinkRow.code],
-                    set_={
-                        "customer_id": statement.excluded.customer_id,
-                        "legacy_version": func.greatest(CustomerLinkRow.legacy_version, version),
-                        "updated_at": func.now(),
-                    },
-                )
+    async def _compare_new_primary_customer(self, code: str, version: int, mapped: MappedCustomer) -> str:
+        """A legacy change of a new-primary customer: a conflict unless it equals the new side (our own write
+        coming back, or an edit that changed nothing). Either way its version is recorded as seen."""
+        found = await self.customers.by_code(code)
+        new_values = customer_values(from_proto(found).canonical_record()) if found is not None else None
+        legacy_values = customer_values(from_mapped(mapped).canonical_record())
+        outcome = "unchanged"
+        if new_values is not None and new_values != legacy_values:
+            await conflicts.record(
+                self.database,
+                table="customers",
+                key=code,
+                customer_code=code,
+                primary="new",
+                fields=differing(CUSTOMER_FIELDS, new_values, legacy_values),
+                other_text=customer_text(from_mapped(mapped).canonical_record()),
             )
+            outcome = "conflict"
+        await self._mark_customer(code, version)
+        return outcome
 
     async def _mark_customer(self, code: str, version: int) -> None:
         async with self.database.session() as session:
@@ -315,40 +288,32 @@ class Sync:
             if link is not None:
                 link.legacy_version = max(link.legacy_version, version)
 
-    async def pull_delivery_row(self, row: Mapping[str, Any]) -> str:
-        legacy_id = int(row["序號"])
-        version = int(row[legacy_store.ROW_VERSION])
-        async with self.database.read_session() as session:
-            link = await session.get(DeliveryLinkRow, legacy_id)
-        if link is not None and link.legacy_version >= version:
-            return "unchanged"
-        code = str(row["客戶"]).strip()
-        customer = await self.link_of(code)
-        known = {code: customer.customer_id} if customer is not None and customer.customer_id else {}
-        mapped = map_delivery(row, known)  # type: ignore[arg-type]
-        if isinstance(mapped, RejectedRow):
-            await conflicts.record_rejection("deliveries", mapped, self.database)
-            return "rejected"
-        assert customer is not None
-        if customer.primary_side == "new":
-            legacy_text = mapped_delivery_text(mapped)
-            new_text = await orders_legacy_text(self.orders.stub, legacy_id)
-            if new_text != legacy_text:
-                fields = field_differences(DELIVERY_FIELDS, new_text or "", legacy_text)
-                await conflicts.record(
-                    self.database,
-                    table="deliveries",
-                    key=str(legacy_id),
-                    customer_code=code,
-                    primary="new",
-                    fields=[{"field": name, "primary": new, "other": old} for name, (new, old) in fields.items()],
-                    other_text=legacy_text,
-                )
-                await self._mark_delivery(legacy_id, version)
-                return "conflict"
-            await self._mark_delivery(legacy_id, version)
-            return "unchanged"
-        return await self.import_delivery(mapped, customer.customer_id, version)
+    async def _compare_new_primary_delivery(self, mapped: MappedDelivery, version: int) -> str:
+        """A legacy change of a new-primary customer's delivery: a conflict unless it equals the order."""
+        assert mapped.legacy_id is not None
+        legacy_text = mapped_delivery_text(mapped)
+        new_text = await orders_legacy_text(self.orders.stub, mapped.legacy_id)
+        outcome = "unchanged"
+        if new_text != legacy_text:
+            fields = field_differences(DELIVERY_FIELDS, new_text or "", legacy_text)
+            await conflicts.record(
+                self.database,
+                table="deliveries",
+                key=str(mapped.legacy_id),
+                customer_code=mapped.customer_code,
+                primary="new",
+                fields=[{"field": name, "primary": new, "other": old} for name, (new, old) in fields.items()],
+                other_text=legacy_text,
+            )
+            outcome = "conflict"
+        await self._mark_delivery(mapped.legacy_id, version)
+        return outcome
+
+    async def _mark_delivery(self, legacy_id: int, version: int) -> None:
+        async with self.database.session() as session:
+            link = await session.get(DeliveryLinkRow, legacy_id, with_for_update=True)
+            if link is not None:
+                link.legacy_version = max(link.legacy_version, version)
 
     async def import_delivery(self, mapped: MappedDelivery, customer_id: str, version: int) -> str:
         """Write a mapped legacy delivery to the order service (created or updated by its 序號) and link it."""
@@ -362,12 +327,6 @@ class Sync:
             return "rejected"
         await conflicts.clear_rejections("deliveries", [str(mapped.legacy_id)], self.database)
         return "applied" if imported.outcome != "unchanged" else "unchanged"
-
-    async def _mark_delivery(self, legacy_id: int, version: int) -> None:
-        async with self.database.session() as session:
-            link = await session.get(DeliveryLinkRow, legacy_id, with_for_update=True)
-            if link is not None:
-                link.legacy_version = max(link.legacy_version, version)
 
     # ------------------------------------------------------------------ new → legacy
 
