@@ -8,7 +8,9 @@ database, and the demo's `new-platform` flag has a pilot cohort of five customer
    test fails only past a bound a busy machine cannot reach.
 3. Change capture SIGKILLed with a burst of legacy edits in flight, then the legacy database refusing connections
    while the new platform changes: once each is back, every change is on the other side, once.
-4. The pilot walkthrough: the cohort cut over, an order placed and delivered for each, a legacy edit of one a
+4. Redis stopped (the event streams gone) while a pilot customer changes and gets an order delivered and the
+   office edits another customer in legacy, then started again: every change arrives, once; reconcile is clean.
+5. The pilot walkthrough: the cohort cut over, an order placed and delivered for each, a legacy edit of one a
    conflict, the kill switch rolls them all back, reconcile is clean and the orders are in the legacy table.
 
 The legacy database is the office's: the tests edit it with SQL as the office's system would. To keep the
@@ -35,6 +37,7 @@ import pytest
 from e2e.conftest import Platform, demo_platform, log_in
 from services.local.programs import LEGACY_DATABASE_NAME
 from services.local.stores import POSTGRES_USER
+from services.local.supervision import Layout, SupervisorClient
 from services.platform.clock import taipei_date
 from tests.gateway.factories import delivery_body, order_body
 
@@ -249,6 +252,31 @@ def place_and_deliver(client: httpx.Client, office: dict[str, str], buyer: dict[
     return str(order["id"])
 
 
+def change_and_deliver(platform: Platform, client: httpx.Client, office: dict[str, str], code: str) -> tuple[str, str]:
+    """A new address for the pilot customer ``code`` and an order placed and delivered for it: (address, order id)."""
+    current = customer(client, office, code)
+    address = f"台東市更生路{uuid.uuid4().int % 900 + 100}號"
+    changed = client.patch(
+        f"/api/v1/customers/{current['id']}",
+        json={"address": address},
+        headers={**office, "If-Match": f'"{current["version"]}"'},
+    )
+    assert changed.status_code == 200, changed.text
+    today = taipei_date(platform.now()).isoformat()
+    return address, place_and_deliver(client, office, changed.json(), today)
+
+
+def assert_in_legacy_once(legacy: Legacy, code: str, address: str, order: str, after: int) -> None:
+    """The customer's new address reaches legacy, and the order as one delivered row keyed above ``after``."""
+    wait_for(lambda: legacy_address(legacy, code) == address, f"the address of {code} in legacy")
+    query = f'SELECT "序號", "狀態" FROM {DELIVERIES} WHERE "客戶" = $1 AND "序號" > $2'
+    wait_for(
+        lambda: [row for row in legacy.fetch(query, code, after) if row["狀態"] == "COMPLETED"],
+        f"order {order} delivered in legacy",
+    )
+    assert [row["狀態"] for row in legacy.fetch(query, code, after)] == ["COMPLETED"]
+
+
 def test_a_backfill_sigkilled_mid_run_resumes_and_creates_nothing_twice(
     platform: Platform, legacy: Legacy, client: httpx.Client, sre: dict[str, str]
 ) -> None:
@@ -336,31 +364,41 @@ def test_capture_killed_mid_burst_and_a_legacy_outage_lose_nothing_and_apply_not
     (last,) = legacy.fetch(f'SELECT coalesce(max("序號"), 0) AS last FROM {DELIVERIES}')
     legacy.refuse_connections(True)
     try:
-        current = customer(client, office, code)
-        address = f"台東市更生路{uuid.uuid4().int % 900 + 100}號"
-        changed = client.patch(
-            f"/api/v1/customers/{current['id']}",
-            json={"address": address},
-            headers={**office, "If-Match": f'"{current["version"]}"'},
-        )
-        assert changed.status_code == 200, changed.text
-        today = taipei_date(platform.now()).isoformat()
-        order = place_and_deliver(client, office, changed.json(), today)
+        address, order = change_and_deliver(platform, client, office, code)
     finally:
         legacy.refuse_connections(False)
-    wait_for(lambda: legacy_address(legacy, code) == address, f"the address of {code} in legacy after the outage")
-    rows, _ = wait_for(
-        lambda: [
-            row
-            for row in legacy.fetch(
-                f'SELECT "序號", "狀態" FROM {DELIVERIES} WHERE "客戶" = $1 AND "序號" > $2', code, last["last"]
-            )
-            if row["狀態"] == "COMPLETED"
-        ],
-        f"order {order} delivered in legacy after the outage",
-    )
-    assert len(legacy.fetch(f'SELECT 1 FROM {DELIVERIES} WHERE "客戶" = $1 AND "序號" > $2', code, last["last"])) == 1
-    assert len(rows) == 1
+    assert_in_legacy_once(legacy, code, address, order, last["last"])
+    assert_reconciled(client, sre)
+
+
+def test_redis_stopped_then_restarted_the_changes_made_meanwhile_arrive_once(
+    platform: Platform,
+    legacy: Legacy,
+    client: httpx.Client,
+    sre: dict[str, str],
+    office: dict[str, str],
+    pilot: list[str],
+) -> None:
+    code = pilot[2]
+    wait_for(lambda: primary_is(client, sre, code, "cutover"), f"the cutover of {code}")
+    (other,) = legacy_primary_codes(legacy, client, office, pilot, 1)
+    (last,) = legacy.fetch(f'SELECT coalesce(max("序號"), 0) AS last FROM {DELIVERIES}')
+    supervisor = SupervisorClient(Layout.at(platform.data_dir))
+    before = supervisor.process("redis").pid
+    supervisor.stop("redis")
+    try:
+        # Both directions while the event streams are away: the platform's writes wait in the services' outboxes,
+        # the legacy edit goes through change capture, which needs no Redis.
+        assert not supervisor.process("redis").alive
+        address, order = change_and_deliver(platform, client, office, code)
+        edited = f"台東市博愛路{uuid.uuid4().int % 900 + 100}號"
+        legacy.execute(f'UPDATE {CUSTOMERS} SET "地址" = $1 WHERE "客戶" = $2', edited, other)
+        wait_for(lambda: customer(client, office, other)["address"] == edited, f"legacy edit of {other}")
+    finally:
+        supervisor.start("redis")
+    wait_for(lambda: supervisor.process("redis").alive, "Redis running again")
+    assert supervisor.process("redis").pid != before
+    assert_in_legacy_once(legacy, code, address, order, last["last"])
     assert_reconciled(client, sre)
 
 
