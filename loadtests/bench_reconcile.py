@@ -6,8 +6,9 @@ rows in the second (rows missing on either side, changed quantities, changed sta
 customers), then runs services/migration/reconcile.py's ``reconcile`` and ``naive_compare`` on the two, one after
 the other, and prints seconds, the ratio, differences found out of those planted, false ones, checksum calls and
 rows fetched. The right side is a second legacy store, not the order service: loading a million orders through
-ImportLegacyOrders is a backfill benchmark of its own (``make bench-migration``); both sides here compute the
-canonical form in SQL the same way the order service's ChecksumLegacyOrders does.
+ImportLegacyOrders is a backfill benchmark of its own (``make bench-migration``). Checksums sum stored digests
+on both sides (the legacy table's generated ``row_digest``; the order service keeps ``legacy_digests`` the same
+way), while the naive compare computes every row's canonical text and ships it: that is the difference measured.
 
 Aims, reported, not asserted: reconcile ≤ 30 s, every planted difference found, ≥ 5× faster than naive.
 Run: ``.venv/bin/python -m loadtests.bench_reconcile [--rows N] [--differences N] [--seed N] [--keep]``.
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from loadtests.harness import BenchError, Platform, run_bench
 from services.local import stores
-from services.migration import legacy_store
+from services.migration import legacy_digest
 from services.migration.legacy_digest import LegacyDeliverySide
 from services.migration.reconcile import Report, naive_compare, reconcile
 from services.platform.canonical import DELIVERY_FIELDS
@@ -66,7 +67,7 @@ class Measured:
 
 
 async def _load(engine: AsyncEngine, rows: int) -> None:
-    await legacy_store.install(engine)
+    await legacy_digest.install(engine)
     async with engine.begin() as connection:
         await connection.execute(text('TRUNCATE "配送紀錄"'))
         await connection.execute(text('ALTER TABLE "配送紀錄" DISABLE TRIGGER USER'))

@@ -14,7 +14,7 @@ import grpc
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.migration import legacy_store
+from services.migration import legacy_digest
 from services.migration.backfill import Backfill
 from services.migration.customers import CUSTOMER_SERVICE, CustomerDirectory
 from services.migration.cutover import CutoverController, cohort
@@ -49,7 +49,7 @@ def migrate(settings: MigrationSettings) -> None:
     async def install() -> None:
         engine = create_async_engine(settings.legacy_database_url)
         try:
-            await legacy_store.install(engine)
+            await legacy_digest.install(engine)
         finally:
             await engine.dispose()
 

@@ -2,18 +2,25 @@
 
 Deliveries are a million rows, so their canonical text is computed in SQL from the 配送紀錄 columns, built from
 the mapping's own column tables (never a hand-written list): what ``canonical.delivery_text`` renders for the row
-as ``mapping.map_delivery`` maps it. Customers are a few thousand: each row goes through ``map_customer`` and
-``canonical.customer_text`` in Python, and the rows the mapping rejects are reported apart, with their problems.
+as ``mapping.map_delivery`` maps it. Its digest is stored with the row, as a generated column (``row_digest``,
+what SQL Server calls a persisted computed column) that migration-sync adds to the office's table, like
+``row_version``: the database keeps it current on every write by any program, so a checksum of a million rows
+is a sum of one column, not a million canonical texts.
+
+Customers are a few thousand: each row goes through ``map_customer`` and ``canonical.customer_text`` in Python,
+and the rows the mapping rejects are reported apart, with their problems.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.migration import legacy_store
 from services.migration.legacy_store import customers, deliveries
 from services.migration.mapping import (
     CODE_COLUMN,
@@ -52,10 +59,20 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _pairs_sql(entries: Sequence[tuple[str, str]]) -> str:
+# concat_ws as an IMMUTABLE function (concat_ws is STABLE, which a generated column may not use): joins its
+# non-NULL texts with the separator, as concat_ws does. Only the generated column uses it: it is not inlined, and
+# a scan computing canonical texts with it takes twice as long as with concat_ws.
+JOIN_FUNCTION = "luckygas_join"
+_JOIN_DDL = (
+    f"CREATE OR REPLACE FUNCTION {JOIN_FUNCTION}(separator text, VARIADIC parts text[]) RETURNS text"
+    " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT array_to_string(parts, separator)'"
+)
+
+
+def _pairs_sql(entries: Sequence[tuple[str, str]], join: str) -> str:
     """``label=value`` for each (label, SQL value) whose value is not 0, in the order given, joined by commas."""
     parts = [f"CASE WHEN {value} <> 0 THEN {_literal(label + '=')} || ({value})::text END" for label, value in entries]
-    return f"concat_ws({_literal(LIST_SEPARATOR)}, {', '.join(parts)})"
+    return f"{join}({_literal(LIST_SEPARATOR)}, {', '.join(parts)})"
 
 
 def _status_sql(position: int) -> str:
@@ -75,30 +92,35 @@ def _day_sql() -> str:
     )
 
 
-def delivery_canonical_sql() -> str:
-    """SQL over a 配送紀錄 row: its canonical delivery text (``canonical.delivery_text``'s fields, in order)."""
+def delivery_canonical_sql(join: str = "concat_ws") -> str:
+    """SQL over a 配送紀錄 row: its canonical delivery text (``canonical.delivery_text``'s fields, in order);
+    ``join`` names the function joining texts (concat_ws, or JOIN_FUNCTION where only IMMUTABLE will do)."""
     code = f"btrim(normalize(btrim({_column(CODE_COLUMN)}, {_WHITESPACE}), NFKC), {_WHITESPACE})"
     items = sorted((product, _column(column)) for column, product in DELIVERY_PRODUCT_COLUMNS.items())
     metered = sorted(
         (product, f"round({_column(column)} * 10)::bigint") for column, product in DELIVERY_KG_COLUMNS.items()
     )
     empties = sorted((str(size), _column(column)) for column, size in RETURN_COLUMNS.items())
-    values = [code, _day_sql(), _status_sql(0), _status_sql(1), _pairs_sql(items), _pairs_sql(metered)]
-    values.append(_pairs_sql(empties))
-    return f"concat_ws({_literal(SEPARATOR)}, {', '.join(values)})"
+    values = [code, _day_sql(), _status_sql(0), _status_sql(1), _pairs_sql(items, join), _pairs_sql(metered, join)]
+    values.append(_pairs_sql(empties, join))
+    return f"{join}({_literal(SEPARATOR)}, {', '.join(values)})"
 
 
 _TABLE = _column(deliveries.name)
 _KEY = _column(KEY_COLUMN)
 _CANONICAL = delivery_canonical_sql()
-_DIGEST = DIGEST_SQL.format(key=_KEY, canonical=f"({_CANONICAL})")
+_STORED_DIGEST = DIGEST_SQL.format(key=_KEY, canonical=f"({delivery_canonical_sql(JOIN_FUNCTION)})")
+DIGEST_COLUMN = "row_digest"
+# The column's comment names the form it was generated with; ``install`` regenerates it when the form changes.
+DIGEST_DEFINITION = hashlib.sha256(_STORED_DIGEST.encode()).hexdigest()
+_INSTALL_LOCK = 1_746_000_014
 
 # One statement for every range: a lateral aggregate per range, each an index range scan on the key.
 _CHECKSUM = text(
     # nosemgrep: sql-built-from-strings -- names and expressions from the store's own column tables, values bound
     f"SELECT r.position, s.n, s.total FROM unnest(CAST(:starts AS bigint[]), CAST(:ends AS bigint[]))"  # nosec B608
     f" WITH ORDINALITY AS r(low, high, position)"
-    f" CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum({_DIGEST}), 0) AS total FROM {_TABLE}"
+    f" CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum({DIGEST_COLUMN}), 0) AS total FROM {_TABLE}"
     f" WHERE {_KEY} >= r.low AND {_KEY} < r.high) AS s ORDER BY r.position"
 )
 _ROWS = text(
@@ -108,6 +130,30 @@ _ROWS = text(
 )
 # nosemgrep: sql-built-from-strings -- names and expressions from the store's own column tables, values bound
 _SPAN = text(f"SELECT min({_KEY}), max({_KEY}) FROM {_TABLE}")  # nosec B608
+
+
+async def install(engine: AsyncEngine) -> None:
+    """The legacy tables (``legacy_store.install``), then the stored digest of each delivery: added, or
+    regenerated when the canonical form has changed since (a rewrite of the table, once). Idempotent."""
+    await legacy_store.install(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INSTALL_LOCK})
+        await connection.execute(text(_JOIN_DDL))
+        comment = await connection.scalar(
+            text(
+                "SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute AS a"
+                " WHERE a.attrelid = CAST(:table AS regclass) AND a.attname = :column AND NOT a.attisdropped"
+            ),
+            {"table": _TABLE, "column": DIGEST_COLUMN},
+        )
+        if comment == DIGEST_DEFINITION:
+            return
+        for statement in (
+            f"ALTER TABLE {_TABLE} DROP COLUMN IF EXISTS {DIGEST_COLUMN}",
+            f"ALTER TABLE {_TABLE} ADD COLUMN {DIGEST_COLUMN} bigint GENERATED ALWAYS AS ({_STORED_DIGEST}) STORED",
+            f"COMMENT ON COLUMN {_TABLE}.{DIGEST_COLUMN} IS {_literal(DIGEST_DEFINITION)}",
+        ):
+            await connection.execute(text(statement))
 
 
 async def delivery_checksums(connection: AsyncConnection, ranges: Sequence[tuple[int, int]]) -> list[RangeSummary]:

@@ -445,6 +445,8 @@ class LegacyOrderService:
             raise InvalidArgument.for_field("ranges", f"at most {MAX_RANGES} ranges per call, not {len(ranges)}")
         for index, key_range in enumerate(ranges):
             check_range(key_range, f"ranges[{index}]")
+        async with self.database.session() as session:
+            await LegacyOrderRepository(session).refresh_digests()
         async with self.database.read_session() as session:
             return await LegacyOrderRepository(session).checksums(ranges)
 

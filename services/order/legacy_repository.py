@@ -8,6 +8,7 @@ the visit's record, counted per cylinder size through the product catalogue (``P
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Sequence
@@ -59,19 +60,40 @@ CANONICAL_SQL = (
 DIGEST = DIGEST_SQL.format(key="o.legacy_id", canonical=f"({CANONICAL_SQL})")
 _FROM = 'FROM "order".orders AS o LEFT JOIN "order".deliveries AS d ON d.order_id = o.id'
 
-# Every range of a call in one statement and one scan: the ranges' bounds, sorted, cut the keys into elementary
-# intervals (width_bucket); each interval is summed once, and each range adds up the intervals it covers. Ranges
-# may overlap or leave gaps; the rows scanned are those from the lowest start to the highest end.
-CHECKSUM_SQL = text(
+# Which canonical form the stored digests follow: a change of CANONICAL_SQL recomputes them all.
+DIGEST_DEFINITION = hashlib.sha256(DIGEST.encode()).hexdigest()
+# Serialises digest refreshes, so a refresh never writes a digest older than one already stored.
+_REFRESH_LOCK = 1_746_000_013
+# The listed orders' digests recomputed in one statement and one snapshot: the change entries it removes are those
+# that snapshot sees, so a write committed meanwhile stays listed for the next refresh. A legacy id no order holds
+# any more (re-keyed or deleted) loses its digest.
+_REFRESH_SQL = text(
     # nosemgrep: sql-built-from-strings -- fragments from our own constants (canonical SQL, tables), values bound
-    "WITH b AS ("  # nosec B608 # fragments from our own constants, values bound
+    'WITH changed AS (DELETE FROM "order".legacy_digest_changes RETURNING order_id, legacy_id),'  # nosec B608
+    f" fresh AS (SELECT o.legacy_id, {DIGEST} AS digest {_FROM}"
+    "  WHERE o.id IN (SELECT order_id FROM changed) AND o.legacy_id IS NOT NULL),"
+    ' dropped AS (DELETE FROM "order".legacy_digests AS g WHERE g.legacy_id IN (SELECT legacy_id FROM changed)'
+    "  AND NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.legacy_id = g.legacy_id))"
+    ' INSERT INTO "order".legacy_digests (legacy_id, digest) SELECT legacy_id, digest FROM fresh'
+    " ON CONFLICT (legacy_id) DO UPDATE SET digest = excluded.digest"
+)
+_RELIST_SQL = text(
+    'INSERT INTO "order".legacy_digest_changes (order_id, legacy_id)'
+    ' SELECT id, legacy_id FROM "order".orders WHERE legacy_id IS NOT NULL'
+)
+# Every range of a call in one statement and one scan of the stored digests: the ranges' bounds, sorted, cut the
+# keys into elementary intervals (width_bucket); each interval is summed once, and each range adds up the
+# intervals it covers. Ranges may overlap or leave gaps; the rows scanned are those from the lowest start to the
+# highest end.
+CHECKSUM_SQL = text(
+    "WITH b AS ("
     "SELECT * FROM unnest(CAST(:starts AS bigint[]), CAST(:ends AS bigint[])) WITH ORDINALITY"
     "  AS b(start_key, end_key, n)),"
     " points AS (SELECT array_agg(p ORDER BY p) AS p FROM (SELECT start_key AS p FROM b UNION SELECT end_key FROM b)"
     "  AS x),"
-    " buckets AS (SELECT width_bucket(o.legacy_id, (SELECT p FROM points)) AS bucket, count(*) AS row_count,"
-    f"  sum({DIGEST}) AS digest_sum {_FROM}"
-    "  WHERE o.legacy_id >= (SELECT min(start_key) FROM b) AND o.legacy_id < (SELECT max(end_key) FROM b)"
+    " buckets AS (SELECT width_bucket(g.legacy_id, (SELECT p FROM points)) AS bucket, count(*) AS row_count,"
+    '  sum(g.digest) AS digest_sum FROM "order".legacy_digests AS g'
+    "  WHERE g.legacy_id >= (SELECT min(start_key) FROM b) AND g.legacy_id < (SELECT max(end_key) FROM b)"
     "  GROUP BY 1)"
     " SELECT b.n, coalesce(sum(k.row_count), 0) AS row_count, coalesce(sum(k.digest_sum), 0)::text AS digest_sum"
     " FROM b CROSS JOIN points LEFT JOIN buckets AS k ON k.bucket >= width_bucket(b.start_key, points.p)"
@@ -230,7 +252,22 @@ class LegacyOrderRepository:
 
     # ---------------------------------------------------------------------------------------------- reconcile
 
+    async def refresh_digests(self) -> None:
+        """Bring the stored digests up to date with every order write committed so far (in this transaction)."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFRESH_LOCK})
+        stored = await self.session.scalar(text('SELECT definition FROM "order".legacy_digest_state'))
+        if stored != DIGEST_DEFINITION:
+            await self.session.execute(text('DELETE FROM "order".legacy_digests'))
+            await self.session.execute(text('DELETE FROM "order".legacy_digest_state'))
+            await self.session.execute(
+                text('INSERT INTO "order".legacy_digest_state (definition) VALUES (:definition)'),
+                {"definition": DIGEST_DEFINITION},
+            )
+            await self.session.execute(_RELIST_SQL)
+        await self.session.execute(_REFRESH_SQL)
+
     async def checksums(self, ranges: Sequence[KeyRange]) -> list[RangeChecksum]:
+        """(count, digest sum) of each range over the stored digests: call ``refresh_digests`` first."""
         rows = await self.session.execute(
             CHECKSUM_SQL, {"starts": [r.start for r in ranges], "ends": [r.end for r in ranges]}
         )

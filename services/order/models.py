@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -207,3 +208,35 @@ class SeedRunRow(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     customers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LegacyDigestRow(Base):
+    """The reconcile digest of each order with a legacy id (canonical.DIGEST_SQL over its canonical text), stored
+    so that a checksum of a million orders is a sum over one narrow table rather than a million canonical texts.
+    Brought up to date from ``legacy_digest_changes`` when a checksum is asked for (LegacyOrderRepository)."""
+
+    __tablename__ = "legacy_digests"
+
+    legacy_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    digest: Mapped[int] = mapped_column(BigInteger)
+
+
+class LegacyDigestChangeRow(Base):
+    """An order whose digest may be stale: appended by triggers on orders, order_items and deliveries (migration
+    0004) for every write touching an order with a legacy id, with the legacy id it had (so a re-keyed or deleted
+    order's old digest goes). Append-only, never upserted: a refresh removes only the entries its snapshot saw."""
+
+    __tablename__ = "legacy_digest_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    legacy_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LegacyDigestStateRow(Base):
+    """Which canonical form the stored digests were computed with (a hash of the SQL): a change of the form
+    recomputes them all."""
+
+    __tablename__ = "legacy_digest_state"
+
+    definition: Mapped[str] = mapped_column(String(64), primary_key=True)

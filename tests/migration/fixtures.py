@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.migration import legacy_store
+from services.migration import legacy_digest, legacy_store
 from services.migration.app import MIGRATIONS, Parts, assemble
 from services.migration.customers import CUSTOMER_SERVICE, CustomerDirectory
 from services.migration.models import SCHEMA
@@ -68,7 +68,7 @@ def migration_schema(embedded_stores: Stores) -> None:
 async def legacy(legacy_url: str) -> AsyncIterator[AsyncEngine]:
     """The legacy store's tables, empty."""
     engine = create_async_engine(legacy_url)
-    await legacy_store.install(engine)
+    await legacy_digest.install(engine)
     async with engine.begin() as connection:
         await connection.execute(text('TRUNCATE "客戶資料", "配送紀錄", legacy_imports'))
     yield engine

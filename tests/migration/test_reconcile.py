@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.local import stores
-from services.migration import legacy_store
+from services.migration import legacy_digest
 from services.migration.customers import to_proto
 from services.migration.legacy_digest import LegacyCustomerSide, LegacyDeliverySide
 from services.migration.legacy_store import customers as legacy_customers
@@ -43,7 +43,7 @@ async def empty_store(url: str) -> AsyncEngine:
     engine = create_engine(url, pool_size=4)
     async with engine.begin() as connection:
         await connection.execute(text('DROP TABLE IF EXISTS "客戶資料", "配送紀錄" CASCADE'))
-    await legacy_store.install(engine)
+    await legacy_digest.install(engine)
     return engine
 
 

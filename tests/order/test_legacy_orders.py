@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import astuple
 from datetime import date
 from typing import Any
 
@@ -18,7 +19,7 @@ from services.order.schemas import PriceEntry
 from services.platform import canonical
 from services.platform.database import Database
 from services.platform.products import PRODUCTS
-from tests.order.factories import count, create_customer, create_request, items, violations
+from tests.order.factories import count, create_customer, create_request, items, proof, violations
 
 Orders = order_pb2_grpc.OrderServiceStub
 CUSTOMER = str(uuid.UUID(int=1))
@@ -234,6 +235,57 @@ async def test_checksums_of_ranges_are_canonical_summaries(orders: Orders) -> No
         (summary.start, summary.end, summary.count, summary.digest_sum) for summary in expected
     ]
     assert reply.checksums[-1].count == len(rows)
+
+
+async def live_summaries(orders: Orders, ranges: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Each range summarised from the canonical texts as computed now, row by row (what the stored digests hold)."""
+    listed = await orders.ListCanonicalLegacyOrders(
+        pb.ListCanonicalLegacyOrdersRequest(range=pb.KeyRange(start=0, end=2**62), limit=1000)
+    )
+    texts = [(row.key, row.canonical) for row in listed.rows]
+    return [astuple(canonical.summarise(start, end, texts)) for start, end in ranges]
+
+
+async def stored_summaries(orders: Orders, ranges: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    reply = await orders.ChecksumLegacyOrders(
+        pb.ChecksumLegacyOrdersRequest(ranges=[pb.KeyRange(start=start, end=end) for start, end in ranges])
+    )
+    return [(c.range.start, c.range.end, c.count, int(c.digest_sum)) for c in reply.checksums]
+
+
+async def test_the_stored_digests_follow_every_write_to_a_linked_order(
+    orders: Orders, customers: customer_pb2_grpc.CustomerServiceStub, order_database: Database
+) -> None:
+    ranges = [(0, 2**62), (0, 1501), (1501, 1502), (1502, 2**62)]
+    await import_rows(orders, *(legacy(1500 + index) for index in range(3)))
+    assert await stored_summaries(orders, ranges) == await live_summaries(orders, ranges)
+
+    # Re-imported with another status and items; an order taken here, linked, then taken through its life.
+    await import_rows(orders, legacy(1501, status="failed", failure_reason="refused", items=[], empties=[]))
+    customer = await create_customer(customers)
+    order = await orders.CreateOrder(create_request(customer.id))
+    await orders.LinkLegacyOrder(pb.LinkLegacyOrderRequest(order_id=order.id, legacy_id=1600))
+    ranges.append((1600, 1601))
+    assert await stored_summaries(orders, ranges) == await live_summaries(orders, ranges)
+    for target, extra in (
+        (pb.ORDER_STATUS_CONFIRMED, {}),
+        (pb.ORDER_STATUS_ASSIGNED, {"route_id": "south-am"}),
+        (pb.ORDER_STATUS_IN_DELIVERY, {}),
+    ):
+        await orders.TransitionOrder(pb.TransitionOrderRequest(id=order.id, target=target, **extra))
+        assert await stored_summaries(orders, ranges) == await live_summaries(orders, ranges)
+    await orders.CompleteDelivery(
+        pb.CompleteDeliveryRequest(id=order.id, proof=proof(), request_id="pod-1600", actor="driver01")
+    )
+    assert await stored_summaries(orders, ranges) == await live_summaries(orders, ranges)
+
+    # A legacy id no order holds any more loses its digest; one the stored form was not computed with is redone.
+    async with order_database.session() as session:
+        await session.execute(text('DELETE FROM "order".orders WHERE legacy_id = 1502'))
+        await session.execute(text("UPDATE \"order\".legacy_digest_state SET definition = 'an older form'"))
+        await session.execute(text('UPDATE "order".legacy_digests SET digest = 0'))
+    assert await stored_summaries(orders, ranges) == await live_summaries(orders, ranges)
+    assert (await stored_summaries(orders, [(1502, 1503)]))[0][2] == 0
 
 
 async def test_a_range_ending_before_it_starts_is_refused(orders: Orders) -> None:
