@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from services.migration.cutover import CutoverController, cohort
 from services.migration.legacy_digest import LegacyCustomerSide, LegacyDeliverySide
 from services.migration.models import HANDLED_EVENTS, OUTBOX, SCHEMA
 from services.migration.orders import ORDER_SERVICE, OrderBook, OrderServiceSide
-from services.migration.reconcile import CustomerServiceSide, Side
+from services.migration.reconcile import CustomerServiceSide, LegacySide, Side
 from services.migration.service import TABLES, MigrationService
 from services.migration.servicer import SERVICE_NAME, registrar
 from services.migration.settings import MigrationSettings
@@ -86,10 +86,10 @@ def assemble(
     )
     sync = Sync(database, legacy, customers, orders, zones, batch_size=settings.sync_batch_size)
 
-    def sides(table: str) -> tuple[Side, Side]:
+    def sides(table: str, excluded: Collection[int]) -> tuple[LegacySide, Side]:
         if table == "customers":
-            return LegacyCustomerSide(legacy, zones), CustomerServiceSide(customers.stub)
-        return LegacyDeliverySide(legacy), OrderServiceSide(orders.stub)
+            return LegacyCustomerSide(legacy, zones, excluded), CustomerServiceSide(customers.stub)
+        return LegacyDeliverySide(legacy, excluded), OrderServiceSide(orders.stub)
 
     service = MigrationService(database, legacy, backfill, sync, sides)
     return Parts(service, backfill, sync, CutoverController(sync, cohort_of))

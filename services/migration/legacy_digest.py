@@ -14,8 +14,10 @@ and the rows the mapping rejects are reported apart, with their problems.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import accumulate
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -123,6 +125,11 @@ _CHECKSUM = text(
     f" CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum({DIGEST_COLUMN}), 0) AS total FROM {_TABLE}"
     f" WHERE {_KEY} >= r.low AND {_KEY} < r.high) AS s ORDER BY r.position"
 )
+_EXCLUDED = text(
+    # nosemgrep: sql-built-from-strings -- names from the store's own column tables, values bound
+    f"SELECT {_KEY} AS key, {DIGEST_COLUMN} AS digest FROM {_TABLE}"  # nosec B608
+    f" WHERE {_KEY} = ANY(CAST(:keys AS bigint[])) ORDER BY {_KEY}"
+)
 _ROWS = text(
     # nosemgrep: sql-built-from-strings -- names and expressions from the store's own column tables, values bound
     f"SELECT {_KEY} AS key, {_CANONICAL} AS canonical FROM {_TABLE}"  # nosec B608
@@ -227,11 +234,38 @@ async def legacy_customers(connection: AsyncConnection, zones: Mapping[str, str]
 # ---------------------------------------------------------------- the two tables as reconcile sides
 
 
-class LegacyDeliverySide:
-    """The legacy 配送紀錄 as one side of a reconcile (services/migration/reconcile.py's ``Side``)."""
+def _without(summaries: Sequence[RangeSummary], excluded: Sequence[tuple[int, int]]) -> list[RangeSummary]:
+    """Each summary less the (key, digest) rows of ``excluded`` (sorted by key) that fall in its range."""
+    keys = [key for key, _ in excluded]
+    totals = list(accumulate((row_digest for _, row_digest in excluded), initial=0))
+    less = []
+    for summary in summaries:
+        low, high = bisect_left(keys, summary.start), bisect_left(keys, summary.end)
+        count, total = summary.count - (high - low), summary.digest_sum - (totals[high] - totals[low])
+        less.append(RangeSummary(summary.start, summary.end, count, total))
+    return less
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+class LegacyDeliverySide:
+    """The legacy 配送紀錄 as one side of a reconcile (services/migration/reconcile.py's ``LegacySide``).
+
+    ``excluded``: keys left out of the comparison, the rows migration refused (known not to be on the other side).
+    Left in, a few thousand refused rows spread over the table would make every range differ, and every row be
+    fetched to find none."""
+
+    def __init__(self, engine: AsyncEngine, excluded: Collection[int] = ()) -> None:
         self.engine = engine
+        self.excluded = sorted(set(excluded))
+
+    async def _excluded_present(self, connection: AsyncConnection) -> list[tuple[int, int]]:
+        if not self.excluded:
+            return []
+        result = await connection.execute(_EXCLUDED, {"keys": self.excluded})
+        return [(int(row.key), int(row.digest)) for row in result]
+
+    async def excluded_rows(self) -> int:
+        async with self.engine.connect() as connection:
+            return len(await self._excluded_present(connection))
 
     async def key_span(self) -> tuple[int, int] | None:
         async with self.engine.connect() as connection:
@@ -239,26 +273,37 @@ class LegacyDeliverySide:
 
     async def checksum(self, ranges: Sequence[tuple[int, int]]) -> list[RangeSummary]:
         async with self.engine.connect() as connection:
-            return await delivery_checksums(connection, ranges)
+            summaries = await delivery_checksums(connection, ranges)
+            return _without(summaries, await self._excluded_present(connection))
 
     async def rows(self, start: int, end: int, limit: int) -> list[tuple[int, str]]:
+        skipped = set(self.excluded[bisect_left(self.excluded, start) : bisect_left(self.excluded, end)])
         async with self.engine.connect() as connection:
-            return await delivery_rows(connection, start, end, limit)
+            rows = await delivery_rows(connection, start, end, limit + len(skipped))
+        return [row for row in rows if row[0] not in skipped][:limit]
 
 
 class LegacyCustomerSide:
-    """The legacy 客戶資料 as one side of a reconcile; ``rejected`` holds what the last read could not map."""
+    """The legacy 客戶資料 as one side of a reconcile; ``rejected`` holds what the last read could not map, and
+    ``excluded`` the codes (as keys) left out of the comparison, as for deliveries."""
 
-    def __init__(self, engine: AsyncEngine, zones: Mapping[str, str]) -> None:
+    def __init__(self, engine: AsyncEngine, zones: Mapping[str, str], excluded: Collection[int] = ()) -> None:
         self.engine = engine
         self.zones = zones
+        self.excluded = set(excluded)
         self.rejected: list[RejectedRow] = []
 
-    async def _read(self) -> list[tuple[int, str]]:
+    async def _read_all(self) -> list[tuple[int, str]]:
         async with self.engine.connect() as connection:
             found = await legacy_customers(connection, self.zones)
         self.rejected = found.rejected
         return found.rows
+
+    async def _read(self) -> list[tuple[int, str]]:
+        return [row for row in await self._read_all() if row[0] not in self.excluded]
+
+    async def excluded_rows(self) -> int:
+        return sum(key in self.excluded for key, _ in await self._read_all())
 
     async def key_span(self) -> tuple[int, int] | None:
         rows = await self._read()

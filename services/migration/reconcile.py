@@ -45,6 +45,13 @@ class Side(Protocol):
         """(key, canonical text) of the rows keyed in [start, end), by key, at most ``limit``."""
 
 
+class LegacySide(Side, Protocol):
+    """The legacy side, which leaves the keys it was told to exclude (the rows migration refused) out."""
+
+    async def excluded_rows(self) -> int:
+        """How many of the excluded keys the table holds."""
+
+
 @dataclass(frozen=True)
 class RowDifference:
     """A row on both sides whose canonical texts differ: field name → (legacy value, new value)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from services.migration.models import (
     ReconcileReportRow,
     RejectionRow,
 )
-from services.migration.reconcile import Report, Side, reconcile
+from services.migration.reconcile import LegacySide, Report, Side, reconcile
 from services.migration.sync import LEGACY_TO_NEW, NEW_TO_LEGACY, Sync
 from services.platform.canonical import CUSTOMER_FIELDS, DELIVERY_FIELDS
 from services.platform.clock import utc_now
@@ -90,7 +90,7 @@ class MigrationService:
         legacy: AsyncEngine,
         backfill: Backfill,
         sync: Sync,
-        sides: Callable[[str], tuple[Side, Side]],
+        sides: Callable[[str, Collection[int]], tuple[LegacySide, Side]],
         *,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -215,20 +215,18 @@ class MigrationService:
 
     async def _reconcile(self, table: str, *, repair: bool, trigger: str) -> ReconcileReportRow:
         started_at, began = self._now(), time.perf_counter()
-        legacy_side, new_side = self._sides(table)
+        async with self.database.read_session() as session:
+            refused = (
+                await session.execute(
+                    select(RejectionRow.key).where(RejectionRow.table_name == table, RejectionRow.dry_run.is_(False))
+                )
+            ).scalars()
+            # The rows migration refused are not on the other side by design: left out of the comparison.
+            excluded = {int(key) for key in refused if key.isdecimal()}
+        legacy_side, new_side = self._sides(table, excluded)
         fields = CUSTOMER_FIELDS if table == "customers" else DELIVERY_FIELDS
         report = await reconcile(legacy_side, new_side, fields)
-        async with self.database.read_session() as session:
-            known = set(
-                (
-                    await session.execute(
-                        select(RejectionRow.key).where(
-                            RejectionRow.table_name == table, RejectionRow.dry_run.is_(False)
-                        )
-                    )
-                ).scalars()
-            )
-        rows = await self._difference_rows(table, report, known)
+        rows = await self._difference_rows(table, report)
         if repair:
             described = rows[:MAX_REPORTED_ROWS]
             linked = set(await self._primaries({row["customer_code"] for row in described}))
@@ -237,7 +235,9 @@ class MigrationService:
         seconds = time.perf_counter() - began
         legacy_span = await legacy_side.key_span()
         new_span = await new_side.key_span()
-        legacy_rows = (await legacy_side.checksum([legacy_span]))[0].count if legacy_span else 0
+        rejected_rows = await legacy_side.excluded_rows()
+        compared = (await legacy_side.checksum([legacy_span]))[0].count if legacy_span else 0
+        legacy_rows = compared + rejected_rows
         new_rows = (await new_side.checksum([new_span]))[0].count if new_span else 0
         differences = len(rows)
         for kind in ("only_legacy", "only_new", "different"):
@@ -258,7 +258,7 @@ class MigrationService:
                 checksum_calls=report.statistics.checksum_calls,
                 rows_fetched=report.statistics.rows_fetched,
                 seconds=seconds,
-                rejected_rows=sum(self._key(table, key) in known for key in report.only_in_legacy),
+                rejected_rows=rejected_rows,
             )
             session.add(stored)
             await record_event(
@@ -272,11 +272,9 @@ class MigrationService:
             )
         return stored
 
-    async def _difference_rows(self, table: str, report: Report, known: set[str]) -> list[dict[str, Any]]:
+    async def _difference_rows(self, table: str, report: Report) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for key in report.only_in_legacy:
-            if self._key(table, key) in known:
-                continue
             rows.append({"key": self._key(table, key), "kind": "only_legacy", "fields": []})
         for key in report.only_in_new:
             rows.append({"key": self._key(table, key), "kind": "only_new", "fields": []})

@@ -138,6 +138,26 @@ async def test_identical_sides_report_nothing(two_stores: tuple[AsyncEngine, Asy
     assert report.statistics.rows_fetched == 0
 
 
+async def test_refused_rows_spread_over_the_table_are_left_out_and_cost_no_fetch(
+    two_stores: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    legacy, new = two_stores
+    refused = list(range(7, ROWS, 97))  # in every segment, on the legacy side only, as the backfill leaves them
+    async with new.begin() as connection:
+        await connection.execute(text('DELETE FROM "配送紀錄" WHERE "序號" = ANY(:keys)'), {"keys": refused})
+    await plant_delivery_differences(legacy, new)
+    excluded = [*refused, 999_999]  # a refused row deleted from legacy since is simply not there
+    legacy_side = LegacyDeliverySide(legacy, excluded)
+
+    report = await reconcile(legacy_side, LegacyDeliverySide(new), DELIVERY_FIELDS, **SMALL)
+
+    delivery_expectation(report)
+    assert await legacy_side.excluded_rows() == len(refused)
+    unexcluded = await reconcile(LegacyDeliverySide(legacy), LegacyDeliverySide(new), DELIVERY_FIELDS, **SMALL)
+    assert set(unexcluded.only_in_legacy) == {100, *refused}
+    assert report.statistics.rows_fetched < unexcluded.statistics.rows_fetched / 2
+
+
 async def test_a_side_with_no_rows_has_every_row_of_the_other_only_on_its_side(
     two_stores: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
