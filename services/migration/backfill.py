@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,8 @@ from services.platform.errors import InvalidArgument
 _log = logging.getLogger(__name__)
 
 TABLES = ("customers", "deliveries")
+# Batches being written to the platform at once: two keep both the order service and Postgres busy.
+WRITES_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -208,31 +211,37 @@ class Backfill:
             remaining = row.total - row.done
         mode = "dry_run" if dry_run else "run"
         rate = self._rates[table]
-        # The next batch is read from legacy while this one is written to the platform (its start is known as soon
-        # as this one is read); only the checkpoint, committed after the write, says how far the run got.
+        # A pipeline: the next batch is read from legacy while up to WRITES_IN_FLIGHT batches are written to the
+        # platform (different keys, each write idempotent). Checkpoints are committed in key order, each once its
+        # batch and every batch before it are written, so a restart never skips a row; a row written by a batch
+        # whose checkpoint was not committed yet is written again, unchanged.
         ahead = asyncio.create_task(self._read(table, checkpoint, until)) if until else None
-        while ahead is not None:
-            BACKFILL_REMAINING.labels(table).set(remaining)
-            rows = await ahead
-            if not rows:
-                break
-            checkpoint = str(rows[-1][_KEY[table]])
-            ahead = asyncio.create_task(self._read(table, checkpoint, until))
-            try:
-                if table == "customers":
-                    rejected = await self._customers_batch(rows, dry_run)
-                else:
-                    rejected = await self._deliveries_batch(rows, dry_run)
-            except BaseException:
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
-                raise
-            await self._commit_batch(table, dry_run, checkpoint, rejected, len(rows))
-            BACKFILL_ROWS.labels(table, "migrated", mode).inc(len(rows) - len(rejected))
-            BACKFILL_ROWS.labels(table, "rejected", mode).inc(len(rejected))
-            remaining -= len(rows)
-            rate.rows += len(rows)
-            await self._throttle(rate)
+        writing: deque[tuple[asyncio.Task[list[RejectedRow]], str, int]] = deque()
+        try:
+            while ahead is not None or writing:
+                BACKFILL_REMAINING.labels(table).set(remaining)
+                if ahead is not None and len(writing) < WRITES_IN_FLIGHT:
+                    rows = await ahead
+                    ahead = None
+                    if rows:
+                        checkpoint = str(rows[-1][_KEY[table]])
+                        ahead = asyncio.create_task(self._read(table, checkpoint, until))
+                        writing.append((asyncio.create_task(self._write(table, rows, dry_run)), checkpoint, len(rows)))
+                    continue
+                task, written_to, count = writing.popleft()
+                rejected = await task
+                await self._commit_batch(table, dry_run, written_to, rejected, count)
+                BACKFILL_ROWS.labels(table, "migrated", mode).inc(count - len(rejected))
+                BACKFILL_ROWS.labels(table, "rejected", mode).inc(len(rejected))
+                remaining -= count
+                rate.rows += count
+                await self._throttle(rate)
+        except BaseException:
+            unfinished = [task for task in (ahead, *(task for task, _, _ in writing)) if task is not None]
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            raise
         BACKFILL_REMAINING.labels(table).set(0)
         async with self._database.session() as session:
             row = await session.get(BackfillTableRow, (table, dry_run))
@@ -257,6 +266,11 @@ class Backfill:
             query = query.where(key > after)
         async with self._legacy.connect() as connection:
             return [dict(row) for row in (await connection.execute(query)).mappings()]
+
+    async def _write(self, table: str, rows: list[dict[str, Any]], dry_run: bool) -> list[RejectedRow]:
+        if table == "customers":
+            return await self._customers_batch(rows, dry_run)
+        return await self._deliveries_batch(rows, dry_run)
 
     async def _customers_batch(self, rows: list[dict[str, Any]], dry_run: bool) -> list[RejectedRow]:
         rejected: list[RejectedRow] = []
