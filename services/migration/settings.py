@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from services.platform.settings import PlatformSettings
 
 
@@ -16,8 +18,9 @@ class MigrationSettings(PlatformSettings):
     order_address: str = "127.0.0.1:50052"
     # Deadline of each call to the customer and order services.
     downstream_deadline_seconds: float = 10.0
-    # Backfill: rows per batch, and the most rows per second it writes, so the office's traffic keeps its latency.
-    backfill_batch_size: int = 500
+    # Backfill: rows per batch (at most 1,000, the order service's ImportLegacyOrders limit), and the most rows per
+    # second it writes, so the office's traffic keeps its latency.
+    backfill_batch_size: int = Field(default=1000, ge=1, le=1000)
     backfill_max_rows_per_second: float = 5000.0
     # Change capture legacy → new: rows read per cycle, and the pause between cycles that found nothing.
     sync_batch_size: int = 500
