@@ -237,9 +237,11 @@ class Backfill:
                 rate.rows += count
                 await self._throttle(rate)
         except BaseException:
-            unfinished = [task for task in (ahead, *(task for task, _, _ in writing)) if task is not None]
-            for task in unfinished:
-                task.cancel()
+            unfinished: list[asyncio.Task[Any]] = [write for write, _, _ in writing]
+            if ahead is not None:
+                unfinished.append(ahead)
+            for pending in unfinished:
+                pending.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
             raise
         BACKFILL_REMAINING.labels(table).set(0)
