@@ -16,6 +16,7 @@ def main() -> None:
     commands.add_parser("serve", help="serve HTTP until SIGTERM")
     seed = commands.add_parser("seed", help="create the demo users (idempotent)")
     seed.add_argument("--seed", default="demo")
+    commands.add_parser("bootstrap-admin", help="create the user admin with LUCKYGAS_ADMIN_PASSWORD unless it exists")
     arguments = parser.parse_args()
     settings = GatewaySettings()  # required values come from the environment
     if arguments.command == "migrate":
@@ -35,6 +36,11 @@ def main() -> None:
             access_log=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         )
+    elif arguments.command == "bootstrap-admin":
+        from services.gateway.users import bootstrap_admin
+
+        made = asyncio.run(bootstrap_admin(settings))
+        print("admin: created" if made else "admin: already exists, left as it is")
     else:
         from services.gateway.users import seed_demo_users
 

@@ -31,3 +31,5 @@ class GatewaySettings(SecretSettingsMixin, PlatformSettings):
     max_positions_body_bytes: int = 512 * 1024
     access_log: bool = True
     demo_password: str = "luckygas-demo"
+    # The first administrator's password (`bootstrap-admin`, run by the Helm chart's migration Job); empty = none.
+    admin_password: str = ""

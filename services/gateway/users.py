@@ -18,6 +18,9 @@ DEMO_USERS: list[tuple[str, str, str, str | None]] = [
 ]
 
 
+MIN_ADMIN_PASSWORD_LENGTH = 12
+
+
 async def seed_demo_users(settings: GatewaySettings) -> int:
     """Create the demo users that do not exist yet; returns how many were created."""
     database = Database(create_engine(settings.database_url, pool_size=1))
@@ -40,3 +43,31 @@ async def seed_demo_users(settings: GatewaySettings) -> int:
     finally:
         await database.dispose()
     return created
+
+
+BOOTSTRAP_ADMIN = "admin"
+
+
+async def bootstrap_admin(settings: GatewaySettings) -> bool:
+    """Create the first administrator, ``admin`` with LUCKYGAS_ADMIN_PASSWORD, unless a user of that name exists
+    (its password, perhaps changed since, is left alone). Returns whether it was created."""
+    if len(settings.admin_password) < MIN_ADMIN_PASSWORD_LENGTH:
+        raise ValueError(f"LUCKYGAS_ADMIN_PASSWORD must be at least {MIN_ADMIN_PASSWORD_LENGTH} characters")
+    database = Database(create_engine(settings.database_url, pool_size=1))
+    try:
+        async with database.session() as session:
+            users = UserRepository(session)
+            if await users.by_username(BOOTSTRAP_ADMIN) is not None:
+                return False
+            await users.add(
+                User(
+                    username=BOOTSTRAP_ADMIN,
+                    role="admin",
+                    display_name="系統管理員",
+                    customer_code=None,
+                    password_hash=hash_password(settings.admin_password),
+                )
+            )
+            return True
+    finally:
+        await database.dispose()

@@ -55,7 +55,7 @@ async def service_process(
     """Logging, tracing and /metrics for ``name``; its database pool and Redis; its outbox relay running."""
     configure_logging(name, settings.log_level)
     tracer_provider = configure_tracing(name)
-    start_metrics_endpoint(metrics_port)
+    start_metrics_endpoint(metrics_port, settings.metrics_host)
     database = Database(
         create_engine(settings.database_url, pool_size=settings.database_pool_size, application_name=name)
     )

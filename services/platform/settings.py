@@ -24,6 +24,9 @@ class PlatformSettings(BaseSettings):
     flags_address: str = "127.0.0.1:50055"
     # How long a SIGTERM'd server keeps finishing in-flight calls before it stops.
     shutdown_grace_seconds: float = 5.0
+    # Where a gRPC service's /metrics listens: loopback on a laptop, every interface in a pod so Prometheus can
+    # scrape it (the gateway serves /metrics on its HTTP port).
+    metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _refuse_a_moved_clock_in_production(self) -> PlatformSettings:

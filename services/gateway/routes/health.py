@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -58,30 +59,41 @@ async def _tracking(context: GatewayContext) -> bool:
     return await _serving(context.tracking_health)
 
 
-@router.get("/readyz", responses=problems.documented(503))
-async def readyz(context: Context) -> JSONResponse:
-    """Ready: the database, Redis and every service the gateway calls answer."""
-    checks = {
-        "database": _database,
-        "redis": _redis,
-        "customer": _customer,
-        "order": _order,
-        "routing": _routing,
-        "tracking": _tracking,
-        "flags": _flags,
-    }
-
-    async def run(check: object) -> str:
+async def _run_checks(
+    context: GatewayContext, checks: dict[str, Callable[[GatewayContext], Awaitable[bool]]]
+) -> dict[str, str]:
+    async def run(check: Callable[[GatewayContext], Awaitable[bool]]) -> str:
         try:
-            ok = await asyncio.wait_for(check(context), CHECK_TIMEOUT)  # type: ignore[operator]
+            ok = await asyncio.wait_for(check(context), CHECK_TIMEOUT)
         except Exception:  # noqa: BLE001 - any failure means not ready
             return "unavailable"
         return "ok" if ok else "unavailable"
 
-    results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values())), strict=True))
-    ready = all(value == "ok" for value in results.values())
+    return dict(zip(checks, await asyncio.gather(*(run(check) for check in checks.values())), strict=True))
+
+
+# The gateway's own dependencies decide whether it takes traffic. The services it calls are reported but do not:
+# with one service down every gateway would otherwise leave the load balancer together, taking the routes that
+# still work with them, while each request to the missing service already fails fast with a 503 of its own.
+OWN_CHECKS: dict[str, Callable[[GatewayContext], Awaitable[bool]]] = {"database": _database, "redis": _redis}
+SERVICE_CHECKS: dict[str, Callable[[GatewayContext], Awaitable[bool]]] = {
+    "customer": _customer,
+    "order": _order,
+    "routing": _routing,
+    "tracking": _tracking,
+    "flags": _flags,
+}
+
+
+@router.get("/readyz", responses=problems.documented(503))
+async def readyz(context: Context) -> JSONResponse:
+    """Ready when the gateway's own dependencies (its database and Redis) answer; the services it calls are
+    reported under ``services`` without deciding."""
+    own, services = await asyncio.gather(_run_checks(context, OWN_CHECKS), _run_checks(context, SERVICE_CHECKS))
+    ready = all(value == "ok" for value in own.values())
     return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
+        {"status": "ready" if ready else "not ready", "checks": own, "services": services},
+        status_code=200 if ready else 503,
     )
 
 

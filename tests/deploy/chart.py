@@ -1,0 +1,61 @@
+"""Rendering the Helm chart for the deploy checks: Helm 4 from `make tools`, the chart in charts/luckygas."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "luckygas"
+HELM = ROOT / ".venv" / "tools" / "bin" / "helm"
+RELEASE = "luckygas"
+NAMESPACE = "luckygas"
+# The values files the checks render: the chart's defaults, then each file of charts/luckygas/ci and kind's.
+VALUES_FILES: dict[str, Path | None] = {
+    "default": None,
+    "kind": ROOT / "deploy" / "kind" / "values.yaml",
+    "production": CHART / "ci" / "production-values.yaml",
+    "minimal": CHART / "ci" / "minimal-values.yaml",
+}
+# The CRDs the chart may render behind switches (the Prometheus operator's), declared the way a cluster with the
+# operator would announce them, so `helm template` renders them.
+API_VERSIONS = ("monitoring.coreos.com/v1",)
+
+
+def helm(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run Helm; with ``check``, a non-zero exit raises with Helm's own message."""
+    result = subprocess.run(  # noqa: S603 - our Helm binary, fixed arguments
+        [str(HELM), *arguments], capture_output=True, text=True, timeout=120, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"helm {' '.join(arguments)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def template_arguments(values: Path | None = None, settings: Mapping[str, str] | None = None) -> list[str]:
+    arguments = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    for api_version in API_VERSIONS:
+        arguments += ["--api-versions", api_version]
+    if values is not None:
+        arguments += ["--values", str(values)]
+    for key, value in (settings or {}).items():
+        arguments += ["--set", f"{key}={value}"]
+    return arguments
+
+
+def render_text(values: Path | None = None, settings: Mapping[str, str] | None = None) -> str:
+    """The rendered manifests as Helm prints them (hooks and `helm test` pods included)."""
+    return helm(*template_arguments(values, settings)).stdout
+
+
+def render(values: Path | None = None, settings: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every rendered object, parsed."""
+    return [document for document in yaml.safe_load_all(render_text(values, settings)) if document]
+
+
+def objects_of(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [item for item in objects if item["kind"] == kind]
