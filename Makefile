@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
+.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock checkov-lock kind-up kind-down typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -48,7 +48,31 @@ $(HELM): | $(VENV)/.installed $(VENV)/.debian
 	rm -rf $(TOOLS)/layer
 	$(HELM) version --short
 
-tools: $(HELM)
+# checkov (tests/deploy/test_checkov.py) pins its own boto3, networkx, pydantic and more, so like semgrep below it gets
+# a venv of its own, installed from the hashed pins of tools/checkov/requirements.txt (`make checkov-lock` writes
+# them from CHECKOV_VERSION).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := $(VENV)/checkov
+
+$(CHECKOV_VENV)/.installed: tools/checkov/requirements.txt | $(VENV)/.installed
+	$(UV) venv --quiet --allow-existing --python $(PY) $(CHECKOV_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(CHECKOV_VENV)/bin/python tools/checkov/requirements.txt
+	touch $@
+
+checkov-lock: install
+	echo "checkov==$(CHECKOV_VERSION)" | $(UV) pip compile - --quiet --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make checkov-lock" -o tools/checkov/requirements.txt
+
+tools: $(HELM) $(CHECKOV_VENV)/.installed
+
+# The platform on a local kind cluster, for machines with Docker and kind (not this project's CI): create the cluster
+# of deploy/kind/cluster.yaml, build and load the image, install the chart with deploy/kind/values.yaml, helm test.
+# KIND_CNI=calico swaps kindnet for Calico (tools/kind/up.sh says when that is needed).
+kind-up: $(HELM)
+	HELM=$(HELM) KUBECTL=$(TOOLS)/bin/kubectl PYTHON=$(PY) KIND_CNI=$(or $(KIND_CNI),kindnet) tools/kind/up.sh
+
+kind-down:
+	tools/kind/down.sh
 
 # semgrep pins its own opentelemetry, click and more, older than ours, so it gets a venv of its own, installed
 # from the hashed pins of tools/semgrep/requirements.txt (`make semgrep-lock` writes them from SEMGREP_VERSION).
