@@ -22,6 +22,8 @@ import asyncpg
 # Migration order: every schema is its service's own, so the order only matters for the seeds that follow.
 DEPLOYABLES = ("flags", "customer", "order", "routing", "tracking", "migration", "gateway")
 DATABASE_VARIABLES = ("LUCKYGAS_DATABASE_URL", "LUCKYGAS_LEGACY_DATABASE_URL")
+# The smoke test's password: an environment variable (a pod's spec and `ps` show arguments).
+SMOKE_PASSWORD_VARIABLE = "LUCKYGAS_SMOKE_PASSWORD"
 
 
 def _libpq_url(url: str) -> str:
@@ -96,8 +98,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     if arguments.command == "smoke":
-        # The password from the environment, never the command line (a pod's spec and `ps` show arguments).
-        smoke(arguments.gateway, arguments.username, os.environ["LUCKYGAS_SMOKE_PASSWORD"], arguments.timeout)
+        smoke(arguments.gateway, arguments.username, os.environ[SMOKE_PASSWORD_VARIABLE], arguments.timeout)
         return
     wait_for_databases(arguments.wait_seconds)
     for deployable in DEPLOYABLES:
