@@ -150,6 +150,13 @@ def test_the_artifact_is_built_from_the_containerfile_as_the_charts_image() -> N
     assert artifact["image"] == load_yaml(CHART / "values.yaml")["image"]["repository"]
 
 
+def test_pushed_images_get_tags_helm_cannot_read_as_numbers() -> None:
+    """skaffold passes the tag with --set, which turns an all-digit short commit into a number the schema refuses."""
+    prefix = skaffold_config()["build"]["tagPolicy"]["gitCommit"]["prefix"]
+
+    assert re.fullmatch(r"[a-z][a-z0-9.-]*", prefix)
+
+
 def test_set_value_templates_name_the_artifact_as_skaffold_does() -> None:
     templates = the_release(skaffold_config())["setValueTemplates"]
     names = {name for value in templates.values() for name in re.findall(IMAGE_TEMPLATE, value)}
@@ -159,20 +166,20 @@ def test_set_value_templates_name_the_artifact_as_skaffold_does() -> None:
 
 
 @pytest.mark.parametrize(
-    ("digest", "expected"),
+    ("tag", "digest", "expected"),
     [
-        ("", "registry.test/luckygas/platform:4f2a9c1"),
-        ("sha256:" + "ab" * 32, "registry.test/luckygas/platform@sha256:" + "ab" * 32),
+        ("3f9a" * 16, "", "registry.test/luckygas/platform:" + "3f9a" * 16),
+        ("git-1234567", "sha256:" + "ab" * 32, "registry.test/luckygas/platform@sha256:" + "ab" * 32),
     ],
-    ids=["loaded-image-by-tag", "pushed-image-by-digest"],
+    ids=["loaded-image-tagged-with-its-id", "pushed-image-by-digest"],
 )
-def test_the_image_skaffold_built_is_what_every_platform_container_runs(digest: str, expected: str) -> None:
-    """Skaffold's values for a pushed image (tag and digest) and for one loaded into kind (no digest), set as
-    setValueTemplates says, reach every container of the platform's image."""
+def test_the_image_skaffold_built_is_what_every_platform_container_runs(tag: str, digest: str, expected: str) -> None:
+    """Skaffold's values for an image loaded into kind (tagged with its image id, no digest) and for a pushed one
+    (tag and digest), set as setValueTemplates says, reach every container of the platform's image."""
     name = template_name(the_artifact()["image"])
     built = {
         f"IMAGE_REPO_{name}": "registry.test/luckygas/platform",
-        f"IMAGE_TAG_{name}": "4f2a9c1",
+        f"IMAGE_TAG_{name}": tag,
         f"IMAGE_DIGEST_{name}": digest,
     }
     templates = the_release(skaffold_config())["setValueTemplates"]
