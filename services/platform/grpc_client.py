@@ -44,6 +44,9 @@ def service_config(service: ServiceDescriptor, *, max_attempts: int = 3) -> str:
         else [],
         # Retries stop when more than half of recent calls failed, so a sick service is not hammered.
         "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
+        # Every address the name resolves to gets calls in turn: behind a headless Kubernetes Service that is each
+        # ready pod, so calls spread over replicas instead of pinning one HTTP/2 connection to one pod.
+        "loadBalancingConfig": [{"round_robin": {}}],
     }
     return json.dumps(config)
 

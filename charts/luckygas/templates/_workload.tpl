@@ -30,7 +30,10 @@ spec:
   {{- if $http }}
   type: {{ $spec.service.type }}
   {{- else }}
+  # Headless: the name resolves to every ready pod, and the clients' round_robin policy spreads calls over them (a
+  # ClusterIP would pin each client's one HTTP/2 connection to a single pod, and autoscaling would add idle pods).
   type: ClusterIP
+  clusterIP: None
   {{- end }}
   selector:
     {{- include "luckygas.selectorLabels" . | nindent 4 }}
