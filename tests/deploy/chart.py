@@ -28,9 +28,7 @@ API_VERSIONS = ("monitoring.coreos.com/v1",)
 
 def helm(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run Helm; with ``check``, a non-zero exit raises with Helm's own message."""
-    result = subprocess.run(  # noqa: S603 - our Helm binary, fixed arguments
-        [str(HELM), *arguments], capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run([str(HELM), *arguments], capture_output=True, text=True, timeout=120, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"helm {' '.join(arguments)} failed ({result.returncode}):\n{result.stderr}")
     return result
