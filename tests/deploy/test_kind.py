@@ -4,6 +4,7 @@ scripts run the steps `make kind-up` promises, in order, against stand-ins for d
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,23 @@ def test_the_kind_release_runs_the_image_kind_up_builds_and_loads() -> None:
     assert {item["image"] for item in platform} == {f"luckygas/platform:{project_version()}"}
     assert {item.get("imagePullPolicy", "IfNotPresent") for item in platform} <= {"IfNotPresent", "Never"}
     assert load_yaml(CHART / "Chart.yaml")["appVersion"] == project_version()
+
+
+def test_the_login_kind_up_prints_uses_the_secret_and_demo_password_the_kind_release_has() -> None:
+    text = UP.read_text(encoding="utf-8")
+    secret_name, key = re.findall(r"get secret (\S+) -o jsonpath='\{\.data\.([\w-]+)\}'", text)[0]
+    (printed_password,) = re.findall(r"have the password (\S+)\.", text)
+    objects = kind_objects()
+    (secret,) = [item for item in objects_of(objects, "Secret") if item["metadata"]["name"] == secret_name]
+    demo_passwords = {
+        variable["value"]
+        for container in containers(objects)
+        for variable in container.get("env", [])
+        if variable["name"] == "LUCKYGAS_DEMO_PASSWORD"
+    }
+
+    assert key in secret.get("data", {}) | secret.get("stringData", {})
+    assert demo_passwords == {printed_password}
 
 
 @pytest.mark.parametrize("script", [UP, DOWN], ids=["up", "down"])

@@ -83,6 +83,9 @@ The platform runs on kind cluster $CLUSTER (kubectl context $CONTEXT).
   Gateway:  http://127.0.0.1:8080   (API under /api/v1, docs at /docs)
   Log in as admin with the password the chart generated:
     $KUBECTL --context $CONTEXT -n $NAMESPACE get secret luckygas-secrets -o jsonpath='{.data.admin-password}' | base64 -d
+    curl -s http://127.0.0.1:8080/api/v1/auth/login -H 'content-type: application/json' \\
+      -d '{"username": "admin", "password": "<the password>"}'
+  The demo users (dispatcher, driver01…driver08, sre, customer01) have the password luckygas-demo.
   Pods:     $KUBECTL --context $CONTEXT -n $NAMESPACE get pods -o wide
   Remove:   make kind-down
 EOF
