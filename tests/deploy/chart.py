@@ -12,6 +12,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "luckygas"
 HELM = ROOT / ".venv" / "tools" / "bin" / "helm"
+# Helm 3, which the chart must keep working with (apiVersion v2, nothing Helm 4 alone knows).
+HELM3 = ROOT / ".venv" / "tools" / "bin" / "helm3"
 RELEASE = "luckygas"
 NAMESPACE = "luckygas"
 # The values files the checks render: the chart's defaults, then each file of charts/luckygas/ci and kind's.
@@ -26,9 +28,9 @@ VALUES_FILES: dict[str, Path | None] = {
 API_VERSIONS = ("monitoring.coreos.com/v1",)
 
 
-def helm(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run Helm; with ``check``, a non-zero exit raises with Helm's own message."""
-    result = subprocess.run([str(HELM), *arguments], capture_output=True, text=True, timeout=120, check=False)
+def helm(*arguments: str, check: bool = True, binary: Path = HELM) -> subprocess.CompletedProcess[str]:
+    """Run Helm (4, or ``binary``); with ``check``, a non-zero exit raises with Helm's own message."""
+    result = subprocess.run([str(binary), *arguments], capture_output=True, text=True, timeout=120, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"helm {' '.join(arguments)} failed ({result.returncode}):\n{result.stderr}")
     return result

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
-from tests.deploy.chart import CHART, VALUES_FILES, helm, objects_of, render, template_arguments
+from tests.deploy.chart import CHART, HELM3, VALUES_FILES, helm, objects_of, render, template_arguments
 
 # The Prometheus operator's kinds, rendered behind switches: no Kubernetes schema has them.
 KNOWN_CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
@@ -86,6 +86,22 @@ def test_helm_lint_strict(name: str) -> None:
     arguments = ["lint", "--strict", str(CHART)] + (["--values", str(values)] if values else [])
     result = helm(*arguments, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", list(VALUES_FILES))
+def test_helm_3_lints_and_renders_the_same_objects(name: str) -> None:
+    values = VALUES_FILES[name]
+    arguments = ["lint", "--strict", str(CHART)] + (["--values", str(values)] if values else [])
+    linted = helm(*arguments, check=False, binary=HELM3)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    rendered_by_3 = [
+        item for item in yaml.safe_load_all(helm(*template_arguments(values), binary=HELM3).stdout) if item
+    ]
+
+    def names(objects: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return sorted((item["apiVersion"], item["kind"], item["metadata"]["name"]) for item in objects)
+
+    assert names(rendered_by_3) == names(render(values))
 
 
 @pytest.mark.parametrize("version", kubernetes_versions())
