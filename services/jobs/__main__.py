@@ -82,7 +82,7 @@ def smoke(gateway: str, username: str, password: str, timeout: float) -> None:
         read = client.get(f"/api/v1/customers/{customer_id}")
         if read.status_code != 200 or read.json()["id"] != customer_id:
             raise SystemExit(f"read customer {customer_id}: {read.status_code} {read.text}")
-        print(f"logged in as {username}; read customer {customer_id} ({read.json()['name']})", flush=True)
+        print(f"logged in as {username}; read customer {customer_id} ({read.json()['short_name']})", flush=True)
 
 
 def main() -> None:
