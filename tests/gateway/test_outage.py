@@ -53,9 +53,9 @@ async def office_token(client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def readyz_when(gateway: httpx.AsyncClient, holds: Callable[[dict[str, str]], bool]) -> httpx.Response:
-    """/readyz, asked again until its checks (its own and the services') are the awaited ones. Each check has a 1 s timeout, which a service
-    that does answer can miss on a busy machine (a first call also connects); one that does not answer never
-    passes it, so asking again cannot hide a failure."""
+    """/readyz, asked again until its checks (its own and the services') are the awaited ones. Each check has a
+    1 s timeout, which a service that does answer can miss on a busy machine (a first call also connects); one that
+    does not answer never passes it, so asking again cannot hide a failure."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         response = await gateway.get("/readyz")

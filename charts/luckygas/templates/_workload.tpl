@@ -15,6 +15,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: {{ $fullname }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "luckygas.labels" . | nindent 4 }}
 # No process of the platform talks to the Kubernetes API.
@@ -24,6 +25,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: {{ $fullname }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "luckygas.labels" . | nindent 4 }}
 spec:
@@ -62,6 +64,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ $fullname }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "luckygas.labels" . | nindent 4 }}
 spec:
@@ -194,6 +197,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ $fullname }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "luckygas.labels" . | nindent 4 }}
 spec:
@@ -208,6 +212,7 @@ apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
   name: {{ $fullname }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "luckygas.labels" . | nindent 4 }}
 spec:
