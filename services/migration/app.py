@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from services.migration.servicer import SERVICE_NAME, registrar
 from services.migration.settings import MigrationSettings
 from services.migration.sync import CUSTOMER_STREAM, GROUP, ORDER_STREAM, Sync
 from services.platform import migrations
-from services.platform.consumer import EventConsumer
+from services.platform.consumer import EventConsumer, consumer_name
 from services.platform.database import Database
 from services.platform.errors import FailedPrecondition, Unavailable
 from services.platform.grpc_client import open_channel
@@ -160,7 +159,7 @@ async def serve(settings: MigrationSettings) -> None:
             process.run_in_background(
                 parts.sync.run_capture(settings.sync_idle_seconds, lambda: parts.backfill.running), "capture"
             )
-            for consumer in consumers(process.redis, process.database, parts.sync, f"migration-{os.getpid()}"):
+            for consumer in consumers(process.redis, process.database, parts.sync, consumer_name("migration")):
                 process.run_in_background(consumer.run(), consumer.stream)
             process.run_in_background(parts.controller.run(CUTOVER_INTERVAL_SECONDS), "cutover")
             if settings.reconcile_interval_seconds > 0:

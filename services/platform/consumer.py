@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
@@ -24,6 +26,13 @@ from services.platform.outbox import EventEnvelope
 
 _log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("luckygas.events")
+
+
+def consumer_name(service: str) -> str:
+    """A name no other process in the consumer group has: in containers every process is pid 1, so the host name (a
+    pod's name) comes first. A dead consumer's pending entries are claimed by the others (XAUTOCLAIM)."""
+    return f"{service}-{socket.gethostname()}-{os.getpid()}"
+
 
 HANDLED = Counter(
     "luckygas_events_handled_total",

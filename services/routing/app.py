@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import grpc
@@ -11,7 +10,7 @@ import httpx
 
 from services.platform import migrations
 from services.platform.clock import utc_now
-from services.platform.consumer import EventConsumer
+from services.platform.consumer import EventConsumer, consumer_name
 from services.platform.database import Database
 from services.platform.grpc_client import open_channel
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated
@@ -89,7 +88,7 @@ async def serve(settings: RoutingSettings) -> None:
                 process.database,
                 stream=stream,
                 group=GROUP,
-                consumer_name=f"routing-{os.getpid()}",
+                consumer_name=consumer_name("routing"),
                 handler=handler,
                 handled_table=HANDLED_EVENTS,
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import grpc
@@ -11,7 +10,7 @@ from redis.asyncio import Redis
 
 from services.platform import migrations
 from services.platform.clock import Clock, utc_now
-from services.platform.consumer import EventConsumer
+from services.platform.consumer import EventConsumer, consumer_name
 from services.platform.database import Database
 from services.platform.errors import Unavailable
 from services.platform.grpc_server import GrpcServer, create_server, serve_until_terminated
@@ -98,7 +97,7 @@ async def serve(settings: TrackingSettings) -> None:
     async with service_process(
         "tracking", settings, metrics_port=settings.tracking_metrics_port, outbox=OUTBOX
     ) as process:
-        for consumer in consumers(process.redis, process.database, f"tracking-{os.getpid()}"):
+        for consumer in consumers(process.redis, process.database, consumer_name("tracking")):
             process.run_in_background(consumer.run(), consumer.stream)
         process.run_in_background(
             restore_live_positions(position_service(settings, process.database, process.redis)), "restore-live"
