@@ -23,7 +23,7 @@ import asyncpg
 DEPLOYABLES = ("flags", "customer", "order", "routing", "tracking", "migration", "gateway")
 DATABASE_VARIABLES = ("LUCKYGAS_DATABASE_URL", "LUCKYGAS_LEGACY_DATABASE_URL")
 # The smoke test's password: an environment variable (a pod's spec and `ps` show arguments).
-SMOKE_PASSWORD_VARIABLE = "LUCKYGAS_SMOKE_PASSWORD"
+SMOKE_PASSWORD_VARIABLE = "LUCKYGAS_SMOKE_PASSWORD"  # nosec B105 # the name of the variable, not a password
 
 
 def _libpq_url(url: str) -> str:
