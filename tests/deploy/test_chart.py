@@ -333,6 +333,17 @@ def test_helm_test_logs_in_through_the_gateway(rendered: list[dict[str, Any]]) -
     assert gateway == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
 
 
+@pytest.mark.parametrize(("name", "reach"), [("kind", "http://127.0.0.1:8080"), ("default", "port-forward")])
+def test_the_notes_say_how_to_reach_the_gateway_and_log_in(name: str, reach: str) -> None:
+    values = VALUES_FILES[name]
+    arguments = ["install", "luckygas", str(CHART), "--namespace", "luckygas", "--dry-run=client"]
+    notes = helm(*arguments, *(["--values", str(values)] if values else [])).stdout.split("NOTES:", 1)[1]
+    assert reach in notes
+    assert "get secret luckygas-secrets -o jsonpath='{.data.admin-password}'" in notes
+    assert "/api/v1/auth/login" in notes
+    assert "helm test luckygas" in notes
+
+
 def test_scrape_annotations_name_the_metrics_port(rendered: list[dict[str, Any]]) -> None:
     for name in DEPLOYABLES:
         item = deployment(rendered, name)
