@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock checkov-lock kind-up kind-down typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
+.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock checkov-lock kind-up kind-down image image-archive typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -16,11 +16,12 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	touch $@
 
 # Debian packages the suite needs beyond Python: curl (e2e/test_readme_tour.py runs the README's tour as written),
-# unzip (Helm's binary keeps its exec bit).
-# Installed when missing, as CI runs as root; elsewhere install them yourself.
-DEBIAN_PACKAGES := curl unzip
+# unzip (Helm's binary keeps its exec bit), buildah and debootstrap (tests/deploy/test_image.py builds the image and
+# its base without a daemon or a registry).
+# Installed when missing, as CI runs as root; elsewhere install them yourself. Checked again when this file changes.
+DEBIAN_PACKAGES := curl unzip buildah debootstrap
 
-$(VENV)/.debian: | $(VENV)/.installed
+$(VENV)/.debian: Makefile | $(VENV)/.installed
 	@missing=""; for tool in $(DEBIAN_PACKAGES); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
@@ -70,6 +71,18 @@ kind-up: $(HELM)
 
 kind-down:
 	tools/kind/down.sh
+
+# The platform's one image (Containerfile), luckygas/platform:<project version>, built by buildah without a daemon
+# (CONTAINER_TOOL=docker: by docker). When BASE_IMAGE cannot be pulled, tools/image/build-base.sh builds an
+# equivalent base from Debian packages. image-archive also writes a docker-archive tar (kind load image-archive,
+# docker load) to IMAGE_ARCHIVE.
+IMAGE_ARCHIVE ?= .luckygas/images/luckygas-platform.tar
+
+image:
+	UV_VERSION=$(UV_VERSION) tools/image/build.sh
+
+image-archive:
+	UV_VERSION=$(UV_VERSION) tools/image/build.sh --archive $(IMAGE_ARCHIVE)
 
 # semgrep pins its own opentelemetry, click and more, older than ours, so it gets a venv of its own, installed
 # from the hashed pins of tools/semgrep/requirements.txt (`make semgrep-lock` writes them from SEMGREP_VERSION).
