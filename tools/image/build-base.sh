@@ -56,7 +56,6 @@ buildah config \
 	--cmd '["python3"]' \
 	--label org.opencontainers.image.title="python-base" \
 	--label org.opencontainers.image.description="Debian $suite with python3 (debootstrap), standing in for python:3.11-slim" \
-	--label org.opencontainers.image.base.name="debian:$suite" \
 	--label io.luckygas.base-recipe="$recipe" \
 	"$container"
 buildah commit --quiet --rm "$container" "$name" >/dev/null
