@@ -78,7 +78,7 @@ class BuiltImage:
 def built_image() -> BuiltImage:
     """The image of the tree as it is, built the way `make image` builds it."""
     if shutil.which("buildah") is None:
-        pytest.skip("buildah is not installed (make install installs it, and debootstrap, when run as root)")
+        pytest.skip("buildah is not installed (make test and make image install it, and debootstrap, when run as root)")
     if os.geteuid() != 0:
         pytest.skip("buildah's vfs storage and chroot isolation need root on this machine (CI runs as root)")
     started = time.monotonic()

@@ -38,7 +38,7 @@ if [ "$tool" = docker ]; then
 fi
 
 command -v buildah >/dev/null || {
-	echo "buildah is not installed: apt-get install buildah debootstrap (make install does as root), or CONTAINER_TOOL=docker" >&2
+	echo "buildah is not installed: apt-get install buildah debootstrap (make image does as root), or CONTAINER_TOOL=docker" >&2
 	exit 2
 }
 # vfs and chroot work as root anywhere, inside a container too (no overlay mounts, no runtime, no daemon).
