@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +47,9 @@ class Stores:
         self.redis_url = redis_url
 
 
-@pytest.fixture(scope="session")
-def embedded_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
-    root: Path = tmp_path_factory.mktemp("stores")
+@contextmanager
+def running_stores(root: Path) -> Iterator[tuple[int, int]]:
+    """A throwaway embedded Postgres and Redis under ``root``: their ports, until the block ends."""
     postgres_port, redis_port = stores.free_port(), stores.free_port()
     postgres = stores.RunningProcess(
         stores.prepare_postgres(root / "pg", postgres_port, durable=False), root / "pg.log"
@@ -57,8 +58,17 @@ def embedded_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores
         stores.redis_spec(root / "redis", redis_port, durable=False), root / "redis.log"
     )
     try:
-        stores.wait_for_port(postgres_port, 30, postgres.process)
-        stores.wait_for_port(redis_port, 10, redis_server.process)
+        stores.wait_for_port(postgres_port, 60, postgres.process)
+        stores.wait_for_port(redis_port, 30, redis_server.process)
+        yield postgres_port, redis_port
+    finally:
+        postgres.stop()
+        redis_server.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+    with running_stores(tmp_path_factory.mktemp("stores")) as (postgres_port, redis_port):
         stores.create_database(postgres_port, "luckygas_test")
         found = Stores(stores.postgres_url(postgres_port, "luckygas_test"), stores.redis_url(redis_port))
         os.environ["LUCKYGAS_DATABASE_URL"] = found.database_url
@@ -66,9 +76,6 @@ def embedded_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores
         os.environ.setdefault("LUCKYGAS_ENVIRONMENT", "test")
         _migrate_all(found.database_url)
         yield found
-    finally:
-        postgres.stop()
-        redis_server.stop()
 
 
 def _migrate_all(database_url: str) -> None:

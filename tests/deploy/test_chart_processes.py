@@ -40,7 +40,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.local import stores
 from services.platform import clock
+from tests.conftest import running_stores
 from tests.deploy.chart import NAMESPACE, objects_of, render
+from tests.gateway.factories import customer_body
 
 # Rendering, the stores, the migration Job and seven processes starting at once on two busy cores: minutes.
 pytestmark = pytest.mark.timeout(900)
@@ -405,21 +407,8 @@ class EmbeddedStores:
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStores]:
     """A Postgres and a Redis of this module's own (the chart's processes must not share the suite's)."""
-    root = tmp_path_factory.mktemp("stores")
-    postgres_port, redis_port = stores.free_port(), stores.free_port()
-    postgres = stores.RunningProcess(
-        stores.prepare_postgres(root / "pg", postgres_port, durable=False), root / "pg.log"
-    )
-    redis_server = stores.RunningProcess(
-        stores.redis_spec(root / "redis", redis_port, durable=False), root / "redis.log"
-    )
-    try:
-        stores.wait_for_port(postgres_port, 60, postgres.process)
-        stores.wait_for_port(redis_port, 30, redis_server.process)
+    with running_stores(tmp_path_factory.mktemp("stores")) as (postgres_port, redis_port):
         yield EmbeddedStores(postgres_port, redis_port)
-    finally:
-        postgres.stop()
-        redis_server.stop()
 
 
 def store_hosts(objects: list[dict[str, Any]], embedded: EmbeddedStores) -> dict[str, Callable[[SplitResult], str]]:
@@ -602,29 +591,18 @@ def confirmed_order_with_a_shift(client: httpx.Client, day: str) -> OfficeDay:
         "POST",
         "/api/v1/customers",
         headers={"Idempotency-Key": "chart-processes-customer"},
-        json={
-            "code": "8000001",
-            "short_name": "部署測試早餐店",
-            "invoice_title": "部署測試早餐店",
-            "tax_id": "22099131",
-            "phones": ["0932-123-456"],
-            "address": "台東市四維路二段80號",
-            "postal_code": "950",
-            "zone": "B",
-            "latitude": 22.752,
-            "longitude": 121.15,
-            "segment": "ordinary",
-            "hourly_windows": [True] * 12,
-            "slot_code": 0,
-            "rest_days": "",
-            "vehicle_requirement": "either",
-            "cylinders": {"cylinder-20-regular": 2},
-            "consumption_kg_per_day": 6.5,
-            "max_cycle_days": 9,
-            "slip_days": 3,
-            "pricing_method": "cylinder",
-            "payment_terms": "cash",
-        },
+        json=customer_body(
+            code="8000001",
+            short_name="部署測試早餐店",
+            invoice_title="部署測試早餐店",
+            address="台東市四維路二段80號",
+            # Delivered any day, by any vehicle: the plan is for tomorrow, whatever day that is.
+            rest_days="",
+            vehicle_requirement="either",
+            cylinders={"cylinder-20-regular": 2},
+            payment_terms="cash",
+            credit_limit=0,
+        ),
     )
     order = gateway_call(
         client,
