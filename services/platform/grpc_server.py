@@ -18,6 +18,14 @@ _log = logging.getLogger(__name__)
 
 Registrar = Callable[[grpc.aio.Server], None]
 
+# Every client connection is closed (GOAWAY) after about this long, so clients resolve the service's name again and
+# spread over pods added since: behind a headless Kubernetes Service one long-lived HTTP/2 connection per pod would
+# otherwise never see a scale-up. gRPC adds ±10% jitter; calls keep going on a new connection.
+MAX_CONNECTION_AGE_SECONDS = 300.0
+# In-flight calls on a closing connection may finish for this long: more than the longest deadline a caller gives
+# (the gateway's reconcile, 120 s). Streams that never end (the flag watch) are cut then, and their watchers resume.
+MAX_CONNECTION_AGE_GRACE_SECONDS = 180.0
+
 
 @dataclass
 class GrpcServer:
@@ -40,11 +48,18 @@ async def create_server(
     host: str = "127.0.0.1",
     port: int = 0,
     interceptors: list[grpc.aio.ServerInterceptor] | None = None,
+    max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
+    max_connection_age_grace: float = MAX_CONNECTION_AGE_GRACE_SECONDS,
 ) -> GrpcServer:
     """Build, bind and start a server; ``port=0`` picks a free port (tests), the bound one is returned."""
     server = grpc.aio.server(
         interceptors=standard_interceptors() if interceptors is None else interceptors,
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(max_connection_age_grace * 1000)),
+        ],
     )
     register(server)
     health_servicer = health.aio.HealthServicer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -11,9 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.local.stores import free_port, wait_for_port
+from services.platform.grpc_server import create_server
 
 SHUTDOWN_GRACE_SECONDS = 2
 # How long to wait for what must happen (the process listening, a call answering): generous, because a Python
@@ -62,3 +65,21 @@ def test_sigterm_reports_not_serving_then_exits_cleanly(embedded_stores: object,
         if process.poll() is None:
             process.kill()
     assert '"message": "shutting down"' in log.read_text()
+
+
+async def test_a_connection_is_closed_at_its_max_age_and_calls_go_on_over_a_new_one() -> None:
+    # A short age shows what the 300 s default does in a cluster: clients reconnect (and resolve the name again).
+    running = await create_server(lambda server: None, [], max_connection_age=0.5, max_connection_age_grace=0.5)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            # A stream that never ends on its own: the server cuts it once the connection's age and grace are over.
+            watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+            first = await asyncio.wait_for(watch.read(), WAIT_SECONDS)
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.aio.AioRpcError):
+                await asyncio.wait_for(watch.read(), WAIT_SECONDS)
+            answer = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=WAIT_SECONDS)
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await running.server.stop(0)
