@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock checkov-lock kind-up kind-down image image-archive typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration clean
+.PHONY: install tools up down status test test-stress test-clock lint semgrep-lock checkov-lock kind-up kind-down image image-archive typecheck proto bench-read bench-orders bench-flags bench-routing bench-tracking bench-migration load clean
 
 # Fresh machine: only python3 and make are needed. uv installs exactly what uv.lock pins.
 $(VENV)/.installed: pyproject.toml uv.lock
@@ -158,6 +158,12 @@ bench-tracking: install
 bench-migration: install
 	$(PY) -m loadtests.bench_migration
 	$(PY) -m loadtests.bench_reconcile
+
+# The Locust scenarios headless against `luckygas up` (started if need be): LOAD_USERS (1000) for LOAD_DURATION (5m),
+# reports in .luckygas/load/, exit 1 when the pilot's gates fail (loadtests/README.md). LOAD_HOST, LOAD_ACCOUNTS and
+# LOAD_PROCESSES for a cluster and more generator processes.
+load: install
+	$(PY) -m loadtests.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
