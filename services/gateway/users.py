@@ -1,11 +1,15 @@
-"""The demo logins: admin, dispatcher, driver01..driver08, sre and a customer, all with one demo password."""
+"""The demo logins (admin, dispatcher, driver01..driver08, sre and a customer, all with one demo password), the
+first administrator, and the load-test logins ``luckygas load accounts`` lists."""
 
 from __future__ import annotations
 
-from services.gateway.models import User
+from collections.abc import Mapping
+from typing import Any
+
+from services.gateway.models import ROLES, User
 from services.gateway.repository import UserRepository
 from services.gateway.settings import GatewaySettings
-from services.gateway.tokens import hash_password
+from services.gateway.tokens import hash_password, verify_password
 from services.platform.database import Database, create_engine
 
 # The customer login sees the first demo customer's orders (code 1000001 in the demo data).
@@ -71,3 +75,55 @@ async def bootstrap_admin(settings: GatewaySettings) -> bool:
             return True
     finally:
         await database.dispose()
+
+
+LOAD_ROLES = frozenset(ROLES)
+
+
+async def seed_load_users(settings: GatewaySettings, document: Mapping[str, Any]) -> tuple[int, int]:
+    """Create the load-test logins listed in ``document`` (the file written by ``luckygas load accounts``: a password
+    and accounts with username, role, display_name, customer_code), all with that one password. An existing
+    login of that name is reused: its role, customer and password are set to the file's when they differ.
+    Returns (created, updated)."""
+    password = str(document.get("password") or "")
+    if len(password) < MIN_ADMIN_PASSWORD_LENGTH:
+        raise ValueError(f"the load accounts' password must be at least {MIN_ADMIN_PASSWORD_LENGTH} characters")
+    accounts = list(document["accounts"])
+    unknown = {str(account["role"]) for account in accounts} - LOAD_ROLES
+    if unknown:
+        raise ValueError(f"unknown roles in the accounts: {', '.join(sorted(unknown))}")
+    # One hash for all (argon2 costs tens of ms a hash); a stored hash is checked once however many share it.
+    password_hash = hash_password(password)
+    checked: dict[str, bool] = {}
+    database = Database(create_engine(settings.database_url, pool_size=1))
+    created = updated = 0
+    try:
+        async with database.session() as session:
+            users = UserRepository(session)
+            for account in accounts:
+                username, role = str(account["username"]), str(account["role"])
+                customer_code = account.get("customer_code") or None
+                user = await users.by_username(username, for_update=True)
+                if user is None:
+                    await users.add(
+                        User(
+                            username=username,
+                            role=role,
+                            display_name=str(account.get("display_name") or username),
+                            customer_code=customer_code,
+                            password_hash=password_hash,
+                        )
+                    )
+                    created += 1
+                    continue
+                if user.password_hash not in checked:
+                    checked[user.password_hash] = verify_password(user.password_hash, password)
+                if (user.role, user.customer_code) != (role, customer_code) or not checked[user.password_hash]:
+                    user.role, user.customer_code = role, customer_code
+                    if not checked[user.password_hash]:
+                        user.password_hash = password_hash
+                    updated += 1
+            await session.flush()
+    finally:
+        await database.dispose()
+    return created, updated

@@ -1,6 +1,6 @@
 """The ``luckygas`` command: run the whole platform on this machine (up, status, logs, down), and fill or work the
 legacy database (legacy load, legacy office) through migration-sync's commands; ask migration-sync where the migration
-stands (migration status, migration reconcile)."""
+stands (migration status, migration reconcile); make the logins a load test needs (load accounts)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import grpc  # noqa: E402
 
-from services.local import migration_commands, programs, stores  # noqa: E402
+from services.local import load_accounts, migration_commands, programs, stores  # noqa: E402
 from services.local.output import ProgressLine, follow_file, print_table, shown, tail_lines  # noqa: E402
 from services.local.programs import SERVICES, Component, PlatformState, Service  # noqa: E402
 from services.local.readiness import NotReady, wait_until_ready  # noqa: E402
@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return legacy(layout, arguments)
         if arguments.command == "migration":
             return migration(layout, arguments)
+        if arguments.command == "load":
+            return load(layout, arguments.users)
         if arguments.command == "status":
             return status(layout, as_json=arguments.json)
         if arguments.command == "logs":
@@ -166,7 +168,41 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile_parser.add_argument(
         "--repair", action="store_true", help="re-sync each difference from its customer's primary side"
     )
+    load_parser = commands.add_parser("load", help="what a load test needs: accounts")
+    load_commands = load_parser.add_subparsers(dest="load_command", required=True, metavar="COMMAND")
+    accounts_parser = load_commands.add_parser(
+        "accounts",
+        parents=[common],
+        help="create load-test logins with their data in the running platform (idempotent) and list them",
+        description=LOAD_ACCOUNTS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    accounts_parser.add_argument(
+        "--users", type=int, required=True, help="how many accounts, e.g. 1000 for as many concurrent Locust users"
+    )
     return parser
+
+
+LOAD_ACCOUNTS_DESCRIPTION = """\
+Create N load-test logins in the running platform (`luckygas up`), through the gateway's and the tracking
+service's own seed commands, and write them to <data-dir>/load/accounts.json (mode 0600). Rerunning with the
+same N creates nothing and keeps the password.
+
+Roles (share of N): customer 55% (each linked to its own existing customer, lowest codes first), dispatcher 25%,
+driver 15% (each with a tracking driver profile: clock in/out, positions, progress), admin 2.5%, sre 2.5%.
+
+accounts.json:
+  {"password": "<one password for all, generated once>",
+   "accounts": [{"username": "load-customer-0001", "role": "customer", "display_name": "...",
+                 "customer_code": "1000001", "driver_id": null},
+                {"username": "load-driver-0001", "role": "driver", "display_name": "...",
+                 "customer_code": null, "driver_id": "load-driver-0001",
+                 "phone": "0990-000-001", "vehicle_kind": "small_truck"}, ...]}
+
+Logins stay rate-limited per client address (LUCKYGAS_LOGIN_ATTEMPTS_PER_WINDOW, default 20 a minute, would take
+50 minutes for 1,000 logins from one load generator): the load runner sets it in the environment of `luckygas up`,
+e.g. LUCKYGAS_LOGIN_ATTEMPTS_PER_WINDOW=1200 for 1,000 logins over a one-minute ramp-up; lockout stays as it is.
+"""
 
 
 def _env_int(name: str) -> int | None:
@@ -454,6 +490,44 @@ def migration(layout: Layout, arguments: argparse.Namespace) -> int:
         ) from error
     print("\n".join(lines))
     return 1 if differ else 0
+
+
+# -------------------------------------------------------------------------------------------------- load
+
+
+def load(layout: Layout, users: int) -> int:
+    """``load accounts``: plan the accounts, write the file, then let the gateway and tracking seeds make them."""
+    if users < 1:
+        raise CommandFailed("--users must be at least 1")
+    state = PlatformState.load(layout.state_path)
+    start = f"start it with `{_command()} up{_data_dir_flag(layout)}`"
+    if state is None:
+        raise CommandFailed(f"no platform at {shown(layout.data_dir)}; {start}")
+    state.complete()
+    customer_port = state.ports["customer_grpc"]
+    if not stores.port_is_open(customer_port) or not stores.port_is_open(state.gateway_port):
+        raise CommandFailed(f"the platform at {shown(layout.data_dir)} is not running; {start}")
+    found = programs.endpoints(state)
+    environment = {**os.environ, **programs.service_environment(state, found, os.environ)}
+    path = (layout.data_dir / "load" / "accounts.json").resolve()
+    with _exclusive(layout):
+        try:
+            codes = load_accounts.customer_codes(f"{programs.HOST}:{customer_port}")
+            accounts = load_accounts.plan_accounts(users, codes)
+        except grpc.aio.AioRpcError as error:
+            raise CommandFailed(f"the customer service answered {error.code().name}: {error.details()}") from error
+        except load_accounts.NotEnoughCustomers as error:
+            raise CommandFailed(str(error)) from None
+        password = load_accounts.read_password(path) or load_accounts.new_password()
+        # Written before the seeds run, so the password the logins get is never only in a database.
+        load_accounts.write_accounts(path, password, accounts)
+        arguments = ["seed", "--seed", "load", "--accounts", str(path)]
+        for name in ("gateway", "tracking"):
+            service = next(service for service in SERVICES if service.name == name)
+            _run_service_command(layout, service, arguments, environment, "load accounts:")
+    print(f"{len(accounts)} load accounts in {shown(path)} (one password for all, in the file):")
+    print("\n".join(load_accounts.summary_lines(accounts)))
+    return 0
 
 
 # ------------------------------------------------------------------------------------------------ status

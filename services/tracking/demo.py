@@ -2,9 +2,15 @@
 (three small trucks, two medium trucks, two vans, and driver08 on the motorcycle).
 
 Seeding again changes nothing that is already there (drivers are keyed by username; clock times are kept).
+
+Also the load-test drivers: the profiles of the driver accounts ``luckygas load accounts`` lists, so each can clock
+in, post positions and read its progress as a demo driver does.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from services.platform.database import Database, create_engine
 from services.tracking.drivers import DriverService
@@ -39,3 +45,25 @@ async def seed_demo(settings: TrackingSettings, name: str) -> str:
     finally:
         await database.dispose()
     return f"demo drivers: {count}"
+
+
+async def seed_load_drivers(settings: TrackingSettings, document: Mapping[str, Any]) -> str:
+    """A profile for each driver account of ``document``, the accounts file (``driver_id``, ``display_name``,
+    ``phone``, ``vehicle_kind``), that has none yet; existing profiles, and their clock times, are left as they are."""
+    wanted = [
+        DriverInput(
+            str(account["driver_id"]), str(account["display_name"]), str(account["phone"]), str(account["vehicle_kind"])
+        )
+        for account in document["accounts"]
+        if account.get("role") == "driver"
+    ]
+    database = Database(create_engine(settings.database_url, pool_size=2, application_name="tracking-seed"))
+    try:
+        drivers = DriverService(database)
+        existing = {driver.username for driver in await drivers.drivers()}
+        missing = [driver for driver in wanted if driver.username not in existing]
+        for driver in missing:
+            await drivers.put(driver, "load-seed")
+    finally:
+        await database.dispose()
+    return f"load drivers: {len(missing)} created, {len(wanted) - len(missing)} already there"
