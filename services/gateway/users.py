@@ -78,6 +78,8 @@ async def bootstrap_admin(settings: GatewaySettings) -> bool:
 
 
 LOAD_ROLES = frozenset(ROLES)
+# Load-test logins are named so; the seed touches no other user (a file naming admin cannot reset its password).
+LOAD_USERNAME_PREFIX = "load-"
 
 
 async def seed_load_users(settings: GatewaySettings, document: Mapping[str, Any]) -> tuple[int, int]:
@@ -92,6 +94,10 @@ async def seed_load_users(settings: GatewaySettings, document: Mapping[str, Any]
     unknown = {str(account["role"]) for account in accounts} - LOAD_ROLES
     if unknown:
         raise ValueError(f"unknown roles in the accounts: {', '.join(sorted(unknown))}")
+    foreign = sorted(str(a["username"]) for a in accounts if not str(a["username"]).startswith(LOAD_USERNAME_PREFIX))
+    if foreign:
+        named = ", ".join(foreign[:5])
+        raise ValueError(f"not load-test usernames (those start with {LOAD_USERNAME_PREFIX!r}): {named}")
     # One hash for all (argon2 costs tens of ms a hash); a stored hash is checked once however many share it.
     password_hash = hash_password(password)
     checked: dict[str, bool] = {}
