@@ -59,3 +59,28 @@ def render(values: Path | None = None, settings: Mapping[str, str] | None = None
 
 def objects_of(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [item for item in objects if item["kind"] == kind]
+
+
+# Kinds whose pods come from a template (spec.template.spec); a Pod carries its spec itself.
+POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+
+
+def pod_spec(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod spec of a workload or a Pod; None for anything else."""
+    if item["kind"] == "Pod":
+        spec: dict[str, Any] = item["spec"]
+        return spec
+    if item["kind"] in POD_TEMPLATE_KINDS:
+        template: dict[str, Any] = item["spec"]["template"]["spec"]
+        return template
+    return None
+
+
+def containers(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every container of every pod the objects run, init containers too."""
+    found = []
+    for item in objects:
+        spec = pod_spec(item)
+        if spec is not None:
+            found += spec.get("initContainers", []) + spec["containers"]
+    return found

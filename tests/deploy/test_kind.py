@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.chart import CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, objects_of, render
+from tests.deploy.chart import CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, containers, objects_of, render
 
 CLUSTER_CONFIG = ROOT / "deploy" / "kind" / "cluster.yaml"
 UP = ROOT / "tools" / "kind" / "up.sh"
 DOWN = ROOT / "tools" / "kind" / "down.sh"
 GATEWAY_SERVICE = "luckygas-gateway"
-POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 # What the scripts use besides the four tools stood in for.
 BASIC_UTILITIES = ("bash", "env", "basename", "dirname", "grep", "mktemp", "cat", "cp", "rm")
 # A stand-in for a command: records its name and arguments (tab-separated, one call a line); `kind get clusters`
@@ -55,19 +54,6 @@ def kind_objects() -> list[dict[str, Any]]:
 def gateway_service(objects: list[dict[str, Any]]) -> dict[str, Any]:
     (service,) = [item for item in objects_of(objects, "Service") if item["metadata"]["name"] == GATEWAY_SERVICE]
     return service
-
-
-def containers(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = []
-    for item in objects:
-        if item["kind"] == "Pod":
-            spec = item["spec"]
-        elif item["kind"] in POD_TEMPLATE_KINDS:
-            spec = item["spec"]["template"]["spec"]
-        else:
-            continue
-        found += spec.get("initContainers", []) + spec["containers"]
-    return found
 
 
 def test_the_cluster_has_one_control_plane_and_two_workers() -> None:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from jsonschema.exceptions import best_match
 
-from tests.deploy.chart import CHART, NAMESPACE, RELEASE, ROOT, objects_of, render
+from tests.deploy.chart import CHART, NAMESPACE, RELEASE, ROOT, containers, objects_of, render
 
 SKAFFOLD = ROOT / "skaffold.yaml"
 # Skaffold's published schema for this apiVersion (Apache-2.0, see schemas/NOTICE), vendored so CI needs no network.
@@ -23,7 +23,6 @@ API_VERSION = "skaffold/v4beta14"
 KIND_CLUSTER = ROOT / "deploy" / "kind" / "cluster.yaml"
 # The values skaffold offers setValueTemplates for each artifact, e.g. {{.IMAGE_TAG_luckygas_platform}}.
 IMAGE_TEMPLATE = r"\{\{\.IMAGE_(?:FULLY_QUALIFIED|REPO_NO_DOMAIN|REPO|TAG|DIGEST|DOMAIN)_(\w+)\}\}"
-POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 
 
 def load_yaml(path: Path) -> Any:
@@ -94,18 +93,8 @@ def template_name(image: str) -> str:
 
 def platform_images(objects: list[dict[str, Any]], repository: str) -> set[str]:
     """The image of every container (init containers too) running the platform's repository."""
-    images = set()
-    for item in objects:
-        if item["kind"] == "Pod":
-            spec = item["spec"]
-        elif item["kind"] in POD_TEMPLATE_KINDS:
-            spec = item["spec"]["template"]["spec"]
-        else:
-            continue
-        for container in spec.get("initContainers", []) + spec["containers"]:
-            if container["image"].startswith(repository + ":") or container["image"].startswith(repository + "@"):
-                images.add(container["image"])
-    return images
+    images = {container["image"] for container in containers(objects)}
+    return {image for image in images if image.startswith((repository + ":", repository + "@"))}
 
 
 def test_skaffold_yaml_is_valid_against_skaffolds_schema() -> None:
