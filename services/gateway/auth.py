@@ -13,7 +13,14 @@ from services.gateway.errors import AccountLocked, Unauthenticated
 from services.gateway.models import RefreshToken, User
 from services.gateway.repository import RefreshTokenRepository, UserRepository
 from services.gateway.revocations import Revocations
-from services.gateway.tokens import AccessClaims, TokenError, TokenSigner, hash_password, verify_password
+from services.gateway.tokens import (
+    AccessClaims,
+    TokenError,
+    TokenSigner,
+    hash_password_off_loop,
+    needs_rehash,
+    verify_password_off_loop,
+)
 from services.platform.clock import utc_now
 from services.platform.database import Database
 from services.platform.errors import DomainError, InvalidArgument, NotFound
@@ -137,7 +144,7 @@ class _Accounts:
         if user is not None and user.locked_until is not None and user.locked_until > now:
             return AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
         # Verify even for an unknown user so response time does not reveal which usernames exist.
-        password_ok = verify_password(user.password_hash if user else None, password)
+        password_ok = await verify_password_off_loop(user.password_hash if user else None, password)
         if user is None or not password_ok:
             if user is not None:
                 user.failed_logins += 1
@@ -150,6 +157,8 @@ class _Accounts:
         user.locked_until = None
         if user.disabled_at is not None:
             return Unauthenticated("this account is disabled; ask the office")
+        if needs_rehash(user.password_hash):
+            user.password_hash = await hash_password_off_loop(password)
         return await self._issue(user, family_id=uuid.uuid4())
 
     async def refresh(self, token: str) -> LoginOutcome:
@@ -197,8 +206,8 @@ class _Accounts:
             return Unauthenticated("this account is disabled or gone")
         if user.locked_until is not None and user.locked_until > now:
             return AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
-        if not verify_password(user.password_hash, current):
-            if verify_password(user.password_hash, new):
+        if not await verify_password_off_loop(user.password_hash, current):
+            if await verify_password_off_loop(user.password_hash, new):
                 return False
             user.failed_logins += 1
             if user.failed_logins >= self.max_failed_logins:
@@ -208,7 +217,7 @@ class _Accounts:
             return InvalidArgument.for_field("current_password", "is not this account's password")
         if new == current:
             return InvalidArgument.for_field("new_password", "must differ from the current password")
-        user.password_hash = hash_password(new)
+        user.password_hash = await hash_password_off_loop(new)
         user.failed_logins = 0
         await self.refresh_tokens.revoke_user(user.id, now)
         return True

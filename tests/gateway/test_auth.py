@@ -9,9 +9,13 @@ import uuid
 import httpx
 import jwt
 import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
 
-from services.gateway.tokens import AccessClaims, TokenError, TokenSigner
+from services.gateway.models import User
+from services.gateway.tokens import ARGON2_MEMORY_KIB, AccessClaims, TokenError, TokenSigner, needs_rehash
 from services.platform import clock
+from services.platform.database import Database
 from tests.gateway.conftest import PASSWORD, TEST_SECRET, bearer, login
 
 PROBLEM = "application/problem+json"
@@ -26,6 +30,28 @@ async def test_login_returns_tokens_that_authenticate(gateway: httpx.AsyncClient
     me = await gateway.get("/api/v1/auth/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200
     assert me.json()["username"] == "dispatcher"
+
+
+async def test_a_hash_made_with_older_parameters_still_logs_in_and_is_replaced_by_todays(
+    gateway: httpx.AsyncClient, users: dict[str, uuid.UUID], database: Database
+) -> None:
+    # argon2-cffi's own default (64 MiB, 3 passes, 4 lanes): what every hash stored before the change was made with.
+    older = PasswordHasher().hash(PASSWORD)
+    async with database.session() as session:
+        user = (await session.execute(select(User).where(User.username == "sre"))).scalar_one()
+        user.password_hash = older
+    assert needs_rehash(older)
+
+    assert (await login(gateway, "sre", "wrong")).status_code == 401
+    async with database.session() as session:
+        assert (await session.execute(select(User.password_hash).where(User.username == "sre"))).scalar_one() == older
+
+    assert (await login(gateway, "sre")).status_code == 200
+    async with database.session() as session:
+        stored = (await session.execute(select(User.password_hash).where(User.username == "sre"))).scalar_one()
+    assert stored != older
+    assert f"m={ARGON2_MEMORY_KIB}," in stored and not needs_rehash(stored)
+    assert (await login(gateway, "sre")).status_code == 200
 
 
 async def test_wrong_password_is_401_problem(gateway: httpx.AsyncClient, users: dict[str, uuid.UUID]) -> None:
