@@ -1,7 +1,7 @@
 """What every input must be, whatever its own rules say, so that no value can reach a 5xx.
 
 The gateway checks REST bodies against these (services/gateway/schemas.py); every gRPC service checks each request
-message against them before its handler runs (``RequestLimitsInterceptor``), because a service is reachable from
+message against them before its handler runs (``PlatformInterceptor``), because a service is reachable from
 inside the cluster without the gateway. A service's own rules (a quantity from 1 to 100, a code of 7 digits) come
 after, in its validation module.
 """
