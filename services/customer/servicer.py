@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 
 import grpc
 from luckygas.customer.v1 import customer_pb2 as pb
@@ -59,14 +58,19 @@ def _cylinders_from_proto(holdings: Iterable[pb.CylinderHolding]) -> dict[str, i
     return cylinders
 
 
+# The flat fields, copied as they are; cylinders become holdings and unset optionals stay unset. (Not
+# dataclasses.asdict: it deep-copies every value, and took a third of the service's CPU in a page of search results.)
+_SCALAR_FIELDS = tuple(name for name in CustomerFields.__dataclass_fields__ if name != "cylinders")
+_OPTIONAL_FIELDS = frozenset({"latitude", "longitude", "slot_code"})
+
+
 def fields_to_proto(fields: CustomerFields) -> pb.CustomerFields:
-    values = asdict(fields)
-    cylinders = values.pop("cylinders")
-    for optional in ("latitude", "longitude", "slot_code"):
+    values = {name: getattr(fields, name) for name in _SCALAR_FIELDS}
+    for optional in _OPTIONAL_FIELDS:
         if values[optional] is None:
             del values[optional]
     message = pb.CustomerFields(**values)
-    message.cylinders.extend(pb.CylinderHolding(product=p, quantity=q) for p, q in cylinders.items())
+    message.cylinders.extend(pb.CylinderHolding(product=p, quantity=q) for p, q in fields.cylinders.items())
     return message
 
 

@@ -61,6 +61,16 @@ class LiveEvent:
     cursor: str
     stream: str
     message: dict[str, Any]
+    # The message as the JSON text frame every client is sent: encoded once, not once per client.
+    text: str
+
+
+@dataclass(frozen=True)
+class LivePosition:
+    """A driver's position as clients receive it (``{"type": "driver.position", "payload": …}``), encoded once."""
+
+    payload: dict[str, Any]
+    text: str
 
 
 def decode_entry(stream: str, entry_id: str, fields: dict[str, str]) -> LiveEvent:
@@ -70,7 +80,12 @@ def decode_entry(stream: str, entry_id: str, fields: dict[str, str]) -> LiveEven
         message["payload"] = json.loads(fields["payload"])
     message["cursor"] = f"{stream}/{entry_id}"
     message["stream"] = stream
-    return LiveEvent(message["cursor"], stream, message)
+    return LiveEvent(message["cursor"], stream, message, _encode(message))
+
+
+def _encode(message: dict[str, Any]) -> str:
+    # As Starlette's send_json encodes: compact separators, non-ASCII as it is.
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_cursor(cursor: str, streams: tuple[str, ...]) -> tuple[str, str]:
@@ -87,10 +102,10 @@ class LiveClient:
     fell_behind: asyncio.Event = field(default_factory=asyncio.Event)
     wants_positions: bool = False
     # Driver → the newest position not yet sent; ``positions_waiting`` is set while there is any.
-    positions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    positions: dict[str, LivePosition] = field(default_factory=dict)
     positions_waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def take_positions(self) -> list[dict[str, Any]]:
+    def take_positions(self) -> list[LivePosition]:
         taken, self.positions = self.positions, {}
         self.positions_waiting.clear()
         return list(taken.values())
@@ -151,12 +166,13 @@ class LiveHub:
         driver = position.get("driver")
         if not isinstance(driver, str):
             return
+        live = LivePosition(position, _encode({"type": "driver.position", "payload": position}))
         for client in list(self.clients):
             if not client.wants_positions:
                 continue
             if driver in client.positions:
                 LIVE_POSITIONS_COALESCED.inc()
-            client.positions[driver] = position
+            client.positions[driver] = live
             client.positions_waiting.set()
 
     async def _follow_positions(self) -> None:

@@ -316,6 +316,10 @@ async def test_a_client_not_keeping_up_gets_the_newest_position_per_driver_not_a
 
     taken = client.take_positions()
 
-    assert sorted((p["driver"], p["latitude"]) for p in taken) == [("driver01", 22.49), ("driver02", 23.49)]
+    assert sorted((p.payload["driver"], p.payload["latitude"]) for p in taken) == [
+        ("driver01", 22.49),
+        ("driver02", 23.49),
+    ]
+    assert all(json.loads(p.text) == {"type": "driver.position", "payload": p.payload} for p in taken)
     assert not client.positions_waiting.is_set()
     assert customer.take_positions() == []

@@ -16,6 +16,7 @@ from services.gateway.live import (
     LiveClient,
     LiveEvent,
     LiveHub,
+    LivePosition,
     observe_position_delay,
 )
 from services.gateway.revocations import Revocations
@@ -81,13 +82,13 @@ class _Socket:
             return  # already sent during the replay
         self._sent[event.stream] = key
         async with self._sending:
-            await self.websocket.send_json(event.message)
+            await self.websocket.send_text(event.text)
         LIVE_SENT.inc()
 
-    async def position(self, position: dict[str, Any]) -> None:
+    async def position(self, position: LivePosition) -> None:
         async with self._sending:
-            await self.websocket.send_json({"type": "driver.position", "payload": position})
-        observe_position_delay(position)
+            await self.websocket.send_text(position.text)
+        observe_position_delay(position.payload)
         LIVE_POSITIONS_SENT.inc()
 
 
