@@ -46,11 +46,14 @@ class RefillRepository:
         await self.session.execute(statement)
 
     async def last_refills(self, customer_ids: Iterable[uuid.UUID] | None = None) -> dict[uuid.UUID, LastRefill]:
-        statement = select(CustomerRefillRow)
+        # Plain rows, not ORM objects: the due list reads every customer's row on each call.
+        statement = select(
+            CustomerRefillRow.customer_id, CustomerRefillRow.last_delivered_on, CustomerRefillRow.kg_delivered
+        )
         if customer_ids is not None:
             statement = statement.where(CustomerRefillRow.customer_id.in_(list(customer_ids)))
-        rows = await self.session.scalars(statement)
-        return {row.customer_id: LastRefill(row.last_delivered_on, row.kg_delivered) for row in rows}
+        rows = await self.session.execute(statement)
+        return {customer_id: LastRefill(day, kg) for customer_id, day, kg in rows}
 
     async def add_if_missing(self, rows: list[tuple[uuid.UUID, date, float]], source: str) -> int:
         """Insert refills for customers that have none; real deliveries are never overwritten. Returns how many."""
