@@ -16,6 +16,7 @@ from services.order.validation import CLOSING, MAX_DAYS_AHEAD, OPENING
 from services.platform.database import Database
 from services.platform.errors import DomainError, FailedPrecondition, InvalidArgument
 from services.platform.proto_values import parse_date, parse_uuid
+from services.platform.zones import load_zones
 
 MAX_CUSTOMERS = 500
 # Orders older than this that never got delivered are stale; they no longer hide a customer from the list.
@@ -41,14 +42,26 @@ class DueService:
     async def list_due(self, day: str, zones: list[str]) -> list[DueCustomer]:
         """Customers due on ``day`` (not terminated, without an open order by then), the most urgent first."""
         on = parse_date(day, "date") if day else self.orders.today()
-        active = await self.customers.active(zones)
+        unknown = [zone for zone in zones if zone not in load_zones()]
+        if unknown:
+            raise InvalidArgument.for_field("zones", f"unknown: {', '.join(unknown)}")
         async with self.database.read_session() as session:
             repository = OrderRepository(session)
             refills = await RefillRepository(session).last_refills()
             busy = await repository.customers_with_open_orders(
                 since=on - timedelta(days=OPEN_ORDER_LOOKBACK_DAYS), until=on
             )
-        return due_list([customer for customer in active if customer.id not in busy], refills, on)
+        # Only a customer with a delivery on record before the day can be due (forecast.assess), so only those are
+        # read from the customer service, by id and in concurrent batches, instead of paging through every customer.
+        candidates = [
+            customer_id
+            for customer_id, refill in refills.items()
+            if customer_id not in busy and refill.delivered_on < on
+        ]
+        found = await self.customers.get_many(candidates)
+        wanted = set(zones)
+        active = [c for c in found.values() if not c.terminated and (not wanted or c.zone in wanted)]
+        return due_list(active, refills, on)
 
     async def create_orders(
         self, day: str, customer_ids: list[str], request_id: str, actor: str = ""
