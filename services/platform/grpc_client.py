@@ -7,7 +7,7 @@ so the contract says it once and every client obeys it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -51,30 +51,74 @@ def service_config(service: ServiceDescriptor, *, max_attempts: int = 3) -> str:
     return json.dumps(config)
 
 
-class _DeadlineAndTraceInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    def __init__(self, default_deadline: float) -> None:
-        self.default_deadline = default_deadline
+class _DeadlineAndTrace:
+    """A unary method of a channel whose calls carry the default deadline (unless the caller gave one) and the
+    caller's W3C trace context in the metadata. Done in the call itself rather than by a client interceptor: grpc's
+    intercepted calls run each call in a task of its own, which was a measurable share of the gateway's CPU."""
 
-    async def intercept_unary_unary(
+    def __init__(self, inner: grpc.aio.UnaryUnaryMultiCallable, default_deadline: float) -> None:
+        self._inner = inner
+        self._default_deadline = default_deadline
+
+    def __call__(
         self,
-        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
-        client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
-    ) -> Any:
-        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+        *,
+        timeout: float | None = None,
+        metadata: grpc.aio.Metadata | Sequence[tuple[str, str | bytes]] | None = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> grpc.aio.UnaryUnaryCall:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
-        for key, value in carrier.items():
-            metadata.add(key, value)
-        timeout = client_call_details.timeout if client_call_details.timeout is not None else self.default_deadline
-        details = grpc.aio.ClientCallDetails(
-            method=client_call_details.method,
-            timeout=timeout,
-            metadata=metadata,
-            credentials=client_call_details.credentials,
-            wait_for_ready=client_call_details.wait_for_ready,
+        sent = [*(metadata or ()), *carrier.items()]
+        return self._inner(
+            request,
+            timeout=self._default_deadline if timeout is None else timeout,
+            metadata=sent,
+            credentials=credentials,
+            wait_for_ready=wait_for_ready,
+            compression=compression,
         )
-        return await continuation(details, request)
+
+
+class _PlatformChannel(grpc.aio.Channel):  # type: ignore[misc]
+    """A channel whose unary methods are ``_DeadlineAndTrace``; everything else is the wrapped channel's."""
+
+    def __init__(self, channel: grpc.aio.Channel, default_deadline: float) -> None:
+        self._channel = channel
+        self._default_deadline = default_deadline
+
+    async def __aenter__(self) -> _PlatformChannel:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._channel.close(None)
+
+    async def close(self, grace: float | None = None) -> None:
+        await self._channel.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self._channel.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        await self._channel.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        await self._channel.channel_ready()
+
+    def unary_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return _DeadlineAndTrace(self._channel.unary_unary(method, *args, **kwargs), self._default_deadline)
+
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.unary_stream(method, *args, **kwargs)
+
+    def stream_unary(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.stream_unary(method, *args, **kwargs)
+
+    def stream_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.stream_stream(method, *args, **kwargs)
 
 
 def open_channel(
@@ -84,7 +128,7 @@ def open_channel(
     default_deadline: float = DEFAULT_DEADLINE_SECONDS,
 ) -> grpc.aio.Channel:
     """An insecure channel (in-cluster traffic) to ``address`` for ``service``; close it in the lifespan."""
-    return grpc.aio.insecure_channel(
+    channel = grpc.aio.insecure_channel(
         address,
         options=[
             ("grpc.service_config", service_config(service)),
@@ -94,5 +138,5 @@ def open_channel(
             ("grpc.max_reconnect_backoff_ms", 1000),
             ("grpc.min_reconnect_backoff_ms", 100),
         ],
-        interceptors=[_DeadlineAndTraceInterceptor(default_deadline)],
     )
+    return _PlatformChannel(channel, default_deadline)
