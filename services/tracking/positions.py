@@ -60,10 +60,9 @@ class PositionService:
         violations = check_batch(driver, batch_id, fixes, now)
         async with self.database.session() as session:
             repository = TrackingRepository(session)
-            if not any(violation.field == "driver" for violation in violations):
-                await repository.lock_driver(driver)
-                if await repository.driver(driver) is None:
-                    violations.insert(0, FieldViolation("driver", f"no driver {driver} is known"))
+            named = not any(violation.field == "driver" for violation in violations)
+            if named and not await repository.lock_known_driver(driver):
+                violations.insert(0, FieldViolation("driver", f"no driver {driver} is known"))
             if violations:
                 raise InvalidArgument.from_violations(listed(violations))
             arrivals = Arrivals(repository)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, String, bindparam, func, select, true, update
+from sqlalchemy import DateTime, Float, String, bindparam, exists, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -62,7 +62,14 @@ class TrackingRepository:
 
     async def lock_driver(self, username: str) -> None:
         """Serialises the position batches and arrivals of one driver until the transaction ends."""
-        await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"tracking.driver:{username}"))))
+        await self.session.execute(select(_driver_lock(username)))
+
+    async def lock_known_driver(self, username: str) -> bool:
+        """``lock_driver`` and whether the driver is known, in one round trip. The answer comes from the statement's
+        snapshot, taken before the lock was granted: right for a row that is created once and never removed, and
+        never to be used for anything the lock protects (read that in a statement after this one)."""
+        known = exists().where(DriverRow.username == username)
+        return bool((await self.session.execute(select(_driver_lock(username), known))).one()[1])
 
     # --- batches and positions ---------------------------------------------------------------------------------
 
@@ -258,3 +265,7 @@ class TrackingRepository:
             .execution_options(synchronize_session=False)
         )
         await self.session.execute(statement)
+
+
+def _driver_lock(username: str) -> Any:
+    return func.pg_advisory_xact_lock(func.hashtext(f"tracking.driver:{username}"))
