@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, selectinload
@@ -17,7 +17,6 @@ from services.order.lifecycle import OPEN, OrderStatus
 from services.order.models import (
     DeliveryRow,
     OrderItemRow,
-    OrderNumberCounterRow,
     OrderRow,
     PriceListRow,
 )
@@ -89,6 +88,30 @@ def to_record(row: OrderRow, *, with_images: bool) -> OrderRecord:
         created_by=row.created_by,
         legacy_id=row.legacy_id,
     )
+
+
+# OrderRepository.assign_number: the counter bumped, the order and its order.created event numbered, in one statement.
+_ASSIGN_NUMBER = text(
+    """
+    WITH counter AS (
+        INSERT INTO "order".order_number_counters AS c (day, last_number) VALUES (:day, 1)
+        ON CONFLICT (day) DO UPDATE SET last_number = c.last_number + 1
+        RETURNING c.last_number
+    ), numbered AS (
+        UPDATE "order".orders AS o
+        SET number = :prefix || lpad(counter.last_number::text, greatest(4, length(counter.last_number::text)), '0')
+        FROM counter
+        WHERE o.id = :order_id
+        RETURNING o.number
+    ), announced AS (
+        UPDATE "order".outbox AS e
+        SET payload = jsonb_set(e.payload, '{number}', to_jsonb(numbered.number))
+        FROM numbered
+        WHERE e.id = :event_id
+    )
+    SELECT number FROM numbered
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -189,19 +212,16 @@ class OrderRepository:
         ).first()
         return None if row is None else EarlierCreate(row.id, row.number, row.create_fingerprint)
 
-    async def next_number(self, day: date) -> int:
-        """The day's next order number; the counter row stays locked until this transaction ends, so no two
-        transactions ever get the same number and a rolled-back one gives its number back (no gaps)."""
-        statement = (
-            insert(OrderNumberCounterRow)
-            .values(day=day, last_number=1)
-            .on_conflict_do_update(
-                index_elements=[OrderNumberCounterRow.day],
-                set_={"last_number": OrderNumberCounterRow.last_number + 1},
-            )
-            .returning(OrderNumberCounterRow.last_number)
-        )
-        return int((await self.session.execute(statement)).scalar_one())
+    async def assign_number(self, order_id: uuid.UUID, event_id: uuid.UUID, day: date, prefix: str) -> str:
+        """Give the order (added with ``placeholder_number``) the day's next number, and its order.created event
+        the same, in one statement: the counter row is bumped here and stays locked until the transaction ends, so
+        no two transactions ever get the same number and a rolled-back one gives its number back (no gaps).
+
+        Called last, just before the commit: the counter row is what serialises every create of the day, and it is
+        now held for this one round trip and the commit's, not for the order's other statements. The number is
+        ``prefix`` and the sequence, at least four digits (``service.format_number``)."""
+        parameters = {"day": day, "prefix": prefix, "order_id": order_id, "event_id": event_id}
+        return str((await self.session.execute(_ASSIGN_NUMBER, parameters)).scalar_one())
 
     async def add(
         self,

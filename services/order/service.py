@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
@@ -42,7 +42,7 @@ from services.platform.errors import (
     NotFound,
     VersionConflict,
 )
-from services.platform.outbox import record_event
+from services.platform.outbox import EventEnvelope, record_event
 from services.platform.paging import decode_page_token, encode_page_token, page_limit, token_field
 from services.platform.proto_values import parse_uuid
 
@@ -62,6 +62,16 @@ TRANSITION_EVENTS = {
 def fingerprint(value: Any) -> str:
     """A digest of a request body: the same body always gives the same digest."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def number_prefix(day: date) -> str:
+    return f"LG-{day:%Y%m%d}-"
+
+
+def placeholder_number() -> str:
+    """What a new order's number is until ``OrderRepository.assign_number`` gives it the real one, in the same
+    transaction (so nobody else ever sees it): unique, and never a valid order number."""
+    return f"pending-{uuid.uuid4().hex[:22]}"
 
 
 def format_number(day: date, sequence: int) -> str:
@@ -111,13 +121,15 @@ def order_payload(record: OrderRecord, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def record_order_event(session: AsyncSession, event_type: str, record: OrderRecord, **extra: Any) -> None:
+async def record_order_event(
+    session: AsyncSession, event_type: str, record: OrderRecord, **extra: Any
+) -> EventEnvelope:
     """Record one domain event in the caller's transaction (the outbox); the relay publishes it after commit.
 
     Every order and delivery event goes to the ``events.order`` stream, keyed by the order, so a consumer sees
     one order's events in the order they happened.
     """
-    await record_event(
+    return await record_event(
         session,
         OUTBOX,
         aggregate="order",
@@ -199,11 +211,9 @@ class OrderService:
             refusals += credit_refusals(draft, customer, payment_method, totals.total, context.outstanding_monthly)
             if refusals:
                 raise FailedPrecondition("; ".join(f"{v.field}: {v.reason}" for v in refusals), refusals)
-            # Last, so the counter row is locked for as short a time as possible.
             today = self.today()
-            number = format_number(today, await repository.next_number(today))
             record = await repository.add(
-                number=number,
+                number=placeholder_number(),
                 draft=draft,
                 customer=customer,
                 payment_method=payment_method,
@@ -213,7 +223,7 @@ class OrderService:
                 fingerprint=digest,
                 actor=actor,
             )
-            await record_order_event(
+            created = await record_order_event(
                 session,
                 "order.created",
                 record,
@@ -224,7 +234,9 @@ class OrderService:
                     for line in record.items
                 ],
             )
-            return record
+            # Last: from here to the commit the day's counter row is locked (repository.assign_number).
+            number = await repository.assign_number(record.id, created.id, today, number_prefix(today))
+            return replace(record, number=number)
 
     # ------------------------------------------------------------------------------------------------- reads
 

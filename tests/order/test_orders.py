@@ -12,7 +12,9 @@ import pytest
 from luckygas.customer.v1 import customer_pb2, customer_pb2_grpc
 from luckygas.order.v1 import order_pb2 as pb
 from luckygas.order.v1 import order_pb2_grpc
+from sqlalchemy import text
 
+from services.order.service import format_number
 from services.platform.database import Database
 from tests.order.factories import (
     DaysSpanned,
@@ -23,6 +25,7 @@ from tests.order.factories import (
     items,
     number_parts,
     on_one_day,
+    today,
     violations,
 )
 
@@ -335,6 +338,35 @@ async def test_two_hundred_concurrent_creates_get_two_hundred_distinct_numbers(
         taken_on: list(range(1, len(sequences) + 1)) for taken_on, sequences in taken.items()
     }
     assert len(replies) == await count(database, "orders") == 200
+
+
+async def test_a_days_ten_thousandth_order_widens_its_number_and_the_event_carries_the_same_number(
+    orders: Orders, customers: Customers, database: Database
+) -> None:
+    first, second = await create_customer(customers), await create_customer(customers)
+
+    async def two_orders() -> list[pb.Order]:
+        async with database.session() as session:
+            # The day's counter as it stands after 9,998 orders (on_one_day tries again should midnight pass).
+            await session.execute(
+                text(
+                    'INSERT INTO "order".order_number_counters (day, last_number) VALUES (:day, 9998) '
+                    "ON CONFLICT (day) DO UPDATE SET last_number = 9998"
+                ),
+                {"day": today()},
+            )
+        return [await orders.CreateOrder(create_request(customer.id)) for customer in (first, second)]
+
+    created = await on_one_day(two_orders)
+
+    taken_on = number_parts(created[0].number)[0]
+    assert [reply.number for reply in created] == [format_number(taken_on, 9999), format_number(taken_on, 10000)]
+    assert created[1].number.endswith("-10000")
+    for reply in created:
+        assert (await orders.GetOrder(pb.GetOrderRequest(id=reply.id))).number == reply.number
+        published = f"aggregate_id = '{reply.id}' AND type = 'order.created' AND payload->>'number' = '{reply.number}'"
+        assert await count(database, "outbox", published) == 1
+    assert await count(database, "orders", "number NOT LIKE 'LG-%'") == 0
 
 
 async def _orders_for_listing(orders: Orders, customers: Customers) -> dict[str, pb.Order]:
