@@ -65,6 +65,7 @@ def fingerprint(value: Any) -> str:
 
 
 def number_prefix(day: date) -> str:
+    """``LG-YYYYMMDD-``: what every number of the day starts with (``format_number``)."""
     return f"LG-{day:%Y%m%d}-"
 
 
@@ -80,7 +81,7 @@ def format_number(day: date, sequence: int) -> str:
     The intake day rather than the delivery day: a number must never change, and a rescheduled order would
     otherwise carry a date it is no longer delivered on. Past 9,999 orders a day the sequence simply widens.
     """
-    return f"LG-{day:%Y%m%d}-{sequence:04d}"
+    return f"{number_prefix(day)}{sequence:04d}"
 
 
 def check_request_id(request_id: str, *, required: bool = True) -> None:
